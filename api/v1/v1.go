@@ -1,0 +1,276 @@
+// Package v1 is recvault's native JSON API under /api/v1: sessions with
+// bearer tokens, recording listing and metadata, media download and ingest.
+// It translates HTTP to calls on the core (package vault) and core errors to
+// {"error":{"code","message"}}; it touches no storage or codec itself.
+package v1
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/recvault/recvault"
+	"github.com/recvault/recvault/api/httputil"
+	"github.com/recvault/recvault/vault"
+)
+
+// Handler serves the native API.
+type Handler struct {
+	svc *vault.Service
+	log *slog.Logger
+	mux *http.ServeMux
+}
+
+// New returns the API handler; mount it at /api/v1/.
+func New(svc *vault.Service, log *slog.Logger) *Handler {
+	h := &Handler{svc: svc, log: log, mux: http.NewServeMux()}
+	h.mux.HandleFunc("POST /api/v1/sessions", h.login)
+	h.mux.HandleFunc("DELETE /api/v1/sessions/current", h.authed(h.logout))
+	h.mux.HandleFunc("GET /api/v1/recordings", h.authed(h.list))
+	h.mux.HandleFunc("POST /api/v1/recordings", h.authed(h.ingest))
+	h.mux.HandleFunc("GET /api/v1/recordings/{id}", h.authed(h.get))
+	h.mux.HandleFunc("GET /api/v1/recordings/{id}/media", h.authed(h.media))
+	h.mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
+		h.error(w, r, recvault.Errorf(recvault.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ri := vault.RequestInfoFrom(r.Context())
+	ri.Via = "v1"
+	h.mux.ServeHTTP(w, r.WithContext(vault.WithRequestInfo(r.Context(), ri)))
+}
+
+// statusOf maps the domain's error codes to HTTP statuses, in one place.
+func statusOf(code string) int {
+	switch code {
+	case recvault.ENOTFOUND:
+		return http.StatusNotFound
+	case recvault.EUNAUTHENTICATED:
+		return http.StatusUnauthorized
+	case recvault.EFORBIDDEN:
+		return http.StatusForbidden
+	case recvault.EINVALID:
+		return http.StatusBadRequest
+	case recvault.ECONFLICT:
+		return http.StatusConflict
+	}
+	return http.StatusInternalServerError
+}
+
+func (h *Handler) error(w http.ResponseWriter, r *http.Request, err error) {
+	code := recvault.ErrorCode(err)
+	if code == recvault.EINTERNAL {
+		h.log.Error("request failed", "err", err, "method", r.Method, "path", r.URL.Path,
+			"request_id", vault.RequestInfoFrom(r.Context()).RequestID)
+	}
+	if code == recvault.EUNAUTHENTICATED {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="recvault"`)
+	}
+	writeJSON(w, statusOf(code), map[string]any{"error": map[string]string{"code": code, "message": recvault.ErrorMessage(err)}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// bearer extracts the token of an "Authorization: Bearer TOKEN" header.
+func bearer(r *http.Request) string {
+	v := r.Header.Get("Authorization")
+	if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
+		return strings.TrimSpace(v[7:])
+	}
+	return ""
+}
+
+type authedFunc func(http.ResponseWriter, *http.Request, *recvault.Principal)
+
+func (h *Handler) authed(f authedFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, err := h.svc.Authenticate(r.Context(), bearer(r))
+		if err != nil {
+			if recvault.ErrorCode(err) == recvault.EUNAUTHENTICATED {
+				h.svc.Audit(r.Context(), nil, "request", r.PathValue("id"), "denied", "unauthenticated "+r.Method+" "+r.URL.Path)
+			}
+			h.error(w, r, err)
+			return
+		}
+		f(w, r, p)
+	}
+}
+
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Login    string `json:"login"`
+		Password string `json:"password"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&in); err != nil || in.Login == "" || in.Password == "" {
+		h.error(w, r, recvault.Errorf(recvault.EINVALID, `body must be JSON {"login":"…","password":"…"}`))
+		return
+	}
+	token, p, err := h.svc.Login(r.Context(), in.Login, in.Password, "v1")
+	if err != nil {
+		h.error(w, r, err)
+		return
+	}
+	idle, _ := h.svc.SessionTimes()
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"token":       token,
+		"expiresAt":   p.Session.ExpiresAt.Format(time.RFC3339),
+		"idleTimeout": int(idle.Seconds()),
+		"user":        p.User,
+	})
+}
+
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request, p *recvault.Principal) {
+	if err := h.svc.Logout(r.Context(), p); err != nil {
+		h.error(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// recordingJSON is the wire form of a recording: the domain type plus a
+// duration in seconds and the media URL.
+type recordingJSON struct {
+	*recvault.Recording
+	DurationSeconds float64 `json:"durationSeconds"`
+	MediaURL        string  `json:"mediaUrl"`
+}
+
+func toJSON(r *recvault.Recording) recordingJSON {
+	return recordingJSON{Recording: r, DurationSeconds: r.Duration.Seconds(), MediaURL: "/api/v1/recordings/" + r.ID + "/media"}
+}
+
+func (h *Handler) list(w http.ResponseWriter, r *http.Request, p *recvault.Principal) {
+	q := r.URL.Query()
+	f := recvault.RecordingFilter{AgentID: q.Get("agent"), CallID: q.Get("call"), CRTObject: q.Get("crtObjectId"), Cursor: q.Get("cursor")}
+	var err error
+	if v := q.Get("campaign"); v != "" {
+		if f.CampaignID, err = strconv.ParseInt(v, 10, 64); err != nil || f.CampaignID <= 0 {
+			h.error(w, r, recvault.Errorf(recvault.EINVALID, "campaign must be a positive integer"))
+			return
+		}
+	}
+	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
+		if v := q.Get(name); v != "" {
+			if *dst, err = time.Parse(time.RFC3339, v); err != nil {
+				h.error(w, r, recvault.Errorf(recvault.EINVALID, "%s must be an RFC 3339 time such as 2026-01-31T09:00:00Z", name))
+				return
+			}
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > 1000 {
+			h.error(w, r, recvault.Errorf(recvault.EINVALID, "limit must be an integer from 1 to 1000"))
+			return
+		}
+	}
+	recs, next, err := h.svc.List(r.Context(), p, f)
+	if err != nil {
+		h.error(w, r, err)
+		return
+	}
+	out := make([]recordingJSON, 0, len(recs))
+	for _, rec := range recs {
+		out = append(out, toJSON(rec))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"recordings": out, "next": next})
+}
+
+func (h *Handler) get(w http.ResponseWriter, r *http.Request, p *recvault.Principal) {
+	rec, err := h.svc.Recording(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		h.error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toJSON(rec))
+}
+
+func (h *Handler) media(w http.ResponseWriter, r *http.Request, p *recvault.Principal) {
+	rec, err := h.svc.Recording(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		h.error(w, r, err)
+		return
+	}
+	blob, err := h.svc.OpenMedia(r.Context(), p, rec)
+	if err != nil {
+		h.error(w, r, err)
+		return
+	}
+	defer blob.Close()
+	ctype, ext := httputil.ContentType(rec.Format)
+	httputil.ServeMedia(w, r, blob, ctype, rec.CRTObjectID+"."+ext, httputil.OriginalETag(rec), rec.CreatedAt)
+}
+
+// ingest takes the recording's bytes as the request body, with metadata in
+// the query, or as multipart/form-data whose metadata fields come before the
+// file part (so the file can be streamed without buffering).
+func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, p *recvault.Principal) {
+	if p.User.Role != recvault.RoleAdmin {
+		h.svc.Audit(r.Context(), p, "ingest", "", "denied", "not an admin")
+		h.error(w, r, recvault.Errorf(recvault.EFORBIDDEN, "only admins may ingest recordings"))
+		return
+	}
+	fields := map[string]string{}
+	for k, v := range r.URL.Query() {
+		fields[k] = v[0]
+	}
+	var body io.Reader = r.Body
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt == "multipart/form-data" {
+		mr, err := r.MultipartReader()
+		if err != nil {
+			h.error(w, r, recvault.Errorf(recvault.EINVALID, "malformed multipart body"))
+			return
+		}
+		body = nil
+		for {
+			part, err := mr.NextPart()
+			if errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				h.error(w, r, recvault.Errorf(recvault.EINVALID, "malformed multipart body"))
+				return
+			}
+			if part.FileName() != "" || part.FormName() == "file" {
+				body = part
+				break
+			}
+			v, _ := io.ReadAll(io.LimitReader(part, 4096))
+			fields[part.FormName()] = string(v)
+		}
+		if body == nil {
+			h.error(w, r, recvault.Errorf(recvault.EINVALID, "multipart body has no file part"))
+			return
+		}
+	}
+	req, err := vault.IngestRequestFromFields(fields)
+	if err != nil {
+		h.error(w, r, err)
+		return
+	}
+	rec, created, err := h.svc.Ingest(r.Context(), p, req, body)
+	if err != nil {
+		h.error(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		w.Header().Set("Location", "/api/v1/recordings/"+rec.ID)
+	}
+	writeJSON(w, status, toJSON(rec))
+}

@@ -1,0 +1,83 @@
+package sqlite
+
+// migrations are applied in order, each once, inside one transaction; the
+// number of applied migrations is kept in schema_migrations. Append only:
+// never edit a migration that has shipped.
+var migrations = []string{
+	// 1: recordings, users, sessions, audit.
+	`
+CREATE TABLE recordings (
+	id               TEXT PRIMARY KEY,
+	campaign_id      INTEGER NOT NULL,
+	crt_object_id    TEXT NOT NULL,
+	call_id          TEXT NOT NULL,
+	agent_id         TEXT NOT NULL,
+	kind             TEXT NOT NULL,
+	container        TEXT NOT NULL,
+	codec            TEXT NOT NULL,
+	sample_rate      INTEGER NOT NULL,
+	channels         INTEGER NOT NULL,
+	agent_channel    INTEGER NOT NULL,
+	customer_channel INTEGER NOT NULL,
+	started_at       INTEGER NOT NULL, -- unix nanoseconds
+	duration_ms      INTEGER NOT NULL,
+	size             INTEGER NOT NULL,
+	sha256           TEXT NOT NULL,
+	blob_key         TEXT NOT NULL,
+	original_path    TEXT NOT NULL,
+	original_norm    TEXT NOT NULL,   -- NormalizeVendorPath(original_path)
+	created_at       INTEGER NOT NULL,
+	UNIQUE (campaign_id, crt_object_id)
+);
+CREATE INDEX recordings_call_agent ON recordings (call_id, agent_id);
+CREATE INDEX recordings_original ON recordings (original_norm);
+CREATE INDEX recordings_started ON recordings (started_at, id);
+CREATE INDEX recordings_agent_started ON recordings (agent_id, started_at);
+
+CREATE TABLE users (
+	id            INTEGER PRIMARY KEY,
+	login         TEXT NOT NULL UNIQUE,
+	role          TEXT NOT NULL,
+	agent_id      TEXT NOT NULL,
+	password_hash TEXT NOT NULL,
+	disabled      INTEGER NOT NULL DEFAULT 0,
+	created_at    INTEGER NOT NULL
+);
+CREATE INDEX users_agent ON users (agent_id);
+CREATE TABLE user_campaigns (
+	user_id     INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	campaign_id INTEGER NOT NULL,
+	PRIMARY KEY (user_id, campaign_id)
+);
+CREATE TABLE user_inspects (
+	user_id  INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	agent_id TEXT NOT NULL,
+	PRIMARY KEY (user_id, agent_id)
+);
+
+CREATE TABLE sessions (
+	id         INTEGER PRIMARY KEY,
+	token_hash TEXT NOT NULL UNIQUE,
+	user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	kind       TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	last_seen  INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL
+);
+CREATE INDEX sessions_user ON sessions (user_id);
+
+CREATE TABLE audit (
+	id           INTEGER PRIMARY KEY,
+	at           INTEGER NOT NULL,
+	actor        TEXT NOT NULL,
+	action       TEXT NOT NULL,
+	recording_id TEXT NOT NULL,
+	outcome      TEXT NOT NULL,
+	detail       TEXT NOT NULL,
+	remote       TEXT NOT NULL,
+	request_id   TEXT NOT NULL,
+	via          TEXT NOT NULL
+);
+CREATE INDEX audit_recording ON audit (recording_id, at);
+`,
+}

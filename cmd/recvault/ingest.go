@@ -1,0 +1,292 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/recvault/recvault"
+	"github.com/recvault/recvault/vault"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+)
+
+func cmdIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("ingest", stderr)
+	data := fs.String("data", "./recvault-data", "data directory")
+	fields := map[string]*string{}
+	for _, f := range []struct{ name, key, help string }{
+		{"campaign", "campaign", "campaign id (integer)"},
+		{"crt-object-id", "crtObjectId", "CRT object id (with the campaign, the recording's identity)"},
+		{"call-id", "callId", "call id"},
+		{"agent", "agent", "agent id (work number)"},
+		{"kind", "kind", "voice or video (default: as probed)"},
+		{"original-path", "originalPath", "the recorder's original file path, e.g. Y:/90/0/20210519/4977/1642329.mp4"},
+		{"codec", "codec", "alaw or ulaw, for headerless G.711"},
+		{"started-at", "startedAt", "call start, RFC 3339 (default: now)"},
+		{"agent-channel", "agentChannel", "dual-track voice: the agent's channel, 0 or 1 (default 0)"},
+	} {
+		fields[f.key] = fs.String(f.name, "", f.help)
+	}
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("ingest wants exactly one FILE (or - for standard input)")
+	}
+	vals := map[string]string{}
+	for k, v := range fields {
+		if *v != "" {
+			vals[k] = *v
+		}
+	}
+	req, err := vault.IngestRequestFromFields(vals)
+	if err != nil {
+		return err
+	}
+	var body io.Reader = stdin
+	if pos[0] != "-" {
+		f, err := os.Open(pos[0])
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		body = f
+	}
+	a, err := openApp(ctx, *data, appOptions{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ctx = vault.WithRequestInfo(ctx, vault.RequestInfo{Via: "cli"})
+	rec, created, err := a.svc.Ingest(ctx, nil, req, body)
+	if err != nil {
+		return err
+	}
+	state := "ingested"
+	if !created {
+		state = "already present (identical)"
+	}
+	fmt.Fprintf(stdout, "%s %s: campaign %d crtObjectId %s %s %s/%s %d Hz %d ch %.1f s sha256 %s\n", rec.ID, state,
+		rec.CampaignID, rec.CRTObjectID, rec.Kind, rec.Format.Container, rec.Format.Codec, rec.Format.SampleRate,
+		rec.Format.Channels, rec.Duration.Seconds(), rec.SHA256)
+	return nil
+}
+
+// manifestColumns are the columns an import manifest must have (in any order).
+var manifestColumns = []string{"path", "campaign_id", "crt_object_id", "call_id", "agent_id", "started_at", "kind", "original_path"}
+
+// importResult is one JSON line of the import report on stdout.
+type importResult struct {
+	Line   int    `json:"line"`
+	Path   string `json:"path"`
+	Status string `json:"status"` // ingested, present, failed
+	ID     string `json:"id,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// cmdImport ingests every row of a CSV manifest. It is resumable by being
+// idempotent: rows already in the catalog with the same bytes are skipped
+// after hashing, without writing anything, so an interrupted import is
+// simply run again.
+func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("import", stderr)
+	data := fs.String("data", "./recvault-data", "data directory")
+	manifest := fs.String("manifest", "", "CSV manifest with a header row: "+strings.Join(manifestColumns, ","))
+	progress := fs.String("progress", "auto", "auto (a bar when stderr is a terminal), bar or none")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *manifest == "" {
+		return usagef("--manifest is required")
+	}
+	mf, err := os.Open(*manifest)
+	if err != nil {
+		return err
+	}
+	defer mf.Close()
+	base := filepath.Dir(*manifest)
+	rows, err := readManifest(mf)
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, *data, appOptions{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ctx = vault.WithRequestInfo(ctx, vault.RequestInfo{Via: "cli"})
+
+	showBar := *progress == "bar"
+	if *progress == "auto" {
+		f, ok := stderr.(*os.File)
+		showBar = ok && term.IsTerminal(int(f.Fd()))
+	}
+	var bar *progressbar.ProgressBar
+	if showBar {
+		bar = progressbar.NewOptions(len(rows), progressbar.OptionSetWriter(stderr),
+			progressbar.OptionSetDescription("importing"), progressbar.OptionShowCount(),
+			progressbar.OptionSetPredictTime(true), progressbar.OptionClearOnFinish())
+	}
+	enc := json.NewEncoder(stdout)
+	var ingested, present, failed int
+	for _, row := range rows {
+		if ctx.Err() != nil {
+			break
+		}
+		res := importRow(ctx, a.svc, base, row)
+		switch res.Status {
+		case "ingested":
+			ingested++
+		case "present":
+			present++
+		default:
+			failed++
+			if bar == nil {
+				fmt.Fprintf(stderr, "line %d: %s: %s\n", res.Line, res.Path, res.Error)
+			}
+		}
+		_ = enc.Encode(res)
+		if bar != nil {
+			_ = bar.Add(1)
+		}
+	}
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	fmt.Fprintf(stderr, "import: %d ingested, %d already present, %d failed, of %d rows\n", ingested, present, failed, len(rows))
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted; run the same import again to resume")
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d rows failed (see the report lines with \"status\":\"failed\")", failed)
+	}
+	return nil
+}
+
+type manifestRow struct {
+	line   int
+	fields map[string]string
+	err    error
+}
+
+func readManifest(r io.Reader) ([]manifestRow, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.TrimLeadingSpace = true
+	header, err := cr.Read()
+	if err != nil {
+		return nil, fmt.Errorf("manifest: cannot read the header row: %w", err)
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		col[strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))] = i
+	}
+	for _, c := range []string{"path", "campaign_id", "crt_object_id", "call_id", "agent_id"} {
+		if _, ok := col[c]; !ok {
+			return nil, fmt.Errorf("manifest: header lacks column %q (columns: %s)", c, strings.Join(manifestColumns, ","))
+		}
+	}
+	var rows []manifestRow
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		line, _ := cr.FieldPos(0)
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				line = pe.StartLine
+			}
+			rows = append(rows, manifestRow{line: line, err: fmt.Errorf("malformed CSV: %v", err)})
+			if pe == nil || errors.Is(pe.Err, csv.ErrQuote) {
+				break // an unterminated quote swallows the rest of the file
+			}
+			continue
+		}
+		f := map[string]string{}
+		for name, i := range col {
+			if i < len(rec) {
+				f[name] = strings.TrimSpace(rec[i])
+			}
+		}
+		rows = append(rows, manifestRow{line: line, fields: f})
+	}
+	return rows, nil
+}
+
+func importRow(ctx context.Context, svc *vault.Service, base string, row manifestRow) importResult {
+	res := importResult{Line: row.line, Path: row.fields["path"], Status: "failed"}
+	if row.err != nil {
+		res.Error = row.err.Error()
+		return res
+	}
+	req, err := vault.IngestRequestFromFields(row.fields)
+	if err != nil {
+		res.Error = describe(err)
+		return res
+	}
+	if res.Path == "" {
+		res.Error = "path is empty"
+		return res
+	}
+	p := res.Path
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(base, p)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	defer f.Close()
+	if existing, err := svc.Find(ctx, req.CampaignID, req.CRTObjectID); err == nil {
+		// Resuming: hash locally and skip identical rows without writing a blob.
+		if same, err := sameFile(f, existing); err == nil && same {
+			res.Status, res.ID = "present", existing.ID
+			return res
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			res.Error = err.Error()
+			return res
+		}
+	}
+	rec, created, err := svc.Ingest(ctx, nil, req, f)
+	if err != nil {
+		res.Error = describe(err)
+		return res
+	}
+	res.ID, res.Status = rec.ID, "ingested"
+	if !created {
+		res.Status = "present"
+	}
+	return res
+}
+
+// sameFile reports whether f holds exactly the bytes of r.
+func sameFile(f *os.File, r *recvault.Recording) (bool, error) {
+	st, err := f.Stat()
+	if err != nil || st.Size() != r.Size {
+		return false, err
+	}
+	sum, err := sha256File(f)
+	return sum == r.SHA256, err
+}
+
+func sha256File(r io.Reader) (string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

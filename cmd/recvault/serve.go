@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/recvault/recvault/demo"
+	"github.com/recvault/recvault/server"
+)
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", stderr)
+	data := fs.String("data", "./recvault-data", "data directory (catalog and blobs)")
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
+	withDemo := fs.Bool("demo", false, "create demo users and recordings (idempotent)")
+	cert := fs.String("tls-cert", "", "TLS certificate file (PEM); serve HTTPS with --tls-key")
+	key := fs.String("tls-key", "", "TLS private key file (PEM)")
+	idle := fs.Duration("session-idle", 30*time.Minute, "session idle timeout")
+	maxLife := fs.Duration("session-max", 12*time.Hour, "session absolute lifetime")
+	grace := fs.Duration("shutdown-grace", 30*time.Second, "on SIGTERM, how long running downloads may take to finish")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if (*cert == "") != (*key == "") {
+		return usagef("--tls-cert and --tls-key go together")
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return usagef("--log-level: %v", err)
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	a, err := openApp(ctx, *data, appOptions{SessionIdle: *idle, SessionMax: *maxLife, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if n, err := a.blobs.Clean(time.Hour); err != nil {
+		log.Warn("clean temporary blobs", "err", err)
+	} else if n > 0 {
+		log.Info("removed temporary blobs left by interrupted writes", "count", n)
+	}
+	if *withDemo {
+		if err := demo.Seed(ctx, a.svc, stdout); err != nil {
+			return err
+		}
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := server.New(a.svc, server.Config{Logger: log, TLSCert: *cert, TLSKey: *key, ShutdownGrace: *grace})
+	scheme := "http"
+	if *cert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "recvault serving %s://%s (data %s)\n", scheme, ln.Addr(), *data)
+	if f, ok := stdout.(*os.File); ok {
+		f.Sync()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down; waiting for running downloads", "grace", grace.String())
+	if err := srv.Shutdown(context.Background()); err != nil {
+		return err
+	}
+	return <-errc
+}

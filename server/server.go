@@ -1,0 +1,193 @@
+// Package server assembles recvault's HTTP server: it mounts the façades
+// over one core service and adds what every request gets (a request id,
+// panic recovery, access logging, path cleaning) and graceful shutdown.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	v1 "github.com/recvault/recvault/api/v1"
+	"github.com/recvault/recvault/vault"
+)
+
+// Config configures a Server.
+type Config struct {
+	Logger *slog.Logger
+	// TLSCert and TLSKey, when both set, make the server speak HTTPS only.
+	TLSCert, TLSKey string
+	// ShutdownGrace bounds how long Shutdown waits for running downloads.
+	ShutdownGrace time.Duration
+}
+
+// Server is one recvault HTTP server. Several can run in one process.
+type Server struct {
+	svc  *vault.Service
+	cfg  Config
+	log  *slog.Logger
+	http *http.Server
+	root http.Handler
+}
+
+// New builds a server over svc.
+func New(svc *vault.Service, cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 30 * time.Second
+	}
+	s := &Server{svc: svc, cfg: cfg, log: cfg.Logger}
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/", v1.New(svc, cfg.Logger))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	s.root = s.wrap(mux)
+	s.http = &http.Server{
+		Handler:           s.root,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	return s
+}
+
+// Handler is the server's root handler (for tests and embedding).
+func (s *Server) Handler() http.Handler { return s.root }
+
+// Serve accepts connections on ln until Shutdown. It returns nil after a
+// clean shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	var err error
+	if s.cfg.TLSCert != "" && s.cfg.TLSKey != "" {
+		err = s.http.ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey)
+	} else {
+		err = s.http.Serve(ln)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting connections and waits up to ShutdownGrace for
+// running requests (downloads) to finish, then closes what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownGrace)
+	defer cancel()
+	err := s.http.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		s.log.Warn("shutdown grace period over; closing remaining connections")
+		return s.http.Close()
+	}
+	return err
+}
+
+// statusWriter records the status and size of a response for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	n      int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.n += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController and sendfile reach the real writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// ReadFrom keeps the sendfile path of the underlying writer: io.Copy from a
+// file reaches the connection's ReadFrom only if every wrapper passes it on.
+func (w *statusWriter) ReadFrom(src io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	var n int64
+	var err error
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(w.ResponseWriter, src)
+	}
+	w.n += n
+	return n, err
+}
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// cleanPath collapses repeated slashes: vendor browser clients build
+// "/resource/" + "/onlineagent/1", and a redirect would break them.
+func cleanPath(p string) string {
+	if !strings.Contains(p, "//") {
+		return p
+	}
+	var b strings.Builder
+	b.Grow(len(p))
+	prev := byte(0)
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' && prev == '/' {
+			continue
+		}
+		prev = p[i]
+		b.WriteByte(p[i])
+	}
+	return b.String()
+}
+
+func (s *Server) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rid := newRequestID()
+		w.Header().Set("X-Request-Id", rid)
+		ri := vault.RequestInfo{Remote: r.RemoteAddr, RequestID: rid}
+		r = r.WithContext(vault.WithRequestInfo(r.Context(), ri))
+		if c := cleanPath(r.URL.Path); c != r.URL.Path {
+			r.URL.Path = c
+			r.URL.RawPath = ""
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("handler panic", "panic", fmt.Sprint(v), "request_id", rid, "path", r.URL.Path)
+				if sw.status == 0 {
+					http.Error(sw, "Internal error.", http.StatusInternalServerError)
+				}
+			}
+			// The path is logged, never the query: it may carry session ids.
+			s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+				"bytes", sw.n, "ms", time.Since(start).Milliseconds(), "request_id", rid, "remote", r.RemoteAddr)
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}

@@ -1,0 +1,181 @@
+package recvault
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// Role decides which recordings a user may have.
+type Role string
+
+const (
+	RoleAgent      Role = "agent"      // the recordings of its own calls
+	RoleSupervisor Role = "supervisor" // the recordings of its assigned campaigns
+	RoleInspector  Role = "inspector"  // the recordings of the agents assigned to it
+	RoleAdmin      Role = "admin"      // everything, and ingest
+)
+
+// Roles lists the valid roles in a stable order (for help and error texts).
+var Roles = []Role{RoleAgent, RoleSupervisor, RoleInspector, RoleAdmin}
+
+// Valid reports whether r is one of Roles.
+func (r Role) Valid() bool { return slices.Contains(Roles, r) }
+
+// User is a person (or machine) that signs in.
+type User struct {
+	ID    int64  `json:"id"`
+	Login string `json:"login"` // e.g. supervisor@example.com
+	Role  Role   `json:"role"`
+	// AgentID is the work number the contact centre knows the agent by
+	// (e.g. 4977); recordings refer to agents by it. Optional for non-agents.
+	AgentID   string   `json:"agentId,omitempty"`
+	Campaigns []int64  `json:"campaigns,omitempty"` // supervisor: assigned campaigns
+	Inspects  []string `json:"inspects,omitempty"`  // inspector: agent ids it inspects
+	Disabled  bool     `json:"disabled"`
+	// PasswordHash is a PHC-format memory-hard hash; never serialised.
+	PasswordHash string    `json:"-"`
+	CreatedAt    time.Time `json:"createdAt"`
+}
+
+// Validate checks a user before it is stored.
+func (u *User) Validate() error {
+	switch {
+	case !validID(u.Login):
+		return Errorf(EINVALID, "login is required (1-128 printable characters, no spaces)")
+	case !u.Role.Valid():
+		return Errorf(EINVALID, "role must be one of agent, supervisor, inspector, admin")
+	case u.Role == RoleAgent && u.AgentID == "":
+		return Errorf(EINVALID, "an agent needs an agent id")
+	case u.AgentID != "" && !validID(u.AgentID):
+		return Errorf(EINVALID, "agent id must be 1-128 printable characters, no spaces")
+	case u.Role == RoleInspector && slices.Contains(u.Inspects, u.AgentID) && u.AgentID != "":
+		return Errorf(EINVALID, "an inspector cannot inspect itself")
+	}
+	for _, c := range u.Campaigns {
+		if c <= 0 {
+			return Errorf(EINVALID, "campaign ids must be positive integers")
+		}
+	}
+	for _, a := range u.Inspects {
+		if !validID(a) {
+			return Errorf(EINVALID, "inspected agent ids must be 1-128 printable characters")
+		}
+	}
+	return nil
+}
+
+// Session is a signed-in user's session. The token itself is never stored:
+// only its SHA-256, so a stolen database yields no usable session.
+type Session struct {
+	ID        int64
+	TokenHash string // hex SHA-256 of the token
+	UserID    int64
+	Kind      string // "v1", "ameyo", "ccgw": which façade opened it
+	CreatedAt time.Time
+	LastSeen  time.Time
+	ExpiresAt time.Time // absolute lifetime
+}
+
+// Principal is who is asking: the user behind a valid session.
+type Principal struct {
+	User    *User
+	Session *Session
+}
+
+// Scope is the set of recordings a principal may see, in the form a catalog
+// can turn into a query. All wins over the lists.
+type Scope struct {
+	All       bool
+	Campaigns []int64
+	AgentIDs  []string
+}
+
+// Scope derives what p may see from its role. A disabled or nil principal
+// sees nothing.
+func (p *Principal) Scope() Scope {
+	if p == nil || p.User == nil || p.User.Disabled {
+		return Scope{}
+	}
+	u := p.User
+	switch u.Role {
+	case RoleAdmin:
+		return Scope{All: true}
+	case RoleSupervisor:
+		return Scope{Campaigns: slices.Clone(u.Campaigns)}
+	case RoleInspector:
+		// An inspector never inspects itself, whatever the assignment says.
+		var ids []string
+		for _, a := range u.Inspects {
+			if a != u.AgentID {
+				ids = append(ids, a)
+			}
+		}
+		return Scope{AgentIDs: ids}
+	case RoleAgent:
+		if u.AgentID == "" {
+			return Scope{}
+		}
+		return Scope{AgentIDs: []string{u.AgentID}}
+	}
+	return Scope{}
+}
+
+// Allows reports whether a recording lies in the scope.
+func (s Scope) Allows(r *Recording) bool {
+	if r == nil {
+		return false
+	}
+	return s.All || slices.Contains(s.Campaigns, r.CampaignID) || slices.Contains(s.AgentIDs, r.AgentID)
+}
+
+// MayAccess is the one authorisation rule of recvault: whether p may read r
+// (metadata or media). Every façade and every listing goes through it.
+func (p *Principal) MayAccess(r *Recording) bool { return p.Scope().Allows(r) }
+
+// AuditEvent is one entry of the audit trail: every attempt to read or change
+// a recording, granted or refused.
+type AuditEvent struct {
+	At          time.Time `json:"at"`
+	Actor       string    `json:"actor"` // login, or "" when unauthenticated
+	Action      string    `json:"action"`
+	RecordingID string    `json:"recordingId,omitempty"`
+	Outcome     string    `json:"outcome"` // granted, denied, failed
+	Detail      string    `json:"detail,omitempty"`
+	Remote      string    `json:"remote,omitempty"`
+	RequestID   string    `json:"requestId,omitempty"`
+	Via         string    `json:"via,omitempty"` // v1, ameyo, ccgw, cli
+}
+
+// Catalog is the metadata store: recordings, users, sessions and the audit
+// trail. The embedded implementation is SQLite; a scale-out one is PostgreSQL;
+// both pass the same test suite.
+type Catalog interface {
+	// CreateRecording stores r. Returns ECONFLICT with the existing row if
+	// (CampaignID, CRTObjectID) is taken.
+	CreateRecording(ctx context.Context, r *Recording) (existing *Recording, err error)
+	// Recording returns ENOTFOUND if id does not exist.
+	Recording(ctx context.Context, id string) (*Recording, error)
+	// RecordingByIdentity returns ENOTFOUND if nothing is stored under the pair.
+	RecordingByIdentity(ctx context.Context, campaignID int64, crtObjectID string) (*Recording, error)
+	// FindRecordings lists recordings in f.Scope matching f, newest first,
+	// with a cursor for the next page ("" at the end).
+	FindRecordings(ctx context.Context, f RecordingFilter) ([]*Recording, string, error)
+
+	CreateUser(ctx context.Context, u *User) error // ECONFLICT if the login exists
+	UpdateUser(ctx context.Context, u *User) error
+	UserByLogin(ctx context.Context, login string) (*User, error)
+	UserByID(ctx context.Context, id int64) (*User, error)
+	Users(ctx context.Context) ([]*User, error)
+
+	CreateSession(ctx context.Context, s *Session) error
+	SessionByTokenHash(ctx context.Context, hash string) (*Session, error)
+	TouchSession(ctx context.Context, id int64, at time.Time) error
+	DeleteSession(ctx context.Context, id int64) error
+	DeleteUserSessions(ctx context.Context, userID int64) error
+
+	AppendAudit(ctx context.Context, e AuditEvent) error
+	Audit(ctx context.Context, limit int) ([]AuditEvent, error)
+
+	Close() error
+}
