@@ -465,6 +465,23 @@ func (s *Service) OpenMedia(ctx context.Context, p *recvault.Principal, r *recva
 	return b, nil
 }
 
+// OpenMediaByID is OpenMedia for a recording named by id; an unknown id is
+// audited and reported as ENOTFOUND.
+func (s *Service) OpenMediaByID(ctx context.Context, p *recvault.Principal, id string) (*recvault.Recording, recvault.Blob, error) {
+	r, err := s.cat.Recording(ctx, id)
+	if err != nil {
+		if recvault.ErrorCode(err) == recvault.ENOTFOUND {
+			s.Audit(ctx, p, "download", id, "denied", "not found")
+		}
+		return nil, nil, err
+	}
+	b, err := s.OpenMedia(ctx, p, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, b, nil
+}
+
 // List returns the recordings p may see that match f.
 func (s *Service) List(ctx context.Context, p *recvault.Principal, f recvault.RecordingFilter) ([]*recvault.Recording, string, error) {
 	f.Scope = p.Scope()

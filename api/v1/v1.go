@@ -200,12 +200,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, p *recvault.Princi
 }
 
 func (h *Handler) media(w http.ResponseWriter, r *http.Request, p *recvault.Principal) {
-	rec, err := h.svc.Recording(r.Context(), p, r.PathValue("id"))
-	if err != nil {
-		h.error(w, r, err)
-		return
-	}
-	blob, err := h.svc.OpenMedia(r.Context(), p, rec)
+	rec, blob, err := h.svc.OpenMediaByID(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		h.error(w, r, err)
 		return

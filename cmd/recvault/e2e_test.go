@@ -10,7 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -252,6 +252,4 @@ func TestLoginListDownloadByteIdentical(t *testing.T) {
 	}
 }
 
-func itoa(n int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + jsonNum(n)) }
-
-func jsonNum(n int) string { b, _ := json.Marshal(n); return string(b) }
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,137 @@
+package disk
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/recvault/recvault"
+)
+
+func TestPutOpenDelete(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("recvault!"), 100_000)
+	info, err := s.Put(ctx, "2026/11/25/abc", bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sha256.Sum256(data)
+	if info.Size != int64(len(data)) || info.SHA256 != hex.EncodeToString(want[:]) {
+		t.Fatalf("info %+v", info)
+	}
+	b, err := s.Open(ctx, "2026/11/25/abc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(b)
+	if !bytes.Equal(got, data) || b.Size() != int64(len(data)) {
+		t.Fatal("read back differs")
+	}
+	p := make([]byte, 9)
+	if _, err := b.ReadAt(p, 9*1000); err != nil || string(p) != "recvault!" {
+		t.Fatalf("ReadAt: %q %v", p, err)
+	}
+	if _, ok := b.(interface{ OSFile() *os.File }); !ok {
+		t.Fatal("disk blobs must expose their file for sendfile")
+	}
+	b.Close()
+	// Never replaced.
+	if _, err := s.Put(ctx, "2026/11/25/abc", bytes.NewReader([]byte("other"))); recvault.ErrorCode(err) != recvault.ECONFLICT {
+		t.Fatalf("second put: %v", err)
+	}
+	if err := s.Delete(ctx, "2026/11/25/abc"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Open(ctx, "2026/11/25/abc"); recvault.ErrorCode(err) != recvault.ENOTFOUND {
+		t.Fatalf("open deleted: %v", err)
+	}
+	if err := s.Delete(ctx, "2026/11/25/abc"); err != nil {
+		t.Fatalf("deleting a missing blob: %v", err)
+	}
+}
+
+type failingReader struct{ n int }
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, errors.New("connection reset")
+	}
+	n := min(len(p), f.n)
+	f.n -= n
+	return n, nil
+}
+
+// A write that fails midway leaves nothing under the key and nothing in tmp.
+func TestPutFailureLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := Open(dir)
+	if _, err := s.Put(context.Background(), "k/1", &failingReader{n: 100_000}); err == nil {
+		t.Fatal("put of a failing reader succeeded")
+	}
+	if _, err := s.Open(context.Background(), "k/1"); recvault.ErrorCode(err) != recvault.ENOTFOUND {
+		t.Fatalf("partial blob visible: %v", err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(ents) != 0 {
+		t.Fatalf("temporary files left: %v", ents)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Put(ctx, "k/2", bytes.NewReader(make([]byte, 10))); err == nil {
+		t.Fatal("put with a cancelled context succeeded")
+	}
+}
+
+func TestKeysCannotEscape(t *testing.T) {
+	s, _ := Open(t.TempDir())
+	for _, k := range []string{"", "../x", "a/../../x", "/etc/passwd", `a\b`, "a\x00b", "a b", "ä"} {
+		if _, err := s.Put(context.Background(), k, bytes.NewReader([]byte("x"))); recvault.ErrorCode(err) != recvault.EINVALID {
+			t.Errorf("Put(%q): %v", k, err)
+		}
+		if _, err := s.Open(context.Background(), k); recvault.ErrorCode(err) != recvault.EINVALID {
+			t.Errorf("Open(%q): %v", k, err)
+		}
+	}
+}
+
+func TestCleanRemovesOldTemporaries(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := Open(dir)
+	old := filepath.Join(dir, "tmp", "old.part")
+	fresh := filepath.Join(dir, "tmp", "fresh.part")
+	os.WriteFile(old, []byte("x"), 0o600)
+	os.WriteFile(fresh, []byte("x"), 0o600)
+	past := time.Now().Add(-2 * time.Hour)
+	os.Chtimes(old, past, past)
+	n, err := s.Clean(time.Hour)
+	if err != nil || n != 1 {
+		t.Fatalf("Clean = %d, %v", n, err)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Fatal("old temporary kept")
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Fatal("fresh temporary (a running write) removed")
+	}
+}
+
+func BenchmarkPut8MB(b *testing.B) {
+	s, _ := Open(b.TempDir())
+	data := make([]byte, 8<<20)
+	b.SetBytes(int64(len(data)))
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Put(context.Background(), "b/"+time.Now().Format("150405.000000000"), bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,231 @@
+// Package catalogtest is the behaviour every recvault.Catalog must have,
+// as one test suite that each implementation (SQLite, PostgreSQL) runs.
+package catalogtest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/recvault/recvault"
+)
+
+// Run runs the suite; open returns a fresh, empty catalog.
+func Run(t *testing.T, open func(t *testing.T) recvault.Catalog) {
+	t.Run("RecordingIdentity", func(t *testing.T) { testIdentity(t, open(t)) })
+	t.Run("FindScopeFiltersCursor", func(t *testing.T) { testFind(t, open(t)) })
+	t.Run("Users", func(t *testing.T) { testUsers(t, open(t)) })
+	t.Run("Sessions", func(t *testing.T) { testSessions(t, open(t)) })
+	t.Run("Audit", func(t *testing.T) { testAudit(t, open(t)) })
+}
+
+var base = time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+
+// Rec returns a valid recording for tests.
+func Rec(i int, campaign int64, agent string) *recvault.Recording {
+	return &recvault.Recording{
+		ID: fmt.Sprintf("rec%04d", i), CampaignID: campaign, CRTObjectID: fmt.Sprintf("crt-%d", i),
+		CallID: fmt.Sprintf("call-%d", i), AgentID: agent, Kind: recvault.KindVoice,
+		Format:    recvault.MediaFormat{Container: "wav", Codec: "alaw", SampleRate: 8000, Channels: 2, AgentChannel: 0, CustomerChannel: 1},
+		StartedAt: base.Add(time.Duration(i) * time.Minute), Duration: 61500 * time.Millisecond, Size: 1000 + int64(i),
+		SHA256: fmt.Sprintf("%064d", i), BlobKey: fmt.Sprintf("2026/01/01/rec%04d", i),
+		OriginalPath: fmt.Sprintf("Y:/90/0/20260101/%s/%d.V3", agent, i), CreatedAt: base,
+	}
+}
+
+func testIdentity(t *testing.T, c recvault.Catalog) {
+	ctx := context.Background()
+	r := Rec(1, 110, "4977")
+	if ex, err := c.CreateRecording(ctx, r); err != nil || ex != nil {
+		t.Fatalf("create: %v %v", ex, err)
+	}
+	got, err := c.Recording(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *got != *r {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, r)
+	}
+	if got, err := c.RecordingByIdentity(ctx, 110, "crt-1"); err != nil || got.ID != r.ID {
+		t.Fatalf("by identity: %v %v", got, err)
+	}
+	dup := Rec(2, 110, "4977")
+	dup.CRTObjectID = "crt-1"
+	ex, err := c.CreateRecording(ctx, dup)
+	if recvault.ErrorCode(err) != recvault.ECONFLICT || ex == nil || ex.ID != r.ID {
+		t.Fatalf("duplicate identity: %v %v", ex, err)
+	}
+	// Same crt in another campaign is another recording.
+	other := Rec(3, 111, "4977")
+	other.CRTObjectID = "crt-1"
+	if _, err := c.CreateRecording(ctx, other); err != nil {
+		t.Fatalf("same crt, other campaign: %v", err)
+	}
+	if _, err := c.Recording(ctx, "nope"); recvault.ErrorCode(err) != recvault.ENOTFOUND {
+		t.Fatalf("missing: %v", err)
+	}
+	if _, err := c.RecordingByIdentity(ctx, 110, "nope"); recvault.ErrorCode(err) != recvault.ENOTFOUND {
+		t.Fatalf("missing identity: %v", err)
+	}
+}
+
+func testFind(t *testing.T, c recvault.Catalog) {
+	ctx := context.Background()
+	agents := []string{"4977", "5001", "5002"}
+	for i := 0; i < 30; i++ {
+		if _, err := c.CreateRecording(ctx, Rec(i, int64(110+i%2), agents[i%3])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := recvault.Scope{All: true}
+	// Walk every page: newest first, nothing twice, nothing missed.
+	var ids []string
+	cursor := ""
+	for page := 0; ; page++ {
+		recs, next, err := c.FindRecordings(ctx, recvault.RecordingFilter{Scope: all, Limit: 7, Cursor: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			ids = append(ids, r.ID)
+		}
+		if next == "" {
+			break
+		}
+		if page > 10 {
+			t.Fatal("pagination does not end")
+		}
+		cursor = next
+	}
+	if len(ids) != 30 {
+		t.Fatalf("pages held %d recordings, want 30", len(ids))
+	}
+	for i, id := range ids {
+		if want := fmt.Sprintf("rec%04d", 29-i); id != want {
+			t.Fatalf("position %d: %s, want %s (newest first)", i, id, want)
+		}
+	}
+	count := func(f recvault.RecordingFilter) int {
+		t.Helper()
+		f.Limit = 1000
+		recs, _, err := c.FindRecordings(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if !f.Scope.Allows(r) {
+				t.Fatalf("out of scope: %+v", r)
+			}
+		}
+		return len(recs)
+	}
+	cases := []struct {
+		name string
+		f    recvault.RecordingFilter
+		want int
+	}{
+		{"empty scope sees nothing", recvault.RecordingFilter{}, 0},
+		{"campaign scope", recvault.RecordingFilter{Scope: recvault.Scope{Campaigns: []int64{110}}}, 15},
+		{"agent scope", recvault.RecordingFilter{Scope: recvault.Scope{AgentIDs: []string{"4977"}}}, 10},
+		{"two agents", recvault.RecordingFilter{Scope: recvault.Scope{AgentIDs: []string{"4977", "5001"}}}, 20},
+		{"campaign or agent", recvault.RecordingFilter{Scope: recvault.Scope{Campaigns: []int64{110}, AgentIDs: []string{"5001"}}}, 20},
+		{"filter campaign", recvault.RecordingFilter{Scope: all, CampaignID: 111}, 15},
+		{"filter agent within scope", recvault.RecordingFilter{Scope: recvault.Scope{Campaigns: []int64{110}}, AgentID: "5001"}, 5},
+		{"filter call", recvault.RecordingFilter{Scope: all, CallID: "call-7"}, 1},
+		{"filter crt", recvault.RecordingFilter{Scope: all, CRTObject: "crt-8"}, 1},
+		{"from", recvault.RecordingFilter{Scope: all, From: base.Add(20 * time.Minute)}, 10},
+		{"from to", recvault.RecordingFilter{Scope: all, From: base.Add(5 * time.Minute), To: base.Add(10 * time.Minute)}, 5},
+		{"filter outside scope", recvault.RecordingFilter{Scope: recvault.Scope{AgentIDs: []string{"4977"}}, AgentID: "5001"}, 0},
+	}
+	for _, tc := range cases {
+		if got := count(tc.f); got != tc.want {
+			t.Errorf("%s: %d recordings, want %d", tc.name, got, tc.want)
+		}
+	}
+	if _, _, err := c.FindRecordings(ctx, recvault.RecordingFilter{Scope: all, Cursor: "!!not-a-cursor"}); recvault.ErrorCode(err) != recvault.EINVALID {
+		t.Fatalf("bad cursor: %v", err)
+	}
+}
+
+func testUsers(t *testing.T, c recvault.Catalog) {
+	ctx := context.Background()
+	u := &recvault.User{Login: "insp@example.com", Role: recvault.RoleInspector, AgentID: "4900",
+		Inspects: []string{"4977", "4978"}, PasswordHash: "$argon2id$x", CreatedAt: base}
+	if err := c.CreateUser(ctx, u); err != nil || u.ID == 0 {
+		t.Fatalf("create: %v id %d", err, u.ID)
+	}
+	if err := c.CreateUser(ctx, &recvault.User{Login: "insp@example.com", Role: recvault.RoleAdmin}); recvault.ErrorCode(err) != recvault.ECONFLICT {
+		t.Fatalf("duplicate login: %v", err)
+	}
+	got, err := c.UserByLogin(ctx, "insp@example.com")
+	if err != nil || got.ID != u.ID || got.Role != recvault.RoleInspector || len(got.Inspects) != 2 || got.PasswordHash != u.PasswordHash {
+		t.Fatalf("by login: %+v %v", got, err)
+	}
+	got.Disabled = true
+	got.Inspects = []string{"4979"}
+	got.Campaigns = []int64{7}
+	if err := c.UpdateUser(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := c.UserByID(ctx, u.ID)
+	if !again.Disabled || len(again.Inspects) != 1 || again.Inspects[0] != "4979" || len(again.Campaigns) != 1 {
+		t.Fatalf("after update: %+v", again)
+	}
+	if _, err := c.UserByLogin(ctx, "nobody"); recvault.ErrorCode(err) != recvault.ENOTFOUND {
+		t.Fatalf("missing user: %v", err)
+	}
+	if err := c.UpdateUser(ctx, &recvault.User{ID: 9999, Role: recvault.RoleAdmin}); recvault.ErrorCode(err) != recvault.ENOTFOUND {
+		t.Fatalf("update missing: %v", err)
+	}
+	c.CreateUser(ctx, &recvault.User{Login: "a", Role: recvault.RoleAdmin, CreatedAt: base})
+	users, err := c.Users(ctx)
+	if err != nil || len(users) != 2 || users[0].Login != "a" {
+		t.Fatalf("users: %v %v", users, err)
+	}
+}
+
+func testSessions(t *testing.T, c recvault.Catalog) {
+	ctx := context.Background()
+	u := &recvault.User{Login: "s", Role: recvault.RoleAdmin, CreatedAt: base}
+	c.CreateUser(ctx, u)
+	s := &recvault.Session{TokenHash: "h1", UserID: u.ID, Kind: "v1", CreatedAt: base, LastSeen: base, ExpiresAt: base.Add(time.Hour)}
+	if err := c.CreateSession(ctx, s); err != nil || s.ID == 0 {
+		t.Fatal(err)
+	}
+	got, err := c.SessionByTokenHash(ctx, "h1")
+	if err != nil || got.UserID != u.ID || !got.ExpiresAt.Equal(s.ExpiresAt) || got.Kind != "v1" {
+		t.Fatalf("%+v %v", got, err)
+	}
+	later := base.Add(10 * time.Minute)
+	c.TouchSession(ctx, s.ID, later)
+	c.TouchSession(ctx, s.ID, base) // never moves backwards
+	if got, _ := c.SessionByTokenHash(ctx, "h1"); !got.LastSeen.Equal(later) {
+		t.Fatalf("last seen %v, want %v", got.LastSeen, later)
+	}
+	c.CreateSession(ctx, &recvault.Session{TokenHash: "h2", UserID: u.ID, Kind: "v1", CreatedAt: base, LastSeen: base, ExpiresAt: base.Add(time.Hour)})
+	if err := c.DeleteSession(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SessionByTokenHash(ctx, "h1"); recvault.ErrorCode(err) != recvault.ENOTFOUND {
+		t.Fatalf("deleted session found: %v", err)
+	}
+	c.DeleteUserSessions(ctx, u.ID)
+	if _, err := c.SessionByTokenHash(ctx, "h2"); recvault.ErrorCode(err) != recvault.ENOTFOUND {
+		t.Fatalf("user's sessions not deleted: %v", err)
+	}
+}
+
+func testAudit(t *testing.T, c recvault.Catalog) {
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		if err := c.AppendAudit(ctx, recvault.AuditEvent{At: base.Add(time.Duration(i) * time.Second), Actor: "a",
+			Action: "download", RecordingID: fmt.Sprint(i), Outcome: "granted", Via: "v1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev, err := c.Audit(ctx, 2)
+	if err != nil || len(ev) != 2 || ev[0].RecordingID != "2" || ev[1].RecordingID != "1" || ev[0].Via != "v1" {
+		t.Fatalf("audit: %+v %v", ev, err)
+	}
+}
