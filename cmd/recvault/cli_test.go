@@ -329,7 +329,7 @@ func TestGracefulShutdownLetsDownloadsFinish(t *testing.T) {
 	token, _, _ := a.svc.Login(context.Background(), "root", "root-password", "v1")
 
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	srv := server.New(a.svc, server.Config{ShutdownGrace: 20 * time.Second})
+	srv := server.New(a.svc, server.Config{ShutdownGrace: 20 * time.Second, Logger: quietLog})
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	url := "http://" + ln.Addr().String()

@@ -202,8 +202,9 @@ func readManifest(r io.Reader) ([]manifestRow, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
+			// FieldPos is only valid after a successful Read.
+			line := 0
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				line = pe.StartLine
@@ -214,6 +215,7 @@ func readManifest(r io.Reader) ([]manifestRow, error) {
 			}
 			continue
 		}
+		line, _ := cr.FieldPos(0)
 		f := map[string]string{}
 		for name, i := range col {
 			if i < len(rec) {

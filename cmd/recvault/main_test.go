@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"io"
 	"io/fs"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -71,3 +73,5 @@ func countFiles(t *testing.T, dir string) int {
 func ingestReq(campaign int64, crt string) vault.IngestRequest {
 	return vault.IngestRequest{CampaignID: campaign, CRTObjectID: crt, CallID: "call-" + crt, AgentID: "4977"}
 }
+
+var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
