@@ -32,6 +32,11 @@ type MediaFormat struct {
 	// the customer. Both are -1 when the recording is not dual-track.
 	AgentChannel    int `json:"agentChannel"`
 	CustomerChannel int `json:"customerChannel"`
+	// Where the coded samples lie in the stored bytes (WAV and raw: the
+	// data chunk; MP3: first to last whole frame), so that serving need not
+	// parse the file again. Zero for MP4.
+	DataOffset int64 `json:"-"`
+	DataSize   int64 `json:"-"`
 }
 
 // Recording is one stored recording of (part of) a call.

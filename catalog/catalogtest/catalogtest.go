@@ -27,7 +27,7 @@ func Rec(i int, campaign int64, agent string) *recvault.Recording {
 	return &recvault.Recording{
 		ID: fmt.Sprintf("rec%04d", i), CampaignID: campaign, CRTObjectID: fmt.Sprintf("crt-%d", i),
 		CallID: fmt.Sprintf("call-%d", i), AgentID: agent, Kind: recvault.KindVoice,
-		Format:    recvault.MediaFormat{Container: "wav", Codec: "alaw", SampleRate: 8000, Channels: 2, AgentChannel: 0, CustomerChannel: 1},
+		Format:    recvault.MediaFormat{Container: "wav", Codec: "alaw", SampleRate: 8000, Channels: 2, AgentChannel: 0, CustomerChannel: 1, DataOffset: 58, DataSize: 984},
 		StartedAt: base.Add(time.Duration(i) * time.Minute), Duration: 61500 * time.Millisecond, Size: 1000 + int64(i),
 		SHA256: fmt.Sprintf("%064d", i), BlobKey: fmt.Sprintf("2026/01/01/rec%04d", i),
 		OriginalPath: fmt.Sprintf("Y:/90/0/20260101/%s/%d.V3", agent, i), CreatedAt: base,

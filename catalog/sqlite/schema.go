@@ -80,4 +80,9 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_recording ON audit (recording_id, at);
 `,
+	// 2: where the samples lie in the blob, so serving need not re-parse it.
+	`
+ALTER TABLE recordings ADD COLUMN data_offset INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE recordings ADD COLUMN data_size INTEGER NOT NULL DEFAULT 0;
+`,
 }

@@ -106,7 +106,7 @@ func fromNanos(n int64) time.Time {
 
 const recordingCols = `id, campaign_id, crt_object_id, call_id, agent_id, kind, container, codec,
 	sample_rate, channels, agent_channel, customer_channel, started_at, duration_ms, size, sha256,
-	blob_key, original_path, created_at`
+	blob_key, original_path, created_at, data_offset, data_size`
 
 type scanner interface{ Scan(...any) error }
 
@@ -117,7 +117,7 @@ func scanRecording(s scanner) (*recvault.Recording, error) {
 	err := s.Scan(&r.ID, &r.CampaignID, &r.CRTObjectID, &r.CallID, &r.AgentID, &kind,
 		&r.Format.Container, &r.Format.Codec, &r.Format.SampleRate, &r.Format.Channels,
 		&r.Format.AgentChannel, &r.Format.CustomerChannel, &started, &durMS, &r.Size, &r.SHA256,
-		&r.BlobKey, &r.OriginalPath, &created)
+		&r.BlobKey, &r.OriginalPath, &created, &r.Format.DataOffset, &r.Format.DataSize)
 	if err != nil {
 		return nil, err
 	}
@@ -132,11 +132,12 @@ func scanRecording(s scanner) (*recvault.Recording, error) {
 // identity.
 func (c *DB) CreateRecording(ctx context.Context, r *recvault.Recording) (*recvault.Recording, error) {
 	_, err := c.db.ExecContext(ctx, `INSERT INTO recordings (`+recordingCols+`, original_norm)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.CampaignID, r.CRTObjectID, r.CallID, r.AgentID, string(r.Kind), r.Format.Container,
 		r.Format.Codec, r.Format.SampleRate, r.Format.Channels, r.Format.AgentChannel,
 		r.Format.CustomerChannel, nanos(r.StartedAt), r.Duration.Milliseconds(), r.Size, r.SHA256,
-		r.BlobKey, r.OriginalPath, nanos(r.CreatedAt), recvault.NormalizeVendorPath(r.OriginalPath))
+		r.BlobKey, r.OriginalPath, nanos(r.CreatedAt), r.Format.DataOffset, r.Format.DataSize,
+		recvault.NormalizeVendorPath(r.OriginalPath))
 	if isUnique(err) {
 		existing, gerr := c.RecordingByIdentity(ctx, r.CampaignID, r.CRTObjectID)
 		if gerr != nil {

@@ -169,7 +169,7 @@ func probeMedia(r io.ReaderAt, size int64, codec string) (vault.Probed, error) {
 	return vault.Probed{
 		Kind: kind,
 		Format: recvault.MediaFormat{Container: string(info.Container), Codec: info.Codec,
-			SampleRate: info.SampleRate, Channels: info.Channels},
+			SampleRate: info.SampleRate, Channels: info.Channels, DataOffset: info.DataOffset, DataSize: info.DataSize},
 		Duration: info.Duration,
 	}, nil
 }
