@@ -1,8 +1,9 @@
 // Package vault is recvault's core service: it signs users in and out,
 // ingests recordings (bytes to the blob store, then metadata to the catalog),
 // decides who may read what through recvault.Principal.MayAccess, and writes
-// every attempt to the audit trail. Façades call it; it knows no wire format,
-// no storage driver and no codec (the format prober is injected).
+// every attempt to the audit trail. Façades call it; it knows no wire format
+// and no storage driver (stores and the format prober are injected), and asks
+// the media engine for the output a download wants.
 package vault
 
 import (
@@ -17,6 +18,7 @@ import (
 
 	"github.com/recvault/recvault"
 	"github.com/recvault/recvault/auth"
+	"github.com/recvault/recvault/media/cache"
 )
 
 // Probe identifies the media in a stored blob. codecHint is "alaw" or "ulaw"
@@ -39,6 +41,9 @@ type Config struct {
 	Now            func() time.Time // default time.Now; tests pass a fake clock
 	Logger         *slog.Logger     // default slog.Default()
 	Probe          Probe            // required for ingest
+	// Cache keeps conversions whose size is unknown in advance (MP3), so
+	// repeated and ranged requests are file serves. Nil: always convert.
+	Cache *cache.Cache
 }
 
 // Service is the core. It is safe for concurrent use.
@@ -465,21 +470,14 @@ func (s *Service) OpenMedia(ctx context.Context, p *recvault.Principal, r *recva
 	return b, nil
 }
 
-// OpenMediaByID is OpenMedia for a recording named by id; an unknown id is
-// audited and reported as ENOTFOUND.
-func (s *Service) OpenMediaByID(ctx context.Context, p *recvault.Principal, id string) (*recvault.Recording, recvault.Blob, error) {
+// Lookup returns recording id for a download by p, without authorising
+// (Download does, and audits it); an unknown id is audited and ENOTFOUND.
+func (s *Service) Lookup(ctx context.Context, p *recvault.Principal, id string) (*recvault.Recording, error) {
 	r, err := s.cat.Recording(ctx, id)
-	if err != nil {
-		if recvault.ErrorCode(err) == recvault.ENOTFOUND {
-			s.Audit(ctx, p, "download", id, "denied", "not found")
-		}
-		return nil, nil, err
+	if recvault.ErrorCode(err) == recvault.ENOTFOUND {
+		s.Audit(ctx, p, "download", id, "denied", "not found")
 	}
-	b, err := s.OpenMedia(ctx, p, r)
-	if err != nil {
-		return nil, nil, err
-	}
-	return r, b, nil
+	return r, err
 }
 
 // List returns the recordings p may see that match f.

@@ -1,36 +1,17 @@
-// Package httputil holds the HTTP plumbing every façade shares: the request
-// context (request id, remote address), the serving of recording bytes with
-// Range/ETag support, and small header helpers. It knows no wire format.
+// Package httputil holds the HTTP plumbing every façade shares: serving a
+// prepared download with Range/ETag support and the Content-Disposition
+// header. It knows no wire format of its own.
 package httputil
 
 import (
 	"mime"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
-	"time"
 
-	"github.com/recvault/recvault"
+	"github.com/recvault/recvault/vault"
 )
-
-// ContentTypes maps a stored container/codec to its media type and file
-// extension, for serving original bytes.
-func ContentType(f recvault.MediaFormat) (ctype, ext string) {
-	switch f.Container {
-	case "wav":
-		return "audio/wav", "wav"
-	case "mp3":
-		return "audio/mpeg", "mp3"
-	case "mp4":
-		return "video/mp4", "mp4"
-	case "raw":
-		if f.Codec == "ulaw" {
-			return "audio/basic", "ulaw"
-		}
-		return "audio/x-alaw-basic", "alaw"
-	}
-	return "application/octet-stream", "bin"
-}
 
 // Attachment returns a Content-Disposition value naming the file, escaped
 // per RFC 6266/2231 when the name is not plain ASCII.
@@ -48,32 +29,52 @@ func Attachment(name string) string {
 	return v
 }
 
-// ServeMedia writes m with http.ServeContent, which implements Range,
-// If-Range, If-None-Match and If-Modified-Since (206, 304, 412, 416).
-// When the content is a plain file the copy goes through sendfile.
-func ServeMedia(w http.ResponseWriter, r *http.Request, content readSeeker, ctype, filename, etag string, mod time.Time) {
+// ServeDownload writes d. A seekable body goes through http.ServeContent,
+// which implements Range, If-Range, If-None-Match and If-Modified-Since
+// (206, 304, 412, 416), with sendfile when the body is a plain file. A
+// stream (a conversion running for this request) is sent whole with its
+// ETag; the next request for it is served from the transcode cache.
+// ctype overrides d.ContentType when not empty (vendor APIs fix their own).
+func ServeDownload(w http.ResponseWriter, r *http.Request, d *vault.Download, ctype string) error {
+	if ctype == "" {
+		ctype = d.ContentType
+	}
 	h := w.Header()
 	h.Set("Content-Type", ctype)
-	h.Set("Content-Disposition", Attachment(filename))
-	h.Set("ETag", etag)
+	h.Set("Content-Disposition", Attachment(d.Filename))
+	h.Set("ETag", d.ETag)
 	h.Set("Accept-Ranges", "bytes")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "private, no-transform")
-	if f, ok := content.(interface{ OSFile() *os.File }); ok {
-		content = f.OSFile()
+	if d.Content != nil {
+		content := d.Content
+		if f, ok := content.(interface{ OSFile() *os.File }); ok {
+			content = f.OSFile()
+		}
+		http.ServeContent(w, r, "", d.ModTime, content)
+		return nil
 	}
-	http.ServeContent(w, r, "", mod, content)
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagListHas(inm, d.ETag) {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	if d.Size >= 0 {
+		h.Set("Content-Length", strconv.FormatInt(d.Size, 10))
+	}
+	h.Set("Last-Modified", d.ModTime.UTC().Format(http.TimeFormat))
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return nil
+	}
+	return d.Stream(w)
 }
 
-type readSeeker interface {
-	Read([]byte) (int, error)
-	Seek(int64, int) (int64, error)
-}
-
-// ReadSeeker is what ServeMedia serves.
-type ReadSeeker = readSeeker
-
-// OriginalETag is the strong ETag of a recording's stored bytes.
-func OriginalETag(r *recvault.Recording) string {
-	return `"` + r.SHA256[:32] + `"`
+func etagListHas(list, etag string) bool {
+	for _, v := range strings.Split(list, ",") {
+		v = strings.TrimSpace(v)
+		if v == "*" || strings.TrimPrefix(v, "W/") == etag {
+			return true
+		}
+	}
+	return false
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/recvault/recvault"
 	"github.com/recvault/recvault/api/httputil"
+	"github.com/recvault/recvault/media"
 	"github.com/recvault/recvault/vault"
 )
 
@@ -199,15 +200,37 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, p *recvault.Princi
 	writeJSON(w, http.StatusOK, toJSON(rec))
 }
 
+// media serves a recording's bytes: the stored file by default, or any
+// output of the media engine (?format=&channels=&rate=&bitrate=).
 func (h *Handler) media(w http.ResponseWriter, r *http.Request, p *recvault.Principal) {
-	rec, blob, err := h.svc.OpenMediaByID(r.Context(), p, r.PathValue("id"))
+	q := r.URL.Query()
+	req := media.Request{Format: q.Get("format"), Channels: q.Get("channels")}
+	for name, dst := range map[string]*int{"rate": &req.SampleRate, "bitrate": &req.Bitrate} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				h.error(w, r, recvault.Errorf(recvault.EINVALID, "%s must be a positive integer", name))
+				return
+			}
+			*dst = n
+		}
+	}
+	rec, err := h.svc.Lookup(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		h.error(w, r, err)
 		return
 	}
-	defer blob.Close()
-	ctype, ext := httputil.ContentType(rec.Format)
-	httputil.ServeMedia(w, r, blob, ctype, rec.CRTObjectID+"."+ext, httputil.OriginalETag(rec), rec.CreatedAt)
+	d, err := h.svc.Download(r.Context(), p, rec, req, r.Header.Get("Range") != "")
+	if err != nil {
+		h.error(w, r, err)
+		return
+	}
+	defer d.Close()
+	if err := httputil.ServeDownload(w, r, d, ""); err != nil && r.Context().Err() == nil {
+		// Headers are gone: all that is left is to log and cut the body.
+		h.log.Error("media stream failed", "err", err, "request_id", vault.RequestInfoFrom(r.Context()).RequestID)
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // ingest takes the recording's bytes as the request body, with metadata in

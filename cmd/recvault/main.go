@@ -21,6 +21,7 @@ import (
 	"github.com/recvault/recvault"
 	"github.com/recvault/recvault/blob/disk"
 	"github.com/recvault/recvault/catalog/sqlite"
+	"github.com/recvault/recvault/media/cache"
 	"github.com/recvault/recvault/media/probe"
 	"github.com/recvault/recvault/media/wav"
 	"github.com/recvault/recvault/vault"
@@ -111,6 +112,7 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 type app struct {
 	cat   *sqlite.DB
 	blobs *disk.Store
+	cache *cache.Cache
 	svc   *vault.Service
 }
 
@@ -119,6 +121,7 @@ type appOptions struct {
 	SessionIdle, SessionMax time.Duration
 	Logger                  *slog.Logger
 	Now                     func() time.Time // tests' fake clock
+	CacheBytes              int64            // transcode cache bound; default 1 GiB
 }
 
 // openApp opens (creating if needed) the data directory dir.
@@ -141,10 +144,19 @@ func openApp(ctx context.Context, dir string, o appOptions) (*app, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if o.CacheBytes <= 0 {
+		o.CacheBytes = 1 << 30
+	}
+	tc, err := cache.Open(filepath.Join(dir, "cache"), o.CacheBytes)
+	if err != nil {
+		cat.Close()
+		return nil, err
+	}
 	svc := vault.New(cat, blobs, vault.Config{
 		SessionIdle: o.SessionIdle, SessionMax: o.SessionMax, Logger: o.Logger, Probe: probeMedia, Now: o.Now,
+		Cache: tc,
 	})
-	return &app{cat: cat, blobs: blobs, svc: svc}, nil
+	return &app{cat: cat, blobs: blobs, cache: tc, svc: svc}, nil
 }
 
 func (a *app) Close() error { return a.cat.Close() }

@@ -24,6 +24,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxLife := fs.Duration("session-max", 12*time.Hour, "session absolute lifetime")
 	grace := fs.Duration("shutdown-grace", 30*time.Second, "on SIGTERM, how long running downloads may take to finish")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	cacheMB := fs.Int64("cache-mb", 1024, "transcode cache size in MiB (converted MP3 outputs)")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -35,7 +36,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("--log-level: %v", err)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	a, err := openApp(ctx, *data, appOptions{SessionIdle: *idle, SessionMax: *maxLife, Logger: log})
+	a, err := openApp(ctx, *data, appOptions{SessionIdle: *idle, SessionMax: *maxLife, Logger: log,
+		CacheBytes: *cacheMB << 20})
 	if err != nil {
 		return err
 	}

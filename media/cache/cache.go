@@ -119,13 +119,14 @@ type Produce func(ctx context.Context, w io.Writer) error
 // Fills of one key run produce once: the others wait for it and then read
 // the file (or, if it failed, try again themselves).
 //
-// The returned file is open for reading; the caller closes it. With a tee,
-// the file is returned as well, for the caller's information only.
-func (c *Cache) Fill(ctx context.Context, key string, tee io.Writer, produce Produce) (*os.File, error) {
+// The returned file is open for reading at its start; the caller closes
+// it. streamed reports whether the output already went to tee (this call
+// converted it); if not, the caller copies the file to its client.
+func (c *Cache) Fill(ctx context.Context, key string, tee io.Writer, produce Produce) (f *os.File, streamed bool, err error) {
 	name := fileName(key)
 	for {
 		if f, ok := c.Get(key); ok {
-			return f, nil
+			return f, false, nil
 		}
 		c.mu.Lock()
 		if fl, ok := c.inflight[name]; ok {
@@ -136,11 +137,11 @@ func (c *Cache) Fill(ctx context.Context, key string, tee io.Writer, produce Pro
 					continue // now cached (or too big to keep: then we convert ourselves)
 				}
 				if ctx.Err() != nil {
-					return nil, ctx.Err()
+					return nil, false, ctx.Err()
 				}
 				continue // the leader failed (its client left): try as leader
 			case <-ctx.Done():
-				return nil, ctx.Err()
+				return nil, false, ctx.Err()
 			}
 		}
 		if _, ok := c.entries[name]; ok { // filled between Get and Lock
@@ -158,7 +159,7 @@ func (c *Cache) Fill(ctx context.Context, key string, tee io.Writer, produce Pro
 		fl.err = err
 		close(fl.done)
 		c.mu.Unlock()
-		return f, err
+		return f, tee != nil && err == nil, err
 	}
 }
 

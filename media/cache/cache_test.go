@@ -49,9 +49,9 @@ func TestFillThenServeFromFile(t *testing.T) {
 	c, _ := Open(dir, 1<<20)
 	want := bytes.Repeat([]byte("mp3!"), 100)
 	var tee bytes.Buffer
-	f, err := c.Fill(context.Background(), "rec1|mp3|32k", &tee, produceBytes(want, 0))
-	if err != nil {
-		t.Fatal(err)
+	f, streamed, err := c.Fill(context.Background(), "rec1|mp3|32k", &tee, produceBytes(want, 0))
+	if err != nil || !streamed {
+		t.Fatal(err, streamed)
 	}
 	f.Close()
 	if !bytes.Equal(tee.Bytes(), want) {
@@ -78,7 +78,7 @@ func TestConcurrentFillsCoalesce(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			f, err := c.Fill(context.Background(), "k", nil, produceBytes(want, time.Millisecond))
+			f, _, err := c.Fill(context.Background(), "k", nil, produceBytes(want, time.Millisecond))
 			if err != nil {
 				t.Error(err)
 				return
@@ -123,16 +123,19 @@ func TestLeaderClientGone(t *testing.T) {
 	}
 	leaderErr := make(chan error, 1)
 	go func() {
-		_, err := c.Fill(context.Background(), "k", &brokenClient{after: 50}, counted)
+		_, _, err := c.Fill(context.Background(), "k", &brokenClient{after: 50}, counted)
 		leaderErr <- err
 	}()
 	time.Sleep(5 * time.Millisecond)
-	f, err := c.Fill(context.Background(), "k", nil, counted)
+	f, streamed, err := c.Fill(context.Background(), "k", &bytes.Buffer{}, counted)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(readAll(t, f), want) {
 		t.Fatal("follower got wrong bytes")
+	}
+	if !streamed {
+		t.Fatal("the retrying follower converted, so it streamed")
 	}
 	if err := <-leaderErr; err == nil || !strings.Contains(err.Error(), "broken pipe") {
 		t.Fatalf("leader: %v", err)
@@ -150,7 +153,7 @@ func TestCancelLeavesNothing(t *testing.T) {
 	c, _ := Open(dir, 1<<20)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
-	_, err := c.Fill(ctx, "k", nil, produceBytes(make([]byte, 10000), time.Millisecond))
+	_, _, err := c.Fill(ctx, "k", nil, produceBytes(make([]byte, 10000), time.Millisecond))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err %v", err)
 	}
@@ -166,7 +169,7 @@ func TestLRUEvictionAndReopen(t *testing.T) {
 	dir := t.TempDir()
 	c, _ := Open(dir, 250)
 	fill := func(k string) {
-		f, err := c.Fill(context.Background(), k, nil, produceBytes(bytes.Repeat([]byte(k[:1]), 100), 0))
+		f, _, err := c.Fill(context.Background(), k, nil, produceBytes(bytes.Repeat([]byte(k[:1]), 100), 0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -193,7 +196,7 @@ func TestLRUEvictionAndReopen(t *testing.T) {
 		t.Fatalf("size %d n %d", size, n)
 	}
 	// An output bigger than the whole cache is served but not kept.
-	f, err := c.Fill(context.Background(), "huge", nil, produceBytes(make([]byte, 400), 0))
+	f, _, err := c.Fill(context.Background(), "huge", nil, produceBytes(make([]byte, 400), 0))
 	if err != nil || len(readAll(t, f)) != 400 {
 		t.Fatalf("huge: %v", err)
 	}

@@ -1,0 +1,338 @@
+// Package mp3enc encodes 16-bit PCM into constant-bitrate MPEG audio Layer III
+// (MP3) streams: MPEG-1 (32/44.1/48 kHz), MPEG-2 LSF (16/22.05/24 kHz) and
+// MPEG-2.5 (8/11.025/12 kHz), mono or stereo.
+//
+// recvault needs it to hand call recordings (mostly 8 kHz mono speech) to
+// browsers and players that do not understand G.711, without a cgo LAME
+// build. The encoder follows ISO/IEC 11172-3 and 13818-3 and has no
+// psychoacoustic model:
+//
+//   - polyphase analysis filterbank (its 32-point matrixing done as a fast
+//     DCT-III) and an 18-line MDCT per subband, long blocks only: short
+//     blocks (window switching) are not implemented, as they fight
+//     pre-echo, a perceptual artefact SNR does not measure and telephone
+//     speech at these rates rarely shows;
+//   - alias-reduction butterflies;
+//   - power-law quantiser with all scalefactors zero, so quantisation noise
+//     is spectrally flat and, with one global gain shared by the channels,
+//     equal everywhere: for a given number of bits that minimises the
+//     squared error, i.e. maximises SNR, the measure recvault tests against;
+//   - rate control: the global gain is the smallest whose Huffman data fits
+//     the granule's bit budget (bracketing from the previous granule's gain,
+//     then bisection), after which every region split is tried;
+//   - Huffman coding with per-region table choice, big_values and count1
+//     regions;
+//   - a bit reservoir (main_data_begin) that lets loud granules use bits
+//     saved by quiet ones while every frame keeps its exact CBR size, with
+//     the padding bit spreading the fractional byte of 44.1 kHz-family rates;
+//   - stereo as joint stereo: each frame is coded left/right or, when that
+//     needs fewer bits, middle/side. Dual-track call recordings (one party
+//     per channel) stay left/right.
+//
+// Memory is bounded and independent of the input length: one frame of PCM,
+// the filterbank history, and at most a few frames waiting for reservoir
+// bytes. The output has no Xing/Info header: it is CBR, so players compute
+// durations from the bitrate.
+package mp3enc
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/recvault/recvault/media/internal/mp3tab"
+)
+
+// Options configures an Encoder.
+type Options struct {
+	SampleRate int // Hz: one of SupportedSampleRates
+	Channels   int // 1 (mono) or 2 (stereo: each frame coded left/right or middle/side)
+	Bitrate    int // kbit/s: one of ValidBitrates(SampleRate)
+}
+
+// ErrClosed is returned by Write and Close after Close.
+var ErrClosed = errors.New("mp3enc: encoder closed")
+
+// SupportedSampleRates lists the sample rates, in Hz, that MPEG-1, MPEG-2 and
+// MPEG-2.5 Layer III can carry.
+func SupportedSampleRates() []int {
+	return []int{8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000}
+}
+
+// ValidBitrates lists the Layer III bitrates in kbit/s for a sample rate,
+// lowest first, free format excluded. It returns nil for an unsupported rate.
+func ValidBitrates(sampleRate int) []int {
+	v, _, ok := mp3tab.SampleRateIndex(sampleRate)
+	if !ok {
+		return nil
+	}
+	rates := mp3tab.Bitrates[v][2][1:]
+	return append([]int(nil), rates...)
+}
+
+func intList(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = fmt.Sprint(x)
+	}
+	return strings.Join(s, " ")
+}
+
+// Encoder turns interleaved 16-bit PCM into MP3 frames written to an
+// io.Writer. It is not safe for concurrent use.
+type Encoder struct {
+	w   io.Writer
+	opt Options
+
+	header    mp3tab.Header // of the next frame; padding and mode extension vary
+	granules  int           // granules per frame: 2 for MPEG-1, 1 for LSF
+	sideLen   int           // bytes of side information
+	sfb       []int         // long-block scalefactor band boundaries
+	frameLen  int           // samples per channel per frame
+	slotNum   int           // frame length numerator: bytes = slotNum / SampleRate (+ padding)
+	padAcc    int           // running remainder deciding the padding bit
+	maxResv   int           // largest main_data_begin, bytes
+	totalIn   int64         // samples per channel received
+	half      int16         // left sample waiting for its right partner (stereo)
+	hasHalf   bool
+	npcm      int // samples per channel buffered in pcm
+	pcm       [2][1152]float64
+	fb        [2]polyphase
+	prevSub   [2][32][18]float64 // previous granule's subband samples, per subband
+	xr        [2][2][576]float64 // spectrum of each granule and channel of the frame
+	ch        [2]chanGranule
+	queue     []pendingFrame
+	fifo      []byte    // main data not yet placed into a frame's slot
+	md        bitWriter // main data of the frame being encoded
+	side      bitWriter // side info of the frame being encoded
+	out       []byte
+	closed    bool
+	err       error
+	prevGain  int // global gain of the previous granule: where the next search starts
+	stepCache stepTable
+	saved     [2]savedQuant
+}
+
+// savedQuant is a snapshot of one channel's quantisation (see Encoder.save).
+type savedQuant struct {
+	ix     [576]int32
+	side   grSide
+	count1 int
+}
+
+// pendingFrame is a frame whose header and side info are known but whose
+// main-data slot still waits for bytes (possibly from later frames).
+type pendingFrame struct {
+	head    [36]byte
+	headLen int
+	slot    int
+}
+
+// NewEncoder returns an Encoder writing to w. Errors name the bad option and
+// list its valid values.
+func NewEncoder(w io.Writer, o Options) (*Encoder, error) {
+	if w == nil {
+		return nil, errors.New("mp3enc: nil writer")
+	}
+	v, _, ok := mp3tab.SampleRateIndex(o.SampleRate)
+	if !ok {
+		return nil, fmt.Errorf("mp3enc: SampleRate %d Hz not supported; valid: %s", o.SampleRate, intList(SupportedSampleRates()))
+	}
+	if o.Channels != 1 && o.Channels != 2 {
+		return nil, fmt.Errorf("mp3enc: Channels %d not supported; valid: 1 2", o.Channels)
+	}
+	if _, ok := mp3tab.BitrateIndex(v, 3, o.Bitrate); !ok {
+		return nil, fmt.Errorf("mp3enc: Bitrate %d kbit/s not valid at %d Hz; valid: %s", o.Bitrate, o.SampleRate, intList(ValidBitrates(o.SampleRate)))
+	}
+	e := &Encoder{w: w, opt: o}
+	mode := mp3tab.Mono
+	if o.Channels == 2 {
+		// Joint stereo lets each frame choose middle/side or plain
+		// left/right (mode extension 2 or 0); no intensity stereo.
+		mode = mp3tab.JointStereo
+	}
+	e.header = mp3tab.Header{
+		Version:     v,
+		Layer:       3,
+		Bitrate:     o.Bitrate,
+		SampleRate:  o.SampleRate,
+		ChannelMode: mode,
+		Original:    true,
+	}
+	e.sfb = mp3tab.SFBLong(o.SampleRate)
+	if len(e.sfb) != 23 {
+		return nil, fmt.Errorf("mp3enc: no scalefactor bands for %d Hz", o.SampleRate)
+	}
+	if v == mp3tab.MPEG1 {
+		e.granules = 2
+		e.slotNum = 144000 * o.Bitrate
+		e.maxResv = 511
+		// 11172-3 limits the decoder input buffer to 7680 bits, so a
+		// frame plus the reservoir it borrows must fit in it.
+		if lim := (7680 - 8*(e.slotNum/o.SampleRate)) / 8; lim < e.maxResv {
+			e.maxResv = max(lim, 0)
+		}
+		e.sideLen = 17
+		if o.Channels == 2 {
+			e.sideLen = 32
+		}
+	} else {
+		e.granules = 1
+		e.slotNum = 72000 * o.Bitrate
+		e.maxResv = 255
+		e.sideLen = 9
+		if o.Channels == 2 {
+			e.sideLen = 17
+		}
+	}
+	e.frameLen = 576 * e.granules
+	e.prevGain = 210
+	e.stepCache.init()
+	return e, nil
+}
+
+// Write encodes interleaved samples (L R L R … for stereo). Any length is
+// accepted; a trailing left sample waits for its right partner.
+func (e *Encoder) Write(samples []int16) error {
+	if e.closed {
+		return ErrClosed
+	}
+	if e.err != nil {
+		return e.err
+	}
+	const scale = 1.0 / 32768
+	if e.opt.Channels == 1 {
+		for len(samples) > 0 {
+			n := min(len(samples), e.frameLen-e.npcm)
+			dst := e.pcm[0][e.npcm : e.npcm+n]
+			for i, s := range samples[:n] {
+				dst[i] = float64(s) * scale
+			}
+			samples = samples[n:]
+			e.npcm += n
+			e.totalIn += int64(n)
+			if e.npcm == e.frameLen {
+				if err := e.encodeFrame(); err != nil {
+					return err
+				}
+			}
+		}
+		return e.flushOut()
+	}
+	if e.hasHalf && len(samples) > 0 {
+		e.hasHalf = false
+		if err := e.push2(e.half, samples[0]); err != nil {
+			return err
+		}
+		samples = samples[1:]
+	}
+	for len(samples) >= 2 {
+		n := min(len(samples)/2, e.frameLen-e.npcm)
+		l, r := e.pcm[0][e.npcm:e.npcm+n], e.pcm[1][e.npcm:e.npcm+n]
+		for i := range n {
+			l[i] = float64(samples[2*i]) * scale
+			r[i] = float64(samples[2*i+1]) * scale
+		}
+		samples = samples[2*n:]
+		e.npcm += n
+		e.totalIn += int64(n)
+		if e.npcm == e.frameLen {
+			if err := e.encodeFrame(); err != nil {
+				return err
+			}
+		}
+	}
+	if len(samples) == 1 {
+		e.half, e.hasHalf = samples[0], true
+	}
+	return e.flushOut()
+}
+
+func (e *Encoder) push2(l, r int16) error {
+	e.pcm[0][e.npcm] = float64(l) / 32768
+	e.pcm[1][e.npcm] = float64(r) / 32768
+	e.npcm++
+	e.totalIn++
+	if e.npcm == e.frameLen {
+		return e.encodeFrame()
+	}
+	return nil
+}
+
+// Close pads the input with silence so that every sample received (delayed
+// by the filterbank and MDCT) is inside a frame, writes the remaining frames
+// and fills the last reservoir slots. It does not close the underlying writer.
+func (e *Encoder) Close() error {
+	if e.closed {
+		return ErrClosed
+	}
+	e.closed = true
+	if e.err != nil {
+		return e.err
+	}
+	if e.hasHalf {
+		// An unpaired left sample: pair it with silence rather than drop it.
+		e.hasHalf = false
+		if err := e.push2(e.half, 0); err != nil {
+			return err
+		}
+	}
+	if e.totalIn > 0 || e.npcm > 0 {
+		// The analysis filterbank and MDCT delay the signal by 1057 samples
+		// (481 + 576); a further granule of silence lets the decoder's
+		// overlap-add finish the last real sample.
+		pad := delaySamples + 576
+		for pad > 0 || e.npcm > 0 {
+			n := e.frameLen - e.npcm
+			for c := range e.opt.Channels {
+				clear(e.pcm[c][e.npcm:])
+			}
+			e.npcm = e.frameLen
+			pad -= n
+			if err := e.encodeFrame(); err != nil {
+				return err
+			}
+			if pad <= 0 {
+				break
+			}
+		}
+	}
+	// Fill the slots still waiting for reservoir bytes with zeros: after
+	// the last frame nothing borrows them.
+	for len(e.queue) > 0 {
+		need := e.queue[0].slot - len(e.fifo)
+		if need > 0 {
+			e.fifo = appendZeros(e.fifo, need)
+		}
+		e.emitReady()
+	}
+	return e.flushOut()
+}
+
+// delaySamples is the delay, in samples, from encoder input to decoder output
+// of this encoder's analysis filterbank and MDCT as seen by a standard decoder.
+const delaySamples = 481 + 576
+
+func (e *Encoder) flushOut() error {
+	if len(e.out) == 0 || e.err != nil {
+		return e.err
+	}
+	_, err := e.w.Write(e.out)
+	e.out = e.out[:0]
+	if err != nil {
+		e.err = fmt.Errorf("mp3enc: write: %w", err)
+	}
+	return e.err
+}
+
+// emitReady writes every queued frame whose main-data slot is now full.
+func (e *Encoder) emitReady() {
+	for len(e.queue) > 0 && len(e.fifo) >= e.queue[0].slot {
+		f := &e.queue[0]
+		e.out = append(e.out, f.head[:f.headLen]...)
+		e.out = append(e.out, e.fifo[:f.slot]...)
+		e.fifo = append(e.fifo[:0], e.fifo[f.slot:]...)
+		e.queue = append(e.queue[:0], e.queue[1:]...)
+	}
+}

@@ -1,0 +1,163 @@
+package vault
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/recvault/recvault"
+	"github.com/recvault/recvault/media"
+	"github.com/recvault/recvault/media/probe"
+)
+
+// Download is a prepared answer to a media request: the headers and either
+// a seekable body (served with Range support) or a one-pass stream.
+type Download struct {
+	Recording   *recvault.Recording
+	ContentType string
+	Filename    string // <crtObjectId><ext>
+	ETag        string // strong, quoted; differs per output format
+	ModTime     time.Time
+	Size        int64 // -1 when known only after converting
+
+	// Content is set when the body can be read at any offset: the stored
+	// bytes, a PCM/G.711 output computed by offset, or a cached conversion.
+	Content io.ReadSeeker
+	// Stream is set otherwise: it writes the whole body (a conversion that
+	// fills the cache on the way) and stops when ctx ends or w fails.
+	Stream func(w io.Writer) error
+
+	closers []io.Closer
+}
+
+// Close releases the files behind the download.
+func (d *Download) Close() error {
+	for _, c := range d.closers {
+		c.Close()
+	}
+	return nil
+}
+
+// MediaSource is what the media engine needs to know of a recording.
+func MediaSource(r *recvault.Recording) media.Source {
+	kind := probe.Voice
+	if r.Kind == recvault.KindVideo {
+		kind = probe.Video
+	}
+	return media.Source{Size: r.Size, Info: probe.Info{
+		Kind: kind, Container: probe.Container(r.Format.Container), Codec: r.Format.Codec,
+		SampleRate: r.Format.SampleRate, Channels: r.Format.Channels, Duration: r.Duration,
+		DataOffset: r.Format.DataOffset, DataSize: r.Format.DataSize,
+	}}
+}
+
+// Download authorises p for r, audits the attempt, and prepares the output
+// req asks for. random says the client needs the body at arbitrary offsets
+// (it sent Range): an output whose size is unknown is then converted into
+// the cache first, instead of streamed while converting.
+func (s *Service) Download(ctx context.Context, p *recvault.Principal, r *recvault.Recording, req media.Request, random bool) (*Download, error) {
+	if req.AgentChannel == 0 && r.Format.AgentChannel > 0 {
+		req.AgentChannel = r.Format.AgentChannel
+	}
+	out, err := media.Plan(MediaSource(r), req)
+	if err != nil {
+		if errors.Is(err, media.ErrInvalid) {
+			s.Audit(ctx, p, "download", r.ID, "denied", "invalid media request")
+			return nil, recvault.Errorf(recvault.EINVALID, "%s", trimInvalid(err))
+		}
+		return nil, recvault.Internal(err)
+	}
+	blob, err := s.OpenMedia(ctx, p, r)
+	if err != nil {
+		return nil, err
+	}
+	d := &Download{Recording: r, ContentType: out.ContentType, Filename: r.CRTObjectID + out.Ext,
+		ModTime: r.CreatedAt, Size: out.Size, closers: []io.Closer{blob}}
+	if out.Format == media.FormatOriginal {
+		d.ETag = `"` + r.SHA256[:32] + `"`
+		d.Content = blob
+		return d, nil
+	}
+	key := out.Key()
+	kh := sha256.Sum256([]byte(key))
+	d.ETag = `"` + r.SHA256[:20] + "-" + hex.EncodeToString(kh[:6]) + `"`
+	if out.Seekable {
+		rs, err := out.Open(ctx, blob)
+		if err != nil {
+			d.Close()
+			return nil, recvault.Internal(fmt.Errorf("open output %s of %s: %w", key, r.ID, err))
+		}
+		d.Content = rs
+		return d, nil
+	}
+	if s.cfg.Cache == nil {
+		d.Stream = func(w io.Writer) error {
+			_, err := out.WriteTo(ctx, w, io.NewSectionReader(blob, 0, blob.Size()))
+			return err
+		}
+		return d, nil
+	}
+	cacheKey := r.SHA256 + "|" + key
+	produce := func(ctx context.Context, w io.Writer) error {
+		_, err := out.WriteTo(ctx, w, io.NewSectionReader(blob, 0, blob.Size()))
+		return err
+	}
+	if f, ok := s.cfg.Cache.Get(cacheKey); ok {
+		return s.fromCache(d, f)
+	}
+	if random {
+		f, _, err := s.cfg.Cache.Fill(ctx, cacheKey, nil, produce)
+		if err != nil {
+			d.Close()
+			return nil, s.conversionError(ctx, r, key, err)
+		}
+		return s.fromCache(d, f)
+	}
+	d.Stream = func(w io.Writer) error {
+		f, streamed, err := s.cfg.Cache.Fill(ctx, cacheKey, w, produce)
+		if err != nil {
+			return s.conversionError(ctx, r, key, err)
+		}
+		defer f.Close()
+		if !streamed {
+			_, err = io.Copy(w, f)
+		}
+		return err
+	}
+	return d, nil
+}
+
+// fromCache serves a converted output from its cache file (with sendfile).
+func (s *Service) fromCache(d *Download, f *os.File) (*Download, error) {
+	d.closers = append(d.closers, f)
+	info, err := f.Stat()
+	if err != nil {
+		d.Close()
+		return nil, recvault.Internal(fmt.Errorf("stat cached output: %w", err))
+	}
+	d.Size = info.Size()
+	d.Content = f
+	return d, nil
+}
+
+func (s *Service) conversionError(ctx context.Context, r *recvault.Recording, key string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err() // the client went away; nothing to report
+	}
+	return recvault.Internal(fmt.Errorf("convert recording %s to %s: %w", r.ID, key, err))
+}
+
+// trimInvalid drops the "invalid media request: " prefix media errors carry.
+func trimInvalid(err error) string {
+	msg := err.Error()
+	const prefix = "invalid media request: "
+	if len(msg) > len(prefix) && msg[:len(prefix)] == prefix {
+		return msg[len(prefix):]
+	}
+	return msg
+}
