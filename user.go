@@ -173,6 +173,7 @@ type Catalog interface {
 	TouchSession(ctx context.Context, id int64, at time.Time) error
 	DeleteSession(ctx context.Context, id int64) error
 	DeleteUserSessions(ctx context.Context, userID int64) error
+	UserSessions(ctx context.Context, userID int64) ([]*Session, error)
 
 	AppendAudit(ctx context.Context, e AuditEvent) error
 	Audit(ctx context.Context, limit int) ([]AuditEvent, error)

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/recvault/recvault/api/ameyo"
 	v1 "github.com/recvault/recvault/api/v1"
 	"github.com/recvault/recvault/vault"
 )
@@ -49,6 +50,9 @@ func New(svc *vault.Service, cfg Config) *Server {
 	s := &Server{svc: svc, cfg: cfg, log: cfg.Logger}
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", v1.New(svc, cfg.Logger))
+	am := ameyo.New(svc, cfg.Logger, ameyo.Config{})
+	mux.Handle("/ameyorestapi/", am)
+	mux.Handle("/ameyowebaccess/", am)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))

@@ -136,47 +136,103 @@ func newID() string {
 
 // --- Sessions -----------------------------------------------------------
 
+// LoginOptions shape a sign-in for a façade.
+type LoginOptions struct {
+	// Kind names the façade whose session this is ("v1", "ameyo", "ccgw").
+	Kind string
+	// NewToken makes the session token; nil makes a 256-bit random one.
+	// Façades whose clients expect a vendor-shaped session id supply their
+	// own, which must carry at least 128 random bits.
+	NewToken func(u *recvault.User) string
+	// Exclusive refuses a sign-in (ECONFLICT) while the user has a live
+	// session of the same Kind, unless Force, which revokes those sessions.
+	Exclusive, Force bool
+}
+
 // Login checks a login and password and opens a session of the given kind.
 // Unknown login, wrong password and disabled user give the same error and
 // take the same time.
 func (s *Service) Login(ctx context.Context, login, password, kind string) (string, *recvault.Principal, error) {
+	return s.LoginWith(ctx, login, password, LoginOptions{Kind: kind})
+}
+
+// LoginWith is Login with façade options.
+func (s *Service) LoginWith(ctx context.Context, login, password string, o LoginOptions) (string, *recvault.Principal, error) {
+	u, err := s.CheckPassword(ctx, login, password)
+	if err != nil {
+		return "", nil, err
+	}
+	p := &recvault.Principal{User: u}
+	if o.Exclusive {
+		live, err := s.liveSessions(ctx, u.ID, o.Kind)
+		if err != nil {
+			return "", nil, err
+		}
+		if len(live) > 0 && !o.Force {
+			s.Audit(ctx, p, "login", "", "denied", "already signed in")
+			return "", nil, recvault.Errorf(recvault.ECONFLICT, "user %s is already logged in; log in with forceLogin to replace that session", u.Login)
+		}
+		for _, ls := range live {
+			if err := s.cat.DeleteSession(ctx, ls.ID); err != nil {
+				return "", nil, err
+			}
+		}
+	}
+	token := ""
+	if o.NewToken != nil {
+		token = o.NewToken(u)
+	} else {
+		token = auth.NewToken(32)
+	}
+	token, sess, err := s.openSession(ctx, u, o.Kind, token)
+	if err != nil {
+		return "", nil, err
+	}
+	p.Session = sess
+	s.Audit(ctx, p, "login", "", "granted", o.Kind)
+	return token, p, nil
+}
+
+// CheckPassword returns the enabled user whose login and password match, or
+// EUNAUTHENTICATED, audited, in the same time whatever was wrong.
+func (s *Service) CheckPassword(ctx context.Context, login, password string) (*recvault.User, error) {
 	bad := recvault.Errorf(recvault.EUNAUTHENTICATED, "invalid login or password")
 	u, err := s.cat.UserByLogin(ctx, login)
 	if recvault.ErrorCode(err) == recvault.ENOTFOUND {
 		auth.VerifyDummy(password)
 		s.Audit(ctx, nil, "login", "", "denied", "unknown login")
-		return "", nil, bad
+		return nil, bad
 	} else if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	ok, err := auth.VerifyPassword(u.PasswordHash, password)
 	if err != nil {
-		return "", nil, recvault.Internal(fmt.Errorf("verify password of user %d: %w", u.ID, err))
+		return nil, recvault.Internal(fmt.Errorf("verify password of user %d: %w", u.ID, err))
 	}
-	p := &recvault.Principal{User: u}
 	if !ok || u.Disabled {
-		s.Audit(ctx, p, "login", "", "denied", "bad password or disabled user")
-		return "", nil, bad
+		s.Audit(ctx, &recvault.Principal{User: u}, "login", "", "denied", "bad password or disabled user")
+		return nil, bad
 	}
-	token, sess, err := s.OpenSession(ctx, u, kind)
+	return u, nil
+}
+
+// liveSessions lists u's unexpired sessions of one kind.
+func (s *Service) liveSessions(ctx context.Context, userID int64, kind string) ([]*recvault.Session, error) {
+	all, err := s.cat.UserSessions(ctx, userID)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
-	p.Session = sess
-	s.Audit(ctx, p, "login", "", "granted", kind)
-	return token, p, nil
+	now := s.now()
+	var live []*recvault.Session
+	for _, ss := range all {
+		if ss.Kind == kind && now.Before(ss.ExpiresAt) && now.Sub(ss.LastSeen) < s.cfg.SessionIdle {
+			live = append(live, ss)
+		}
+	}
+	return live, nil
 }
 
-// OpenSession starts a session for an already authenticated user (façades
-// with their own token shapes use it with a token they generate: tokenOverride).
-func (s *Service) OpenSession(ctx context.Context, u *recvault.User, kind string) (string, *recvault.Session, error) {
-	return s.OpenSessionWithToken(ctx, u, kind, auth.NewToken(32))
-}
-
-// OpenSessionWithToken is OpenSession with a caller-made token, for façades
-// whose clients expect a vendor-shaped session id. The token must carry at
-// least 128 random bits.
-func (s *Service) OpenSessionWithToken(ctx context.Context, u *recvault.User, kind, token string) (string, *recvault.Session, error) {
+func (s *Service) openSession(ctx context.Context, u *recvault.User, kind, token string) (string, *recvault.Session, error) {
 	now := s.now()
 	sess := &recvault.Session{TokenHash: auth.HashToken(token), UserID: u.ID, Kind: kind,
 		CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(s.cfg.SessionMax)}

@@ -204,6 +204,9 @@ func testSessions(t *testing.T, c recvault.Catalog) {
 		t.Fatalf("last seen %v, want %v", got.LastSeen, later)
 	}
 	c.CreateSession(ctx, &recvault.Session{TokenHash: "h2", UserID: u.ID, Kind: "v1", CreatedAt: base, LastSeen: base, ExpiresAt: base.Add(time.Hour)})
+	if ss, err := c.UserSessions(ctx, u.ID); err != nil || len(ss) != 2 || ss[0].TokenHash != "h1" {
+		t.Fatalf("user sessions: %v %v", ss, err)
+	}
 	if err := c.DeleteSession(ctx, s.ID); err != nil {
 		t.Fatal(err)
 	}

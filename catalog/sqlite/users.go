@@ -170,19 +170,45 @@ func (c *DB) CreateSession(ctx context.Context, s *recvault.Session) error {
 	return err
 }
 
-// SessionByTokenHash returns ENOTFOUND for an unknown hash.
-func (c *DB) SessionByTokenHash(ctx context.Context, hash string) (*recvault.Session, error) {
+const sessionCols = `id, token_hash, user_id, kind, created_at, last_seen, expires_at`
+
+func scanSession(sc scanner) (*recvault.Session, error) {
 	var s recvault.Session
 	var created, seen, exp int64
-	err := c.db.QueryRowContext(ctx, `SELECT id, token_hash, user_id, kind, created_at, last_seen, expires_at
-		FROM sessions WHERE token_hash = ?`, hash).Scan(&s.ID, &s.TokenHash, &s.UserID, &s.Kind, &created, &seen, &exp)
+	if err := sc.Scan(&s.ID, &s.TokenHash, &s.UserID, &s.Kind, &created, &seen, &exp); err != nil {
+		return nil, err
+	}
+	s.CreatedAt, s.LastSeen, s.ExpiresAt = fromNanos(created), fromNanos(seen), fromNanos(exp)
+	return &s, nil
+}
+
+// SessionByTokenHash returns ENOTFOUND for an unknown hash.
+func (c *DB) SessionByTokenHash(ctx context.Context, hash string) (*recvault.Session, error) {
+	s, err := scanSession(c.db.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE token_hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, recvault.Errorf(recvault.ENOTFOUND, "session not found")
 	} else if err != nil {
 		return nil, fmt.Errorf("get session: %w", err)
 	}
-	s.CreatedAt, s.LastSeen, s.ExpiresAt = fromNanos(created), fromNanos(seen), fromNanos(exp)
-	return &s, nil
+	return s, nil
+}
+
+// UserSessions lists a user's stored sessions (expired ones included).
+func (c *DB) UserSessions(ctx context.Context, userID int64) ([]*recvault.Session, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE user_id = ? ORDER BY id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	defer rows.Close()
+	var out []*recvault.Session
+	for rows.Next() {
+		s, err := scanSession(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
 }
 
 // TouchSession records activity on session id.

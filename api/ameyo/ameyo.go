@@ -1,0 +1,493 @@
+// Package ameyo is the Ameyo / Exotel-compatible façade: the session calls
+// under /ameyorestapi (userLogin, login, logout, keep-alive), the download
+// call GET /ameyorestapi/cc/downloadVoiceLog, and the legacy command
+// interface /ameyowebaccess/command. It speaks Ameyo's wire format and maps
+// it onto the core (package vault); it holds no storage or codec code.
+package ameyo
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/recvault/recvault"
+	"github.com/recvault/recvault/api/httputil"
+	"github.com/recvault/recvault/media"
+	"github.com/recvault/recvault/vault"
+)
+
+// Config tunes the façade.
+type Config struct {
+	ContactCenterID int // reported by userLogin/login; default 1
+}
+
+// Handler serves the Ameyo API.
+type Handler struct {
+	svc *vault.Service
+	log *slog.Logger
+	cfg Config
+	mux *http.ServeMux
+	// prefix is the first part of session ids, fixed per server like the
+	// vendor's contact-centre hash ("d741-6904fad1").
+	prefix string
+}
+
+// SessionKind marks the core sessions this façade opens.
+const SessionKind = "ameyo"
+
+// New returns the façade; mount it at /ameyorestapi/ and /ameyowebaccess/.
+func New(svc *vault.Service, log *slog.Logger, cfg Config) *Handler {
+	if cfg.ContactCenterID == 0 {
+		cfg.ContactCenterID = 1
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	h := &Handler{svc: svc, log: log, cfg: cfg, mux: http.NewServeMux(),
+		prefix: hex.EncodeToString(b[:2]) + "-" + hex.EncodeToString(b[2:])}
+	h.mux.HandleFunc("POST /ameyorestapi/session/userLogin", h.userLogin)
+	h.mux.HandleFunc("POST /ameyorestapi/userLogin/login", h.login)
+	h.mux.HandleFunc("POST /ameyorestapi/session/userLogout", h.logout)
+	h.mux.HandleFunc("POST /ameyorestapi/session/keepAliveWithPingPush", h.keepAlive)
+	h.mux.HandleFunc("GET /ameyorestapi/cc/downloadVoiceLog", h.downloadVoiceLog)
+	h.mux.HandleFunc("GET /ameyowebaccess/command", h.command)
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.fail(w, r, http.StatusNotFound, "requested.resource.not.found", "no such call: "+r.Method+" "+r.URL.Path)
+	})
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ri := vault.RequestInfoFrom(r.Context())
+	ri.Via = "ameyo"
+	h.mux.ServeHTTP(w, r.WithContext(vault.WithRequestInfo(r.Context(), ri)))
+}
+
+// Error codes of Ameyo's envelope {"message","code","info","status"}. The
+// vendor documents 40001 (InvalidInput) and 909090 (invalid token); the
+// others are recvault's, shaped alike.
+var codes = map[int]int{
+	http.StatusBadRequest:          40001,
+	http.StatusUnauthorized:        909090,
+	http.StatusForbidden:           40301,
+	http.StatusNotFound:            40401,
+	http.StatusConflict:            40901,
+	http.StatusInternalServerError: 50001,
+	loginFailed:                    51201,
+}
+
+// loginFailed is the status Ameyo 4.x answers a failed sign-in with.
+const loginFailed = 512
+
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, message, info string) {
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"message": message, "code": codes[status], "info": info, "status": status})
+}
+
+// failErr maps a core error onto Ameyo's envelope.
+func (h *Handler) failErr(w http.ResponseWriter, r *http.Request, err error) {
+	switch recvault.ErrorCode(err) {
+	case recvault.EINVALID:
+		h.fail(w, r, http.StatusBadRequest, "InvalidInput", recvault.ErrorMessage(err))
+	case recvault.EUNAUTHENTICATED:
+		h.fail(w, r, http.StatusUnauthorized, "invalid.authentication.token", "session id is missing, unknown, expired or logged out")
+	case recvault.EFORBIDDEN:
+		h.fail(w, r, http.StatusForbidden, "access.denied", "this session may not access that campaign's recordings")
+	case recvault.ENOTFOUND:
+		h.fail(w, r, http.StatusNotFound, "requested.resource.not.found", recvault.ErrorMessage(err))
+	case recvault.ECONFLICT:
+		h.fail(w, r, http.StatusConflict, "user.already.logged.in", recvault.ErrorMessage(err))
+	default:
+		rid := vault.RequestInfoFrom(r.Context()).RequestID
+		h.log.Error("ameyo request failed", "err", err, "path", r.URL.Path, "request_id", rid)
+		h.fail(w, r, http.StatusInternalServerError, "internal.server.error", "request id "+rid)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(v)
+}
+
+// flexBool accepts true, "true", 1 and "1" (clients send booleans either way).
+type flexBool bool
+
+func (b *flexBool) UnmarshalJSON(p []byte) error {
+	s := strings.Trim(strings.ToLower(string(p)), `"`)
+	*b = s == "true" || s == "1" || s == "yes"
+	return nil
+}
+
+func readBody(r *http.Request, v any) error {
+	b, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	if err != nil {
+		return err
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return nil
+	}
+	return json.Unmarshal(b, v)
+}
+
+// userType is how Ameyo names a role; inspectors show as supervisors.
+func userType(role recvault.Role) string {
+	switch role {
+	case recvault.RoleAdmin:
+		return "Administrator"
+	case recvault.RoleSupervisor, recvault.RoleInspector:
+		return "Supervisor"
+	}
+	return "Executive"
+}
+
+const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// newSessionID makes an id shaped like Ameyo's,
+// <4 hex>-<8 hex>-ses-<userId>-<random>-<n>, whose random part carries 48
+// alphanumeric characters (about 285 bits).
+func (h *Handler) newSessionID(u *recvault.User) string {
+	var b strings.Builder
+	b.WriteString(h.prefix + "-ses-" + u.Login + "-")
+	max := big.NewInt(int64(len(alnum)))
+	for i := 0; i < 48; i++ {
+		n, _ := rand.Int(rand.Reader, max)
+		b.WriteByte(alnum[n.Int64()])
+	}
+	n, _ := rand.Int(rand.Reader, big.NewInt(90000))
+	b.WriteString("-" + strconv.FormatInt(n.Int64()+10000, 10))
+	return b.String()
+}
+
+type loginBody struct {
+	Domain       string          `json:"domain"`
+	UserID       string          `json:"userId"`
+	Token        string          `json:"token"`
+	ForceLogin   flexBool        `json:"forceLogin"`
+	TerminalInfo json.RawMessage `json:"terminalInfo"`
+}
+
+// signIn checks the credentials and opens an exclusive Ameyo session.
+func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) (*loginBody, string, *recvault.Principal, bool) {
+	var in loginBody
+	if err := readBody(r, &in); err != nil || in.UserID == "" || in.Token == "" {
+		h.fail(w, r, http.StatusBadRequest, "InvalidInput", `body must be JSON with "userId" and "token"`)
+		return nil, "", nil, false
+	}
+	sid, p, err := h.svc.LoginWith(r.Context(), in.UserID, in.Token, vault.LoginOptions{
+		Kind: SessionKind, NewToken: h.newSessionID, Exclusive: true, Force: bool(in.ForceLogin)})
+	if err != nil {
+		if recvault.ErrorCode(err) == recvault.EUNAUTHENTICATED {
+			// Ameyo 4.x answers a failed sign-in with HTTP 512.
+			h.fail(w, r, loginFailed, "invalid.user.credentials", "invalid userId or token")
+		} else {
+			h.failErr(w, r, err)
+		}
+		return nil, "", nil, false
+	}
+	return &in, sid, p, true
+}
+
+func terminalInfo(raw json.RawMessage) any {
+	if len(raw) == 0 {
+		return ""
+	}
+	return raw
+}
+
+// userLogin is the older sign-in: POST /ameyorestapi/session/userLogin.
+func (h *Handler) userLogin(w http.ResponseWriter, r *http.Request) {
+	in, sid, p, ok := h.signIn(w, r)
+	if !ok {
+		return
+	}
+	writeJSON(w, map[string]any{
+		"userId": p.User.Login, "terminalInfo": terminalInfo(in.TerminalInfo), "sessionId": sid,
+		"loginTime": p.Session.CreatedAt.UnixMilli(), "userType": userType(p.User.Role),
+	})
+}
+
+// login is the newer clients' sign-in: POST /ameyorestapi/userLogin/login.
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	in, sid, p, ok := h.signIn(w, r)
+	if !ok {
+		return
+	}
+	var rid [16]byte
+	rand.Read(rid[:])
+	idle, _ := h.svc.SessionTimes()
+	writeJSON(w, map[string]any{
+		"requestId":       hex.EncodeToString(rid[:]),
+		"contactCenterId": h.cfg.ContactCenterID,
+		"userSessionInfo": map[string]any{
+			"userId": p.User.Login, "sessionId": sid, "loginTime": p.Session.CreatedAt.UnixMilli(),
+			"userType": userType(p.User.Role), "terminalInfo": terminalInfo(in.TerminalInfo),
+		},
+		"authenticationState": "AUTHENTICATED",
+		"configurations": map[string]any{
+			"sessionIdleTimeoutSeconds": int(idle.Seconds()),
+			"domain":                    in.Domain,
+		},
+	})
+}
+
+// sessionID finds the session id: the Sessionid header in any letter case
+// (Go canonicalises sessionId, SESSIONID… to Sessionid), the sessionId query
+// parameter, or a JSON body's sessionId.
+func sessionID(r *http.Request, body string) string {
+	if v := strings.TrimSpace(r.Header.Get("Sessionid")); v != "" {
+		return v
+	}
+	q := r.URL.Query()
+	for _, k := range []string{"sessionId", "sessionid", "SessionId"} {
+		if v := q.Get(k); v != "" {
+			return v
+		}
+	}
+	return body
+}
+
+// principal authenticates the request's session.
+func (h *Handler) principal(r *http.Request, body string) (*recvault.Principal, error) {
+	return h.svc.Authenticate(r.Context(), sessionID(r, body))
+}
+
+type sessionBody struct {
+	SessionID string `json:"sessionId"`
+	Reason    string `json:"reason"`
+}
+
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	var in sessionBody
+	if err := readBody(r, &in); err != nil {
+		h.fail(w, r, http.StatusBadRequest, "InvalidInput", "body must be JSON with sessionId")
+		return
+	}
+	p, err := h.principal(r, in.SessionID)
+	if err == nil {
+		err = h.svc.Logout(r.Context(), p)
+	}
+	if err != nil {
+		h.failErr(w, r, err)
+		return
+	}
+	writeJSON(w, map[string]any{"message": "logged out", "status": 200})
+}
+
+func (h *Handler) keepAlive(w http.ResponseWriter, r *http.Request) {
+	var in sessionBody
+	if err := readBody(r, &in); err != nil {
+		h.fail(w, r, http.StatusBadRequest, "InvalidInput", "body must be JSON with sessionId")
+		return
+	}
+	p, err := h.principal(r, in.SessionID)
+	if err == nil {
+		err = h.svc.KeepAlive(r.Context(), p)
+	}
+	if err != nil {
+		h.failErr(w, r, err)
+		return
+	}
+	writeJSON(w, map[string]any{"sessionId": sessionID(r, in.SessionID), "status": 200, "message": "session extended"})
+}
+
+// targetFormats maps Ameyo's targetFormat values to media engine formats.
+// Every output the engine offers is accepted under its own name.
+func targetFormat(s string) (string, bool) {
+	f := strings.ToLower(strings.TrimSpace(s))
+	for _, m := range media.Formats {
+		if f == m {
+			return f, true
+		}
+	}
+	return "", false
+}
+
+// downloadVoiceLog: GET /ameyorestapi/cc/downloadVoiceLog?campaignId=&crtObjectId=&targetFormat=&filters=
+func (h *Handler) downloadVoiceLog(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p, err := h.principal(r, "")
+	if err != nil {
+		h.svc.Audit(ctx, nil, "download", "", "denied", "unauthenticated")
+		h.failErr(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	invalid := func(info string) {
+		h.svc.Audit(ctx, p, "download", "", "denied", "invalid input: "+info)
+		h.fail(w, r, http.StatusBadRequest, "InvalidInput", info)
+	}
+	cs := strings.TrimSpace(q.Get("campaignId"))
+	if cs == "" {
+		invalid("campaignId is required")
+		return
+	}
+	campaign, err := strconv.ParseInt(cs, 10, 64)
+	if err != nil || campaign <= 0 {
+		invalid("campaignId must be a positive integer")
+		return
+	}
+	crt := strings.TrimSpace(q.Get("crtObjectId"))
+	if crt == "" {
+		invalid("crtObjectId is required")
+		return
+	}
+	tf := q.Get("targetFormat")
+	if tf == "" {
+		invalid("targetFormat is required")
+		return
+	}
+	format, ok := targetFormat(tf)
+	if !ok {
+		invalid("targetFormat must be one of " + strings.Join(media.Formats, ", "))
+		return
+	}
+	filters, err := looseParam(r.URL.RawQuery, "filters")
+	if err == errMissing {
+		invalid("filters is required")
+		return
+	} else if err != nil {
+		invalid("filters is malformed: " + err.Error())
+		return
+	}
+	callID := filters["callId"]
+	if callID == "" {
+		invalid("filters must carry callId")
+		return
+	}
+	h.serve(w, r, p, campaign, crt, callID, format)
+}
+
+// serve finds, checks and streams one recording. campaign 0 means "any
+// campaign the principal may see" (the legacy command interface sends none).
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, p *recvault.Principal, campaign int64, crt, callID, format string) {
+	ctx := r.Context()
+	rec, err := h.find(r, p, campaign, crt)
+	if err != nil {
+		if recvault.ErrorCode(err) == recvault.ENOTFOUND {
+			h.svc.Audit(ctx, p, "download", "", "denied", "not found: campaign "+strconv.FormatInt(campaign, 10)+" crtObjectId "+crt)
+			// A supervisor not assigned the campaign is told so, whether
+			// or not the recording exists.
+			if campaign != 0 && !campaignVisible(p, campaign) {
+				h.failErr(w, r, recvault.Errorf(recvault.EFORBIDDEN, "campaign not allowed"))
+				return
+			}
+		}
+		h.failErr(w, r, err)
+		return
+	}
+	if !p.MayAccess(rec) {
+		h.svc.Audit(ctx, p, "download", rec.ID, "denied", "not permitted")
+		h.failErr(w, r, recvault.Errorf(recvault.EFORBIDDEN, "not permitted"))
+		return
+	}
+	if callID != "" && callID != rec.CallID {
+		h.svc.Audit(ctx, p, "download", rec.ID, "denied", "callId does not match")
+		h.failErr(w, r, recvault.Errorf(recvault.ENOTFOUND, "no voice log with that crtObjectId and callId"))
+		return
+	}
+	d, err := h.svc.Download(ctx, p, rec, media.Request{Format: format}, r.Header.Get("Range") != "")
+	if err != nil {
+		h.failErr(w, r, err)
+		return
+	}
+	defer d.Close()
+	if err := httputil.ServeDownload(w, r, d, ""); err != nil && ctx.Err() == nil {
+		h.log.Error("voice log stream failed", "err", err, "request_id", vault.RequestInfoFrom(ctx).RequestID)
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// campaignVisible reports whether p could see some recording of campaign:
+// admins always, supervisors for their campaigns, agents and inspectors
+// (whose scope is by agent) for any campaign.
+func campaignVisible(p *recvault.Principal, campaign int64) bool {
+	sc := p.Scope()
+	if sc.All || len(sc.AgentIDs) > 0 {
+		return true
+	}
+	for _, c := range sc.Campaigns {
+		if c == campaign {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *Handler) find(r *http.Request, p *recvault.Principal, campaign int64, crt string) (*recvault.Recording, error) {
+	if campaign != 0 {
+		return h.svc.Find(r.Context(), campaign, crt)
+	}
+	recs, _, err := h.svc.List(r.Context(), p, recvault.RecordingFilter{CRTObject: crt, Limit: 2})
+	if err != nil {
+		return nil, err
+	}
+	switch len(recs) {
+	case 0:
+		return nil, recvault.Errorf(recvault.ENOTFOUND, "no voice log with that crtObjectId")
+	case 1:
+		return recs[0], nil
+	}
+	return nil, recvault.Errorf(recvault.EINVALID, "crtObjectId is in several campaigns: add campaignId to data")
+}
+
+// command is the legacy interface: GET /ameyowebaccess/command?command=
+// downloadVoiceLog|playVoiceLog&data={"crtObjectId":"…","targetFormat":"mp3"}.
+func (h *Handler) command(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p, err := h.principal(r, "")
+	if err != nil {
+		h.svc.Audit(ctx, nil, "download", "", "denied", "unauthenticated")
+		h.failErr(w, r, err)
+		return
+	}
+	cmd := r.URL.Query().Get("command")
+	defFormat := ""
+	switch cmd {
+	case "downloadVoiceLog":
+		defFormat = media.FormatMP3
+	case "playVoiceLog":
+		defFormat = media.FormatWAV
+	case "":
+		h.fail(w, r, http.StatusBadRequest, "InvalidInput", "command is required")
+		return
+	default:
+		h.fail(w, r, http.StatusBadRequest, "InvalidInput", "command must be downloadVoiceLog or playVoiceLog")
+		return
+	}
+	data, err := looseParam(r.URL.RawQuery, "data")
+	if err != nil {
+		h.svc.Audit(ctx, p, "download", "", "denied", "invalid data")
+		h.fail(w, r, http.StatusBadRequest, "InvalidInput", "data must be an object with crtObjectId")
+		return
+	}
+	crt := data["crtObjectId"]
+	if crt == "" {
+		h.fail(w, r, http.StatusBadRequest, "InvalidInput", "data must carry crtObjectId")
+		return
+	}
+	format := defFormat
+	if v := data["targetFormat"]; v != "" {
+		f, ok := targetFormat(v)
+		if !ok {
+			h.fail(w, r, http.StatusBadRequest, "InvalidInput", "targetFormat must be one of "+strings.Join(media.Formats, ", "))
+			return
+		}
+		format = f
+	}
+	var campaign int64
+	if v := data["campaignId"]; v != "" {
+		if campaign, err = strconv.ParseInt(v, 10, 64); err != nil || campaign <= 0 {
+			h.fail(w, r, http.StatusBadRequest, "InvalidInput", "campaignId must be a positive integer")
+			return
+		}
+	}
+	h.serve(w, r, p, campaign, crt, data["callId"], format)
+}
