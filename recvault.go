@@ -119,10 +119,13 @@ type RecordingFilter struct {
 	AgentID    string
 	CallID     string
 	CRTObject  string
-	From, To   time.Time // StartedAt in [From, To)
-	Scope      Scope     // what the caller may see; always applied
-	Cursor     string    // opaque, from a previous page
-	Limit      int
+	Kind       Kind
+	// OriginalPath matches the recorder path compared as NormalizeVendorPath does.
+	OriginalPath string
+	From, To     time.Time // StartedAt in [From, To)
+	Scope        Scope     // what the caller may see; always applied
+	Cursor       string    // opaque, from a previous page
+	Limit        int
 }
 
 // BlobInfo is what a blob store learnt while writing a blob.

@@ -75,6 +75,9 @@ type Session struct {
 	CreatedAt time.Time
 	LastSeen  time.Time
 	ExpiresAt time.Time // absolute lifetime
+	// Idle is this session's idle timeout; zero means the service default.
+	// CC-Gateway sign-ins end after two minutes without a call.
+	Idle time.Duration
 }
 
 // Principal is who is asking: the user behind a valid session.
@@ -166,11 +169,15 @@ type Catalog interface {
 	UpdateUser(ctx context.Context, u *User) error
 	UserByLogin(ctx context.Context, login string) (*User, error)
 	UserByID(ctx context.Context, id int64) (*User, error)
+	// UserByAgentID returns the enabled user with that work number
+	// (ENOTFOUND if none).
+	UserByAgentID(ctx context.Context, agentID string) (*User, error)
 	Users(ctx context.Context) ([]*User, error)
 
 	CreateSession(ctx context.Context, s *Session) error
 	SessionByTokenHash(ctx context.Context, hash string) (*Session, error)
 	TouchSession(ctx context.Context, id int64, at time.Time) error
+	SetSessionExpiry(ctx context.Context, id int64, at time.Time) error
 	DeleteSession(ctx context.Context, id int64) error
 	DeleteUserSessions(ctx context.Context, userID int64) error
 	UserSessions(ctx context.Context, userID int64) ([]*Session, error)

@@ -15,8 +15,9 @@ import (
 	"github.com/recvault/recvault/media/wav"
 )
 
-// blockFrames is the number of sample frames each stage handles at a time;
-// with at most 2 source channels every buffer stays under 64 KiB.
+// blockFrames is the number of sample frames each stage handles at a time:
+// a stage's buffer is blockFrames × channels samples (16 KiB of int16 for a
+// dual-track call), whatever the recording's length.
 const blockFrames = 4096
 
 // frameReader is one pull stage of the pipeline: it fills dst with whole

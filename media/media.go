@@ -25,6 +25,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/recvault/recvault/media/mp3enc"
 	"github.com/recvault/recvault/media/probe"
@@ -97,10 +98,11 @@ var ErrNotSeekable = errors.New("media: output is not seekable; use WriteTo")
 type Output struct {
 	Format      string // normalised: one of Formats
 	ContentType string
-	Ext         string // file name extension with the dot, e.g. ".wav"
-	SampleRate  int    // of the output audio; for original, of the source
-	Channels    int    // of the output audio; for original, of the source
-	Bitrate     int    // kbit/s for MP3 output, else 0
+	Ext         string        // file name extension with the dot, e.g. ".wav"
+	SampleRate  int           // of the output audio; for original, of the source
+	Channels    int           // of the output audio; for original, of the source
+	Bitrate     int           // kbit/s for MP3 output, else 0
+	Duration    time.Duration // playing time (the source's; conversion keeps it)
 	// Size is the exact byte length of the output, or -1 when it is only
 	// known after converting (MP3 output, or a decoded MP3 source).
 	Size     int64
@@ -163,7 +165,7 @@ func Plan(src Source, req Request) (*Output, error) {
 	if src.Size < 0 {
 		return nil, invalid("source size %d", src.Size)
 	}
-	o := &Output{Format: f, src: src, SampleRate: src.SampleRate, Channels: src.Channels}
+	o := &Output{Format: f, src: src, SampleRate: src.SampleRate, Channels: src.Channels, Duration: src.Duration}
 	if f == FormatOriginal {
 		if chMode != ChannelsAsStored || req.SampleRate != 0 || req.Bitrate != 0 {
 			return nil, invalid("format original serves the stored bytes: channels, sample rate and bitrate cannot be changed (ask for wav, mp3, … instead)")
@@ -294,12 +296,17 @@ func Plan(src Source, req Request) (*Output, error) {
 			o.Size = wav.FileSize(h.Format, o.dataSize)
 		}
 	}
-	o.key = fmt.Sprintf("v1.%s.%s.%d", f, o.sel.key(src.Channels), o.SampleRate)
+	o.key = fmt.Sprintf("%s.%s.%s.%d", keyVersion, f, o.sel.key(src.Channels), o.SampleRate)
 	if o.enc == encMP3 {
 		o.key += fmt.Sprintf(".%dk", o.Bitrate)
 	}
 	return o, nil
 }
+
+// keyVersion starts every conversion key. Bump it whenever a change to the
+// pipeline (filter, rounding, encoder) changes output bytes, so caches and
+// ETags of the old bytes are not reused.
+const keyVersion = "v1"
 
 // Key names this exact output (format, channel selection, rate, bitrate,
 // and the conversion version) for ETags and cache keys. Requests that give

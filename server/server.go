@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/recvault/recvault/api/ameyo"
+	"github.com/recvault/recvault/api/ccgateway"
 	v1 "github.com/recvault/recvault/api/v1"
 	"github.com/recvault/recvault/vault"
 )
@@ -28,6 +29,8 @@ type Config struct {
 	TLSCert, TLSKey string
 	// ShutdownGrace bounds how long Shutdown waits for running downloads.
 	ShutdownGrace time.Duration
+	// CCGateway tunes the CC-Gateway façade (GUID mode, timeouts).
+	CCGateway ccgateway.Config
 }
 
 // Server is one recvault HTTP server. Several can run in one process.
@@ -53,6 +56,7 @@ func New(svc *vault.Service, cfg Config) *Server {
 	am := ameyo.New(svc, cfg.Logger, ameyo.Config{})
 	mux.Handle("/ameyorestapi/", am)
 	mux.Handle("/ameyowebaccess/", am)
+	mux.Handle("/agentgateway/", ccgateway.New(svc, cfg.Logger, cfg.CCGateway))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))

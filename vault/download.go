@@ -15,6 +15,14 @@ import (
 	"github.com/recvault/recvault/media/probe"
 )
 
+// ErrStorage and ErrConversion classify internal failures of a download:
+// the stored bytes could not be read, or could not be converted. Façades
+// whose clients tell them apart (CC-Gateway retcodes) test with errors.Is.
+var (
+	ErrStorage    = errors.New("storage failure")
+	ErrConversion = errors.New("conversion failure")
+)
+
 // Download is a prepared answer to a media request: the headers and either
 // a seekable body (served with Range support) or a one-pass stream.
 type Download struct {
@@ -70,7 +78,7 @@ func (s *Service) Download(ctx context.Context, p *recvault.Principal, r *recvau
 			s.Audit(ctx, p, "download", r.ID, "denied", "invalid media request")
 			return nil, recvault.Errorf(recvault.EINVALID, "%s", trimInvalid(err))
 		}
-		return nil, recvault.Internal(err)
+		return nil, recvault.Internal(fmt.Errorf("%w: plan: %v", ErrConversion, err))
 	}
 	blob, err := s.OpenMedia(ctx, p, r)
 	if err != nil {
@@ -90,7 +98,7 @@ func (s *Service) Download(ctx context.Context, p *recvault.Principal, r *recvau
 		rs, err := out.Open(ctx, blob)
 		if err != nil {
 			d.Close()
-			return nil, recvault.Internal(fmt.Errorf("open output %s of %s: %w", key, r.ID, err))
+			return nil, recvault.Internal(fmt.Errorf("%w: open output %s of %s: %v", ErrConversion, key, r.ID, err))
 		}
 		d.Content = rs
 		return d, nil
@@ -138,7 +146,7 @@ func (s *Service) fromCache(d *Download, f *os.File) (*Download, error) {
 	info, err := f.Stat()
 	if err != nil {
 		d.Close()
-		return nil, recvault.Internal(fmt.Errorf("stat cached output: %w", err))
+		return nil, recvault.Internal(fmt.Errorf("%w: stat cached output: %v", ErrStorage, err))
 	}
 	d.Size = info.Size()
 	d.Content = f
@@ -149,7 +157,7 @@ func (s *Service) conversionError(ctx context.Context, r *recvault.Recording, ke
 	if ctx.Err() != nil {
 		return ctx.Err() // the client went away; nothing to report
 	}
-	return recvault.Internal(fmt.Errorf("convert recording %s to %s: %w", r.ID, key, err))
+	return recvault.Internal(fmt.Errorf("%w: convert recording %s to %s: %v", ErrConversion, r.ID, key, err))
 }
 
 // trimInvalid drops the "invalid media request: " prefix media errors carry.

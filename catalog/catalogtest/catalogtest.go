@@ -134,6 +134,10 @@ func testFind(t *testing.T, c recvault.Catalog) {
 		{"filter agent within scope", recvault.RecordingFilter{Scope: recvault.Scope{Campaigns: []int64{110}}, AgentID: "5001"}, 5},
 		{"filter call", recvault.RecordingFilter{Scope: all, CallID: "call-7"}, 1},
 		{"filter crt", recvault.RecordingFilter{Scope: all, CRTObject: "crt-8"}, 1},
+		{"filter kind", recvault.RecordingFilter{Scope: all, Kind: recvault.KindVideo}, 0},
+		{"filter kind voice", recvault.RecordingFilter{Scope: all, Kind: recvault.KindVoice}, 30},
+		{"original path, other slashes and case", recvault.RecordingFilter{Scope: all, OriginalPath: `y:\90\0\20260101\5001\4.V3`}, 1},
+		{"original path of another call", recvault.RecordingFilter{Scope: all, CallID: "call-5", OriginalPath: "Y:/90/0/20260101/5001/4.V3"}, 0},
 		{"from", recvault.RecordingFilter{Scope: all, From: base.Add(20 * time.Minute)}, 10},
 		{"from to", recvault.RecordingFilter{Scope: all, From: base.Add(5 * time.Minute), To: base.Add(10 * time.Minute)}, 5},
 		{"filter outside scope", recvault.RecordingFilter{Scope: recvault.Scope{AgentIDs: []string{"4977"}}, AgentID: "5001"}, 0},
@@ -179,8 +183,15 @@ func testUsers(t *testing.T, c recvault.Catalog) {
 		t.Fatalf("update missing: %v", err)
 	}
 	c.CreateUser(ctx, &recvault.User{Login: "a", Role: recvault.RoleAdmin, CreatedAt: base})
+	c.CreateUser(ctx, &recvault.User{Login: "ag", Role: recvault.RoleAgent, AgentID: "4977", CreatedAt: base})
+	if got, err := c.UserByAgentID(ctx, "4977"); err != nil || got.Login != "ag" {
+		t.Fatalf("by agent id: %v %v", got, err)
+	}
+	if _, err := c.UserByAgentID(ctx, "4979"); recvault.ErrorCode(err) != recvault.ENOTFOUND {
+		t.Fatalf("disabled/unknown agent id: %v", err)
+	}
 	users, err := c.Users(ctx)
-	if err != nil || len(users) != 2 || users[0].Login != "a" {
+	if err != nil || len(users) != 3 || users[0].Login != "a" {
 		t.Fatalf("users: %v %v", users, err)
 	}
 }
@@ -189,13 +200,19 @@ func testSessions(t *testing.T, c recvault.Catalog) {
 	ctx := context.Background()
 	u := &recvault.User{Login: "s", Role: recvault.RoleAdmin, CreatedAt: base}
 	c.CreateUser(ctx, u)
-	s := &recvault.Session{TokenHash: "h1", UserID: u.ID, Kind: "v1", CreatedAt: base, LastSeen: base, ExpiresAt: base.Add(time.Hour)}
+	s := &recvault.Session{TokenHash: "h1", UserID: u.ID, Kind: "v1", CreatedAt: base, LastSeen: base, ExpiresAt: base.Add(time.Hour), Idle: 2 * time.Minute}
 	if err := c.CreateSession(ctx, s); err != nil || s.ID == 0 {
 		t.Fatal(err)
 	}
 	got, err := c.SessionByTokenHash(ctx, "h1")
-	if err != nil || got.UserID != u.ID || !got.ExpiresAt.Equal(s.ExpiresAt) || got.Kind != "v1" {
+	if err != nil || got.UserID != u.ID || !got.ExpiresAt.Equal(s.ExpiresAt) || got.Kind != "v1" || got.Idle != 2*time.Minute {
 		t.Fatalf("%+v %v", got, err)
+	}
+	if err := c.SetSessionExpiry(ctx, s.ID, base.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := c.SessionByTokenHash(ctx, "h1"); !got.ExpiresAt.Equal(base.Add(2 * time.Minute)) {
+		t.Fatalf("expiry not moved: %v", got.ExpiresAt)
 	}
 	later := base.Add(10 * time.Minute)
 	c.TouchSession(ctx, s.ID, later)

@@ -85,4 +85,8 @@ CREATE INDEX audit_recording ON audit (recording_id, at);
 ALTER TABLE recordings ADD COLUMN data_offset INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE recordings ADD COLUMN data_size INTEGER NOT NULL DEFAULT 0;
 `,
+	// 3: per-session idle timeouts (CC-Gateway sign-ins idle out after 2 min).
+	`
+ALTER TABLE sessions ADD COLUMN idle_ns INTEGER NOT NULL DEFAULT 0;
+`,
 }

@@ -211,6 +211,12 @@ func (c *DB) FindRecordings(ctx context.Context, f recvault.RecordingFilter) ([]
 	if f.CRTObject != "" {
 		where, args = append(where, "crt_object_id = ?"), append(args, f.CRTObject)
 	}
+	if f.Kind != "" {
+		where, args = append(where, "kind = ?"), append(args, string(f.Kind))
+	}
+	if f.OriginalPath != "" {
+		where, args = append(where, "original_norm = ?"), append(args, recvault.NormalizeVendorPath(f.OriginalPath))
+	}
 	if !f.From.IsZero() {
 		where, args = append(where, "started_at >= ?"), append(args, f.From.UnixNano())
 	}

@@ -132,6 +132,14 @@ func (c *DB) UserByID(ctx context.Context, id int64) (*recvault.User, error) {
 	return c.loadUser(ctx, c.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
 }
 
+// UserByAgentID returns the first enabled user with that work number.
+func (c *DB) UserByAgentID(ctx context.Context, agentID string) (*recvault.User, error) {
+	if agentID == "" {
+		return nil, recvault.Errorf(recvault.ENOTFOUND, "user not found")
+	}
+	return c.loadUser(ctx, c.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE agent_id = ? AND disabled = 0 ORDER BY id LIMIT 1`, agentID))
+}
+
 // Users lists all users by login.
 func (c *DB) Users(ctx context.Context) ([]*recvault.User, error) {
 	rows, err := c.db.QueryContext(ctx, `SELECT id FROM users ORDER BY login`)
@@ -161,8 +169,8 @@ func (c *DB) Users(ctx context.Context) ([]*recvault.User, error) {
 
 // CreateSession stores s and sets s.ID.
 func (c *DB) CreateSession(ctx context.Context, s *recvault.Session) error {
-	res, err := c.db.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, kind, created_at, last_seen, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, s.TokenHash, s.UserID, s.Kind, nanos(s.CreatedAt), nanos(s.LastSeen), nanos(s.ExpiresAt))
+	res, err := c.db.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, kind, created_at, last_seen, expires_at, idle_ns)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, s.TokenHash, s.UserID, s.Kind, nanos(s.CreatedAt), nanos(s.LastSeen), nanos(s.ExpiresAt), int64(s.Idle))
 	if err != nil {
 		return fmt.Errorf("create session: %w", err)
 	}
@@ -170,14 +178,15 @@ func (c *DB) CreateSession(ctx context.Context, s *recvault.Session) error {
 	return err
 }
 
-const sessionCols = `id, token_hash, user_id, kind, created_at, last_seen, expires_at`
+const sessionCols = `id, token_hash, user_id, kind, created_at, last_seen, expires_at, idle_ns`
 
 func scanSession(sc scanner) (*recvault.Session, error) {
 	var s recvault.Session
-	var created, seen, exp int64
-	if err := sc.Scan(&s.ID, &s.TokenHash, &s.UserID, &s.Kind, &created, &seen, &exp); err != nil {
+	var created, seen, exp, idle int64
+	if err := sc.Scan(&s.ID, &s.TokenHash, &s.UserID, &s.Kind, &created, &seen, &exp, &idle); err != nil {
 		return nil, err
 	}
+	s.Idle = time.Duration(idle)
 	s.CreatedAt, s.LastSeen, s.ExpiresAt = fromNanos(created), fromNanos(seen), fromNanos(exp)
 	return &s, nil
 }
@@ -216,6 +225,15 @@ func (c *DB) TouchSession(ctx context.Context, id int64, at time.Time) error {
 	_, err := c.db.ExecContext(ctx, `UPDATE sessions SET last_seen = ? WHERE id = ? AND last_seen < ?`, nanos(at), id, nanos(at))
 	if err != nil {
 		return fmt.Errorf("touch session: %w", err)
+	}
+	return nil
+}
+
+// SetSessionExpiry moves the absolute end of session id (a rotated GUID
+// keeps working only for its grace period).
+func (c *DB) SetSessionExpiry(ctx context.Context, id int64, at time.Time) error {
+	if _, err := c.db.ExecContext(ctx, `UPDATE sessions SET expires_at = ? WHERE id = ?`, nanos(at), id); err != nil {
+		return fmt.Errorf("set session expiry: %w", err)
 	}
 	return nil
 }

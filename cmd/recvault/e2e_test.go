@@ -45,7 +45,10 @@ type testEnv struct {
 	logs  *bytes.Buffer
 }
 
-func startEnv(t *testing.T) *testEnv {
+func startEnv(t *testing.T) *testEnv { return startEnvWith(t, nil) }
+
+// startEnvWith is startEnv with a hook to adjust the server's config.
+func startEnvWith(t *testing.T, tune func(*server.Config)) *testEnv {
 	t.Helper()
 	env := &testEnv{t: t, dir: t.TempDir(), clock: &fakeClock{t: time.Now()}, logs: &bytes.Buffer{}}
 	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: env.logs}, nil))
@@ -63,7 +66,12 @@ func startEnv(t *testing.T) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env.srv = server.New(a.svc, server.Config{Logger: log, ShutdownGrace: 5 * time.Second})
+	cfg := server.Config{Logger: log, ShutdownGrace: 5 * time.Second}
+	cfg.CCGateway.PollWait = 20 * time.Millisecond
+	if tune != nil {
+		tune(&cfg)
+	}
+	env.srv = server.New(a.svc, cfg)
 	done := make(chan error, 1)
 	go func() { done <- env.srv.Serve(ln) }()
 	env.URL = "http://" + ln.Addr().String()

@@ -75,3 +75,7 @@ func ingestReq(campaign int64, crt string) vault.IngestRequest {
 }
 
 var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func ingestReqPath(campaign int64, crt, agent, path string) vault.IngestRequest {
+	return vault.IngestRequest{CampaignID: campaign, CRTObjectID: crt, CallID: "call-" + crt, AgentID: agent, OriginalPath: path}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/recvault/recvault/api/ccgateway"
 	"github.com/recvault/recvault/demo"
 	"github.com/recvault/recvault/server"
 )
@@ -24,6 +25,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxLife := fs.Duration("session-max", 12*time.Hour, "session absolute lifetime")
 	grace := fs.Duration("shutdown-grace", 30*time.Second, "on SIGTERM, how long running downloads may take to finish")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	dynGUID := fs.Bool("ccgw-dynamic-guid", false, "CC-Gateway: rotate GUIDs every 60 s (the vendor's dynamic mode; default static)")
 	cacheMB := fs.Int64("cache-mb", 1024, "transcode cache size in MiB (converted MP3 outputs)")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
@@ -56,7 +58,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	srv := server.New(a.svc, server.Config{Logger: log, TLSCert: *cert, TLSKey: *key, ShutdownGrace: *grace})
+	srv := server.New(a.svc, server.Config{Logger: log, TLSCert: *cert, TLSKey: *key, ShutdownGrace: *grace,
+		CCGateway: ccgateway.Config{DynamicGUID: *dynGUID}})
 	scheme := "http"
 	if *cert != "" {
 		scheme = "https"

@@ -6,7 +6,7 @@ import (
 	"github.com/recvault/recvault/media/internal/mp3tab"
 )
 
-// analysisWindow is C[i] of 11172-3 Table 3-C.1. The standard defines it as
+// analysisWindow is the encoder window C[i] of 11172-3 Annex C. It equals
 // the synthesis window divided by 32, so it is derived from mp3tab's single
 // copy of D[i].
 var analysisWindow = func() (c [512]float64) {
@@ -28,37 +28,80 @@ var dct3Scale = func() (s [5][16]float64) {
 	return s
 }()
 
-// dct3 computes out[k] = Σ_n in[n]·cos(π(2k+1)n/(2N)), N = len(in) a power
-// of two ≤ 32, by Lee's recursive split into even and odd halves:
-// N/2·log2 N multiplications instead of N². in is overwritten.
-func dct3(in, out []float64, lvl int) {
-	n := len(in)
-	if n == 2 {
-		// cos(π(2k+1)/4) = ±√½
-		h := in[1] * math.Sqrt2 / 2
-		out[0], out[1] = in[0]+h, in[0]-h
-		return
-	}
-	half := n / 2
-	var buf [64]float64
-	g, h := buf[:half], buf[half:n]
-	for m := range half {
+// The dct3N functions compute out[k] = Σ_n in[n]·cos(π(2k+1)n/(2N)) by
+// Lee's split into even and odd halves: with g[m] = in[2m] and
+// h[m] = in[2m+1] + in[2m-1], out[k] = G[k] + H[k]/(2cos(π(2k+1)/(2N))) and
+// out[N-1-k] = G[k] - H[k]/(2cos(π(2k+1)/(2N))), where G and H are the
+// half-size transforms: N/2·log2 N multiplications instead of N². One
+// function per size keeps the arrays on the stack and the calls cheap.
+
+func dct3N32(in, out *[32]float64) {
+	var g, h, ge, he [16]float64
+	for m := range 16 {
 		g[m] = in[2*m]
 		h[m] = in[2*m+1]
 		if m > 0 {
 			h[m] += in[2*m-1]
 		}
 	}
-	var obuf [32]float64
-	ge, he := obuf[:half], obuf[half:n]
-	dct3(g, ge, lvl+1)
-	dct3(h, he, lvl+1)
-	sc := &dct3Scale[lvl]
-	for k := range half {
+	dct3N16(&g, &ge)
+	dct3N16(&h, &he)
+	sc := &dct3Scale[0]
+	for k := range 16 {
 		o := he[k] * sc[k]
 		out[k] = ge[k] + o
-		out[n-1-k] = ge[k] - o
+		out[31-k] = ge[k] - o
 	}
+}
+
+func dct3N16(in, out *[16]float64) {
+	var g, h, ge, he [8]float64
+	for m := range 8 {
+		g[m] = in[2*m]
+		h[m] = in[2*m+1]
+		if m > 0 {
+			h[m] += in[2*m-1]
+		}
+	}
+	dct3N8(&g, &ge)
+	dct3N8(&h, &he)
+	sc := &dct3Scale[1]
+	for k := range 8 {
+		o := he[k] * sc[k]
+		out[k] = ge[k] + o
+		out[15-k] = ge[k] - o
+	}
+}
+
+func dct3N8(in, out *[8]float64) {
+	var g, h, ge, he [4]float64
+	for m := range 4 {
+		g[m] = in[2*m]
+		h[m] = in[2*m+1]
+		if m > 0 {
+			h[m] += in[2*m-1]
+		}
+	}
+	dct3N4(&g, &ge)
+	dct3N4(&h, &he)
+	sc := &dct3Scale[2]
+	for k := range 4 {
+		o := he[k] * sc[k]
+		out[k] = ge[k] + o
+		out[7-k] = ge[k] - o
+	}
+}
+
+func dct3N4(in, out *[4]float64) {
+	// N=2 inline: out = {x0 + x1·√½, x0 - x1·√½}.
+	const r = math.Sqrt2 / 2
+	g0, g1 := in[0]+in[2]*r, in[0]-in[2]*r
+	h1 := (in[3] + in[1]) * r
+	h0, hh1 := in[1]+h1, in[1]-h1
+	sc := &dct3Scale[3]
+	o0, o1 := h0*sc[0], hh1*sc[1]
+	out[0], out[3] = g0+o0, g0-o0
+	out[1], out[2] = g1+o1, g1-o1
 }
 
 // polyphase is one channel's 32-band analysis filterbank.
@@ -70,7 +113,7 @@ type polyphase struct {
 }
 
 // filter shifts in 32 samples (oldest first) and writes the 32 subband
-// samples of 11172-3 C.1.3 to s.
+// samples of the 11172-3 analysis filterbank to s.
 func (p *polyphase) filter(in []float64, s *[32]float64) {
 	p.pos = (p.pos - 32) & 511
 	in = in[:32]
@@ -94,5 +137,5 @@ func (p *polyphase) filter(in []float64, s *[32]float64) {
 	for n := 17; n < 32; n++ {
 		t[n] = y[16+n] - y[80-n]
 	}
-	dct3(t[:], s[:], 0)
+	dct3N32(&t, s)
 }

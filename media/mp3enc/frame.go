@@ -87,7 +87,7 @@ func (e *Encoder) codeFrame() error {
 		for c := range nch {
 			ch := &e.ch[c]
 			if ms {
-				// Middle/side with the √½ of 11172-3 2.4.3.4.9.2, so
+				// Middle/side with the √½ normalisation, so
 				// the decoder's L = (M+S)/√2, R = (M−S)/√2 inverts it.
 				l, r, dst := &e.xr[gr][0], &e.xr[gr][1], &ch.xr
 				sgn := 1.0
@@ -368,8 +368,8 @@ func (e *Encoder) channelsFit() bool {
 	return true
 }
 
-// writeSideInfo writes the side information of 11172-3 2.4.1.7 (MPEG-1) or
-// 13818-3 2.4.1.7 (LSF) with all scalefactors zero and long blocks only.
+// writeSideInfo writes the Layer III side information of 11172-3 (MPEG-1) or
+// 13818-3 (LSF) with all scalefactors zero and long blocks only.
 func (e *Encoder) writeSideInfo(bw *bitWriter, mdb int, side *[2][2]grSide) {
 	nch := e.opt.Channels
 	if e.granules == 2 {

@@ -7,7 +7,7 @@ import (
 )
 
 // mdctScale makes the forward transform the exact inverse of the decoder's
-// IMDCT (11172-3 2.4.3.4.10.2), which has no normalisation: windowed
+// IMDCT as 11172-3 defines it, with no normalisation: windowed
 // overlap-add of that IMDCT returns 9 times the input.
 const mdctScale = 1.0 / 9
 

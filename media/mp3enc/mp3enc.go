@@ -167,12 +167,7 @@ func NewEncoder(w io.Writer, o Options) (*Encoder, error) {
 	if v == mp3tab.MPEG1 {
 		e.granules = 2
 		e.slotNum = 144000 * o.Bitrate
-		e.maxResv = 511
-		// 11172-3 limits the decoder input buffer to 7680 bits, so a
-		// frame plus the reservoir it borrows must fit in it.
-		if lim := (7680 - 8*(e.slotNum/o.SampleRate)) / 8; lim < e.maxResv {
-			e.maxResv = max(lim, 0)
-		}
+		e.maxResv = 511 // 9-bit main_data_begin
 		e.sideLen = 17
 		if o.Channels == 2 {
 			e.sideLen = 32
@@ -180,12 +175,20 @@ func NewEncoder(w io.Writer, o Options) (*Encoder, error) {
 	} else {
 		e.granules = 1
 		e.slotNum = 72000 * o.Bitrate
-		e.maxResv = 255
+		e.maxResv = 255 // 8-bit main_data_begin
 		e.sideLen = 9
 		if o.Channels == 2 {
 			e.sideLen = 17
 		}
 	}
+	// A decoder's input buffer need only hold one frame of the highest
+	// bitrate it must support at this sample rate (320 kbit/s for MPEG-1,
+	// 160 for MPEG-2, 64 for MPEG-2.5), so a frame plus the reservoir it
+	// borrows from must fit in that: the strict reading of the standard,
+	// which costs nothing at the bitrates recvault uses.
+	maxKbps := map[mp3tab.Version]int{mp3tab.MPEG1: 320, mp3tab.MPEG2: 160, mp3tab.MPEG25: 64}[v]
+	buf := e.slotNum / o.Bitrate * maxKbps / o.SampleRate
+	e.maxResv = min(e.maxResv, max(buf-(e.slotNum/o.SampleRate+1), 0))
 	e.frameLen = 576 * e.granules
 	e.prevGain = 210
 	e.stepCache.init()

@@ -22,8 +22,10 @@ type chanGranule struct {
 	part23      int
 }
 
-// maxIx is the largest magnitude Layer III can code (table 31: 15 + 2^13 - 1
-// would allow 8206, but 11172-3 caps quantised values at 8191).
+// maxIx caps the quantised magnitudes. The 13-bit escapes of tables 23 and
+// 31 could express 8206; 8191 (2^13 - 1) leaves a margin inside every
+// decoder's dequantisation range and costs nothing: only full-scale input
+// at the finest step gets near it.
 const maxIx = 8191
 
 // stepTable holds 2^(-3/16·(gain-210)), the factor applied to |xr|^(3/4) for

@@ -1,0 +1,609 @@
+// Package ccgateway is the Huawei CC-Gateway (AgentGateway) compatible
+// façade under /agentgateway/resource/: agent sign-in by work number with a
+// GUID, event polling, and the recording downloads recordfiledownloadEx and
+// recordfile. It speaks the vendor's wire format ({"message","retcode",
+// "result"} JSON, business errors as HTTP 200) over the core (package
+// vault) and holds no storage or codec code.
+package ccgateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/recvault/recvault"
+	"github.com/recvault/recvault/api/httputil"
+	"github.com/recvault/recvault/media"
+	"github.com/recvault/recvault/vault"
+)
+
+// SessionKind marks the core sessions this façade opens (one per GUID).
+const SessionKind = "ccgw"
+
+// Config tunes the façade. Zero values get the vendor's defaults.
+type Config struct {
+	// DynamicGUID turns on the vendor's dynamic authentication: a new GUID
+	// every RotateEvery, announced with Set-GUID on the next polling or
+	// PUT/POST answer, the previous one honoured until GUIDLife after its
+	// creation. Off by default: the vendor's Java clients read Set-GUID
+	// only from PUT/POST answers and would lose a GUID rotated on a poll.
+	DynamicGUID bool
+	RotateEvery time.Duration // default 60 s
+	GUIDLife    time.Duration // default 120 s
+	// Idle signs an agent out after this long without any call; default 2 min.
+	Idle time.Duration
+	// PollWait bounds an agentevent long poll; default 10 s.
+	PollWait time.Duration
+	Node     int // the n of "<uuid>.AgentGateway<n>"; default 1
+	VDNID    int // reported at sign-in; default 1
+}
+
+// Handler serves the CC-Gateway API.
+type Handler struct {
+	svc *vault.Service
+	log *slog.Logger
+	cfg Config
+	mux *http.ServeMux
+
+	signingIn sync.Map // agent id → struct{}: sign-ins in progress
+	tokens    *tokenStore
+}
+
+const prefix = "/agentgateway/resource"
+
+// New returns the façade; mount it at /agentgateway/.
+func New(svc *vault.Service, log *slog.Logger, cfg Config) *Handler {
+	if cfg.RotateEvery <= 0 {
+		cfg.RotateEvery = 60 * time.Second
+	}
+	if cfg.GUIDLife <= 0 {
+		cfg.GUIDLife = 120 * time.Second
+	}
+	if cfg.Idle <= 0 {
+		cfg.Idle = 2 * time.Minute
+	}
+	if cfg.PollWait <= 0 {
+		cfg.PollWait = 10 * time.Second
+	}
+	if cfg.Node <= 0 {
+		cfg.Node = 1
+	}
+	if cfg.VDNID <= 0 {
+		cfg.VDNID = 1
+	}
+	h := &Handler{svc: svc, log: log, cfg: cfg, mux: http.NewServeMux(), tokens: newTokenStore(svc.Now)}
+	m := h.mux
+	m.HandleFunc("PUT "+prefix+"/onlineagent/{agentid}", h.signIn(false))
+	m.HandleFunc("PUT "+prefix+"/onlineagent/{agentid}/forcelogin", h.signIn(true))
+	m.HandleFunc("DELETE "+prefix+"/onlineagent/{agentid}/logout", h.agent(h.logout))
+	m.HandleFunc("DELETE "+prefix+"/onlineagent/{agentid}/forcelogout", h.agent(h.logout))
+	m.HandleFunc("PUT "+prefix+"/onlineagent/{agentid}/updateGuid", h.agent(h.updateGUID))
+	m.HandleFunc("PUT "+prefix+"/onlineagent/{agentid}/heartbeat", h.agent(h.ok))
+	m.HandleFunc("POST "+prefix+"/onlineagent/{agentid}/handshake", h.agent(h.ok))
+	m.HandleFunc("POST "+prefix+"/onlineagent/{agentid}/resetskill/{flag}", h.agent(h.ok))
+	m.HandleFunc("GET "+prefix+"/agentevent/{agentid}", h.agent(h.poll))
+	m.HandleFunc("GET "+prefix+"/recordfile/{agentid}/recordfiledownloadEx", h.agent(h.downloadEx))
+	m.HandleFunc("GET "+prefix+"/recordfile/{agentid}", h.agent(h.downloadByPath))
+	m.HandleFunc("GET "+prefix+"/qualitycontrol/{agentid}/localrecordpath", h.agent(h.localRecordPath))
+	m.HandleFunc("GET "+prefix+"/qualitycontrol/{agentid}/recordfile", h.qualityRecordFile)
+	m.HandleFunc("GET "+prefix+"/recordplay/{agentid}/recordfilefromrecordid", h.agent(h.recordFromRecordID))
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+		w.WriteHeader(http.StatusNotFound)
+		json.NewEncoder(w).Encode(answer{Message: RetNoSuchResource.Message, Retcode: RetNoSuchResource.Code, Result: ""})
+	})
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ri := vault.RequestInfoFrom(r.Context())
+	ri.Via = "ccgw"
+	h.mux.ServeHTTP(w, r.WithContext(vault.WithRequestInfo(r.Context(), ri)))
+}
+
+// answer is the vendor's JSON envelope; retcode is a string.
+type answer struct {
+	Message string `json:"message"`
+	Retcode string `json:"retcode"`
+	Result  any    `json:"result"`
+}
+
+// reply writes a JSON answer with HTTP 200, as the vendor does for business
+// errors too: its clients read the body only on 200.
+func reply(w http.ResponseWriter, rc Retcode, result any) {
+	if result == nil {
+		result = ""
+	}
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(answer{Message: rc.Message, Retcode: rc.Code, Result: result})
+}
+
+// setGUID announces a GUID. The header name is written exactly "Set-GUID":
+// the vendor's Java clients match it case-sensitively, and Header().Set
+// would canonicalise it to "Set-Guid".
+func setGUID(w http.ResponseWriter, guid string) {
+	w.Header()["Set-GUID"] = []string{"JSESSIONID=" + guid}
+}
+
+// newGUID makes a GUID shaped like the vendor's, <uuid>.AgentGateway<n>:
+// 128 random bits in UUID layout, only [A-Za-z0-9.-] so that every client's
+// way of cutting it out of "JSESSIONID=<guid>" agrees.
+func (h *Handler) newGUID(*recvault.User) string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	x := hex.EncodeToString(b[:])
+	return x[:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:] + ".AgentGateway" + strconv.Itoa(h.cfg.Node)
+}
+
+// validAgentID accepts the vendor's work numbers: 1 to 6 digits.
+func validAgentID(s string) bool {
+	if len(s) == 0 || len(s) > 6 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// signInBody holds the sign-in fields recvault uses; the vendor's others
+// (autoanswer, status, releasephone, agenttype, pushUrl, …) are accepted
+// and ignored, as JSON literals or strings.
+type signInBody struct {
+	Password json.RawMessage `json:"password"`
+	PhoneNum json.RawMessage `json:"phonenum"`
+}
+
+func scalarText(raw json.RawMessage) (string, bool) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", false
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s, true
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String(), true
+	}
+	return "", false
+}
+
+func (h *Handler) signIn(force bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		agentID := r.PathValue("agentid")
+		if !validAgentID(agentID) {
+			reply(w, RetSignInParam, nil)
+			return
+		}
+		var in signInBody
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+		if err := json.Unmarshal(body, &in); err != nil {
+			reply(w, RetSignInParam, nil)
+			return
+		}
+		password, ok := scalarText(in.Password)
+		if !ok || password == "" {
+			reply(w, RetSignInParam, nil)
+			return
+		}
+		if _, busy := h.signingIn.LoadOrStore(agentID, struct{}{}); busy {
+			reply(w, RetSignInBusy, nil)
+			return
+		}
+		defer h.signingIn.Delete(agentID)
+		u, err := h.svc.UserByAgentID(ctx, agentID)
+		if err != nil {
+			if recvault.ErrorCode(err) == recvault.ENOTFOUND {
+				h.svc.Audit(ctx, nil, "login", "", "denied", "unknown work number "+agentID)
+				reply(w, RetBadPassword, nil)
+				return
+			}
+			h.internal(w, r, err)
+			return
+		}
+		guid, p, err := h.svc.LoginWith(ctx, "", password, vault.LoginOptions{Kind: SessionKind, User: u,
+			NewToken: h.newGUID, Exclusive: true, Force: force, Idle: h.cfg.Idle})
+		switch recvault.ErrorCode(err) {
+		case "":
+		case recvault.EUNAUTHENTICATED:
+			reply(w, RetBadPassword, nil)
+			return
+		case recvault.ECONFLICT:
+			reply(w, RetAlreadySignedIn, nil)
+			return
+		default:
+			h.internal(w, r, err)
+			return
+		}
+		setGUID(w, guid)
+		phone, _ := scalarText(in.PhoneNum)
+		reply(w, RetOK, map[string]any{
+			"vdnid": h.cfg.VDNID, "workno": agentID, "mediatype": "TTF", "phonenum": phone,
+			"loginTime": strconv.FormatInt(p.Session.CreatedAt.UnixMilli(), 10), "isForceChange": strconv.FormatBool(force),
+			"serverName": "AgentGateway",
+		})
+	}
+}
+
+func (h *Handler) internal(w http.ResponseWriter, r *http.Request, err error) {
+	rid := vault.RequestInfoFrom(r.Context()).RequestID
+	h.log.Error("ccgateway request failed", "err", err, "path", r.URL.Path, "request_id", rid)
+	rc := RetStorage
+	if errors.Is(err, vault.ErrConversion) {
+		rc = RetConversion
+	}
+	reply(w, rc, map[string]string{"requestId": rid})
+}
+
+// guidFrom reads the GUID: the Guid header in any letter case (also as a
+// raw "guid:<value>" line; Go canonicalises the name), trimmed. A replayed
+// Cookie header, with attributes or empty, is ignored.
+func guidFrom(r *http.Request) string {
+	return strings.TrimSpace(r.Header.Get("Guid"))
+}
+
+type agentCall struct {
+	p       *recvault.Principal
+	agentID string
+	guid    string
+}
+
+type agentFunc func(w http.ResponseWriter, r *http.Request, c *agentCall)
+
+// agent authenticates a call made after sign-in: its GUID must be a live
+// CC-Gateway session of the agent in the path.
+func (h *Handler) agent(f agentFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		agentID := r.PathValue("agentid")
+		guid := guidFrom(r)
+		if guid == "" {
+			h.svc.Audit(ctx, nil, "request", "", "denied", "no GUID: "+r.URL.Path)
+			reply(w, RetNotSignedIn, nil)
+			return
+		}
+		p, err := h.svc.Authenticate(ctx, guid)
+		if err == nil && p.Session.Kind != SessionKind {
+			err = recvault.Errorf(recvault.EUNAUTHENTICATED, "not a CC-Gateway session")
+		}
+		if err != nil {
+			if recvault.ErrorCode(err) != recvault.EUNAUTHENTICATED {
+				h.internal(w, r, err)
+				return
+			}
+			h.svc.Audit(ctx, nil, "request", "", "denied", "unknown or expired GUID: "+r.URL.Path)
+			reply(w, RetNotSignedIn, nil)
+			return
+		}
+		if p.User.AgentID != agentID {
+			h.svc.Audit(ctx, p, "request", "", "denied", "GUID of another agent: "+r.URL.Path)
+			reply(w, RetNoRight, nil)
+			return
+		}
+		c := &agentCall{p: p, agentID: agentID, guid: guid}
+		if h.cfg.DynamicGUID && (r.Method == http.MethodPut || r.Method == http.MethodPost ||
+			strings.HasPrefix(r.URL.Path, prefix+"/agentevent/")) {
+			h.maybeRotate(w, r, c)
+		}
+		f(w, r, c)
+	}
+}
+
+// maybeRotate issues the next GUID when the current one is RotateEvery old
+// and has not been succeeded yet; the old one then works until GUIDLife
+// after its creation.
+func (h *Handler) maybeRotate(w http.ResponseWriter, r *http.Request, c *agentCall) {
+	s := c.p.Session
+	now := h.svc.Now()
+	succeeded := !s.ExpiresAt.After(s.CreatedAt.Add(h.cfg.GUIDLife))
+	if succeeded || now.Sub(s.CreatedAt) < h.cfg.RotateEvery {
+		return
+	}
+	guid := h.newGUID(nil)
+	if _, err := h.svc.Rotate(r.Context(), c.p, guid, s.CreatedAt.Add(h.cfg.GUIDLife).Sub(now)); err != nil {
+		h.log.Error("rotate GUID", "err", err)
+		return
+	}
+	setGUID(w, guid)
+}
+
+func (h *Handler) ok(w http.ResponseWriter, r *http.Request, c *agentCall) {
+	reply(w, RetOK, nil)
+}
+
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request, c *agentCall) {
+	if _, err := h.svc.RevokeSessions(r.Context(), c.p.User, SessionKind); err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	h.svc.Audit(r.Context(), c.p, "logout", "", "granted", "")
+	reply(w, RetOK, nil)
+}
+
+func (h *Handler) updateGUID(w http.ResponseWriter, r *http.Request, c *agentCall) {
+	guid := h.newGUID(nil)
+	if _, err := h.svc.Rotate(r.Context(), c.p, guid, h.cfg.GUIDLife-h.cfg.RotateEvery); err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	setGUID(w, guid)
+	reply(w, RetOK, map[string]string{"guid": guid})
+}
+
+// poll is the event long poll. recvault has no call events to push, so it
+// waits out PollWait (keeping the sign-in alive, as the vendor's does) and
+// answers "no event".
+func (h *Handler) poll(w http.ResponseWriter, r *http.Request, c *agentCall) {
+	t := time.NewTimer(h.cfg.PollWait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+		return
+	}
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(map[string]any{"message": "success", "retcode": RetOK.Code, "event": nil})
+}
+
+// validCallID accepts call ids such as 1621413752-2011.
+func validCallID(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for _, c := range s {
+		if c <= ' ' || c == 0x7f || c == '/' || c == '\\' || c == '%' {
+			return false
+		}
+	}
+	return true
+}
+
+// safeVendorPath screens a recorder path given by a client (hwFileName,
+// recordId). It is only ever a catalogue key, never opened; still, forms
+// that could only be path games are refused before the lookup: parent
+// references, NUL bytes, absolute Unix and UNC paths, and anything still
+// percent-encoded after decoding (double-encoded separators).
+func safeVendorPath(p string) bool {
+	if p == "" || len(p) > 1024 || strings.ContainsAny(p, "\x00%") {
+		return false
+	}
+	n := recvault.NormalizeVendorPath(p)
+	if strings.HasPrefix(n, "/") || strings.Contains(n, "://") {
+		return false
+	}
+	for _, seg := range strings.Split(n, "/") {
+		if seg == ".." || seg == "." {
+			return false
+		}
+	}
+	return true
+}
+
+// target decides whose calls a download is about and applies the vendor's
+// inspector and agent rules. needWorkNo says the inspector must name the
+// inspected agent (voice downloads). It writes the refusal and returns
+// false when the call may not go on.
+func (h *Handler) target(w http.ResponseWriter, r *http.Request, c *agentCall, workNo string, needWorkNo bool) (string, bool) {
+	u := c.p.User
+	deny := func(rc Retcode, why string) (string, bool) {
+		h.svc.Audit(r.Context(), c.p, "download", "", "denied", why)
+		reply(w, rc, nil)
+		return "", false
+	}
+	if workNo != "" && !validAgentID(workNo) {
+		return deny(RetParam, "malformed workNo")
+	}
+	switch u.Role {
+	case recvault.RoleInspector:
+		if workNo == "" {
+			if needWorkNo {
+				return deny(RetParam, "inspector without workNo")
+			}
+			return "", true // any inspected agent; the recording decides
+		}
+		if workNo == u.AgentID {
+			return deny(RetInspectSelf, "inspector asked for itself")
+		}
+		for _, a := range u.Inspects {
+			if a == workNo {
+				return workNo, true
+			}
+		}
+		return deny(RetNotInspected, "agent "+workNo+" not inspected by "+u.Login)
+	case recvault.RoleAgent:
+		if workNo != "" && workNo != u.AgentID {
+			return deny(RetNoRight, "agent asked for another agent's calls")
+		}
+		return u.AgentID, true
+	}
+	if workNo != "" {
+		return workNo, true
+	}
+	return u.AgentID, true
+}
+
+// refuse answers a recording p may not have, in the role's terms.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, c *agentCall, rec *recvault.Recording) {
+	h.svc.Audit(r.Context(), c.p, "download", rec.ID, "denied", "not permitted")
+	if c.p.User.Role == recvault.RoleInspector {
+		if rec.AgentID == c.p.User.AgentID {
+			reply(w, RetInspectSelf, nil)
+			return
+		}
+		reply(w, RetNotInspected, nil)
+		return
+	}
+	reply(w, RetNoRight, nil)
+}
+
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request, c *agentCall, what string) {
+	h.svc.Audit(r.Context(), c.p, "download", "", "denied", "not found: "+what)
+	reply(w, RetNoRecord, nil)
+}
+
+// downloadQuery is what recordfiledownloadEx was asked.
+type downloadQuery struct {
+	callID, hwFileName, workNo string
+}
+
+// parseDownloadQuery reads and screens recordfiledownloadEx's query. Unknown
+// parameters (resteasy_jsapi_anti_cache, time, …) are ignored. A refused
+// query comes back with the retcode to answer.
+func parseDownloadQuery(rawQuery string) (downloadQuery, Retcode, bool) {
+	q, _ := url.ParseQuery(rawQuery)
+	d := downloadQuery{callID: strings.TrimSpace(q.Get("callId")), hwFileName: q.Get("hwFileName"),
+		workNo: strings.TrimSpace(q.Get("workNo"))}
+	if !validCallID(d.callID) || (d.workNo != "" && !validAgentID(d.workNo)) {
+		return d, RetParam, false
+	}
+	if d.hwFileName != "" && !safeVendorPath(d.hwFileName) {
+		return d, RetNoRecord, false // a path game: answered as not found
+	}
+	return d, RetOK, true
+}
+
+// downloadEx: GET …/recordfile/{agentid}/recordfiledownloadEx?callId=&hwFileName=&workNo=
+func (h *Handler) downloadEx(w http.ResponseWriter, r *http.Request, c *agentCall) {
+	dq, rc, ok := parseDownloadQuery(r.URL.RawQuery)
+	if !ok {
+		h.svc.Audit(r.Context(), c.p, "download", "", "denied", "refused query: "+rc.Message)
+		reply(w, rc, nil)
+		return
+	}
+	agent, ok := h.target(w, r, c, dq.workNo, dq.hwFileName == "")
+	if !ok {
+		return
+	}
+	f := recvault.RecordingFilter{CallID: dq.callID, AgentID: agent, Kind: recvault.KindVoice}
+	req := media.Request{Format: media.FormatWAVALaw}
+	if dq.hwFileName != "" {
+		f.Kind, f.OriginalPath = recvault.KindVideo, dq.hwFileName
+		req = media.Request{Format: media.FormatOriginal}
+	}
+	recs, err := h.svc.FindAny(r.Context(), f)
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	if len(recs) == 0 {
+		h.notFound(w, r, c, "call "+dq.callID)
+		return
+	}
+	h.send(w, r, c, recs[0], req)
+}
+
+// downloadByPath: the older GET …/recordfile/{agentid}?recordId=<recorder
+// path>&filetype=1 (voice; 2 = IVR voice message, catalogued alike).
+func (h *Handler) downloadByPath(w http.ResponseWriter, r *http.Request, c *agentCall) {
+	q := r.URL.Query()
+	path := q.Get("recordId")
+	ft := q.Get("filetype")
+	if path == "" || (ft != "" && ft != "1" && ft != "2") {
+		h.svc.Audit(r.Context(), c.p, "download", "", "denied", "recordId missing or filetype invalid")
+		reply(w, RetParam, nil)
+		return
+	}
+	rec, ok := h.byRecorderPath(w, r, c, path)
+	if !ok {
+		return
+	}
+	h.send(w, r, c, rec, media.Request{Format: media.FormatWAVALaw})
+}
+
+// byRecorderPath finds the voice recording catalogued under a recorder
+// path and checks the caller's rules on its agent.
+func (h *Handler) byRecorderPath(w http.ResponseWriter, r *http.Request, c *agentCall, path string) (*recvault.Recording, bool) {
+	if !safeVendorPath(path) {
+		h.notFound(w, r, c, "unsafe recordId")
+		return nil, false
+	}
+	recs, err := h.svc.FindAny(r.Context(), recvault.RecordingFilter{OriginalPath: path, Kind: recvault.KindVoice})
+	if err != nil {
+		h.internal(w, r, err)
+		return nil, false
+	}
+	if len(recs) == 0 {
+		h.notFound(w, r, c, "recorder path")
+		return nil, false
+	}
+	if !c.p.MayAccess(recs[0]) {
+		h.refuse(w, r, c, recs[0])
+		return nil, false
+	}
+	return recs[0], true
+}
+
+// send streams a recording as the vendor does: application/octet-stream,
+// Content-Length, Content-Disposition, Range. The sign-in is kept alive
+// while the download runs.
+func (h *Handler) send(w http.ResponseWriter, r *http.Request, c *agentCall, rec *recvault.Recording, req media.Request) {
+	ctx := r.Context()
+	if !c.p.MayAccess(rec) {
+		h.refuse(w, r, c, rec)
+		return
+	}
+	// random=true: an output of unknown size is converted whole before the
+	// answer starts, so a conversion failure still gets its retcode and the
+	// answer always has a Content-Length.
+	d, err := h.svc.Download(ctx, c.p, rec, req, true)
+	if err != nil {
+		switch recvault.ErrorCode(err) {
+		case recvault.EINVALID:
+			reply(w, RetNotVoice, nil)
+		case recvault.EFORBIDDEN:
+			h.refuse(w, r, c, rec)
+		default:
+			h.internal(w, r, err)
+		}
+		return
+	}
+	defer d.Close()
+	stop := h.keepAlive(ctx, c.p)
+	defer stop()
+	if err := httputil.ServeDownload(w, r, d, "application/octet-stream;charset=utf-8"); err != nil && ctx.Err() == nil {
+		h.log.Error("record file stream failed", "err", err, "request_id", vault.RequestInfoFrom(ctx).RequestID)
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// keepAlive marks the session active every quarter of the idle timeout
+// until stop is called: a long download counts as activity.
+func (h *Handler) keepAlive(ctx context.Context, p *recvault.Principal) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(h.cfg.Idle / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				h.svc.KeepAlive(context.WithoutCancel(ctx), p)
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return func() { close(done) }
+}
