@@ -55,7 +55,7 @@ type ccAnswer struct {
 	Result  json.RawMessage `json:"result"`
 }
 
-func wantRetcode(t *testing.T, resp *http.Response, b []byte, code string) ccAnswer {
+func wantRetcode(t testing.TB, resp *http.Response, b []byte, code string) ccAnswer {
 	t.Helper()
 	var a ccAnswer
 	if resp.StatusCode != 200 || json.Unmarshal(b, &a) != nil || a.Retcode != code {
@@ -99,7 +99,7 @@ func (e *testEnv) ccSignIn(agent, password string, path string) string {
 	return guid
 }
 
-func dataChunk(t *testing.T, wav []byte) (channels int, format int, data []byte) {
+func dataChunk(t testing.TB, wav []byte) (channels int, format int, data []byte) {
 	t.Helper()
 	if len(wav) < 12 || string(wav[:4]) != "RIFF" || string(wav[8:12]) != "WAVE" {
 		t.Fatalf("not a WAV: % x", wav[:min(16, len(wav))])

@@ -36,7 +36,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 // testEnv is a running recvault: a real data directory with the demo data,
 // served on a real loopback listener.
 type testEnv struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	app   *app
 	srv   *server.Server
@@ -47,8 +47,13 @@ type testEnv struct {
 
 func startEnv(t *testing.T) *testEnv { return startEnvWith(t, nil) }
 
+// startEnvBench is startEnv for benchmarks.
+func startEnvBench(b *testing.B) *testEnv { return startEnvTB(b, nil) }
+
 // startEnvWith is startEnv with a hook to adjust the server's config.
-func startEnvWith(t *testing.T, tune func(*server.Config)) *testEnv {
+func startEnvWith(t *testing.T, tune func(*server.Config)) *testEnv { return startEnvTB(t, tune) }
+
+func startEnvTB(t testing.TB, tune func(*server.Config)) *testEnv {
 	t.Helper()
 	env := &testEnv{t: t, dir: t.TempDir(), clock: &fakeClock{t: time.Now()}, logs: &bytes.Buffer{}}
 	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: env.logs}, nil))
@@ -142,7 +147,7 @@ func (e *testEnv) login(login, password string) string {
 }
 
 // demoPassword returns the password of a demo user.
-func demoPassword(t *testing.T, login string) string {
+func demoPassword(t testing.TB, login string) string {
 	for _, u := range demo.Users {
 		if u.Login == login {
 			return u.Password

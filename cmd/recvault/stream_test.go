@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"io"
+	"net/http"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/recvault/recvault"
+)
+
+// alawWAV builds a mono 8 kHz A-law WAV of secs seconds of a changing tone.
+func alawWAV(secs int) []byte {
+	n := secs * 8000
+	b := make([]byte, 58+n)
+	copy(b, "RIFF")
+	binary.LittleEndian.PutUint32(b[4:], uint32(50+n))
+	copy(b[8:], "WAVEfmt ")
+	binary.LittleEndian.PutUint32(b[16:], 18)
+	binary.LittleEndian.PutUint16(b[20:], 6)
+	binary.LittleEndian.PutUint16(b[22:], 1)
+	binary.LittleEndian.PutUint32(b[24:], 8000)
+	binary.LittleEndian.PutUint32(b[28:], 8000)
+	binary.LittleEndian.PutUint16(b[32:], 1)
+	binary.LittleEndian.PutUint16(b[34:], 8)
+	copy(b[38:], "fact")
+	binary.LittleEndian.PutUint32(b[42:], 4)
+	binary.LittleEndian.PutUint32(b[46:], uint32(n))
+	copy(b[50:], "data")
+	binary.LittleEndian.PutUint32(b[54:], uint32(n))
+	pattern := []byte{0xd5, 0xa5, 0x95, 0x85, 0x95, 0xa5, 0xd5, 0x25, 0x15, 0x05, 0x15, 0x25}
+	for i := 0; i < n; i++ {
+		b[58+i] = pattern[(i/(1+i/80000))%len(pattern)]
+	}
+	return b
+}
+
+// ingestLong stores a long A-law recording and returns it.
+func ingestLong(tb testing.TB, env *testEnv, secs int) *recvault.Recording {
+	rec, _, err := env.app.svc.Ingest(context.Background(), nil, ingestReq(500, "long"), bytes.NewReader(alawWAV(secs)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return rec
+}
+
+// TestClientGoneStopsConversion starts an MP3 conversion of a 30-minute
+// recording, reads its first bytes, hangs up, and checks that the
+// conversion stopped: no goroutine and no temporary file left behind, and
+// nothing half-made in the transcode cache.
+func TestClientGoneStopsConversion(t *testing.T) {
+	env := startEnv(t)
+	rec := ingestLong(t, env, 30*60)
+	tok := env.loginDemo("admin")
+	before := runtime.NumGoroutine()
+
+	req, _ := http.NewRequest("GET", env.URL+"/api/v1/recordings/"+rec.ID+"/media?format=mp3", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	tr := &http.Transport{}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, 4096)
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		t.Fatal(err)
+	}
+	if resp.Header.Get("Content-Type") != "audio/mpeg" || first[0] != 0xff {
+		t.Fatalf("not an MP3 stream: %s % x", resp.Header.Get("Content-Type"), first[:4])
+	}
+	resp.Body.Close()
+	tr.CloseIdleConnections()
+
+	cacheDir := filepath.Join(env.dir, "cache")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		tmp, _ := filepath.Glob(filepath.Join(cacheDir, "*.tmp"))
+		g := runtime.NumGoroutine()
+		if len(tmp) == 0 && g <= before+1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("conversion still running after the client left: %d goroutines (before %d), temp files %v", g, before, tmp)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, n, fills := env.app.cache.Stats(); n != 0 || fills != 1 {
+		t.Fatalf("cache holds %d outputs after %d conversions; an aborted conversion must leave none", n, fills)
+	}
+}
+
+// BenchmarkFirstByteMP360Min measures how long the first bytes of an MP3
+// conversion of a 60-minute recording take to reach an HTTP client (the
+// client hangs up after them, so every iteration starts a fresh
+// conversion). Report: go test -run '^$' -bench FirstByte ./cmd/recvault
+func BenchmarkFirstByteMP360Min(b *testing.B) {
+	env := startEnvBench(b)
+	rec := ingestLong(b, env, 60*60)
+	tok := env.loginDemo("admin")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		req, _ := http.NewRequest("GET", env.URL+"/api/v1/recordings/"+rec.ID+"/media?format=mp3", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		tr := &http.Transport{}
+		resp, err := (&http.Client{Transport: tr}).Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		one := make([]byte, 1)
+		if _, err := io.ReadFull(resp.Body, one); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		resp.Body.Close()
+		tr.CloseIdleConnections()
+		time.Sleep(50 * time.Millisecond) // let the aborted conversion unwind
+		b.StartTimer()
+	}
+}
