@@ -136,6 +136,29 @@ func (s Scope) Allows(r *Recording) bool {
 // (metadata or media). Every façade and every listing goes through it.
 func (p *Principal) MayAccess(r *Recording) bool { return p.Scope().Allows(r) }
 
+// APIKey is a machine credential (Ameyo's token policy): a named key with
+// a role and assignments like a user's, optionally bound to the hosts it
+// may be used from. Only the key's SHA-256 is stored.
+type APIKey struct {
+	ID        int64     `json:"id"`
+	Name      string    `json:"name"`
+	KeyHash   string    `json:"-"`
+	Role      Role      `json:"role"`
+	Campaigns []int64   `json:"campaigns,omitempty"`
+	AgentID   string    `json:"agentId,omitempty"`
+	Inspects  []string  `json:"inspects,omitempty"`
+	Hosts     []string  `json:"hosts,omitempty"` // empty: any requesting host
+	CreatedAt time.Time `json:"createdAt"`
+	LastUsed  time.Time `json:"lastUsed"`
+	Revoked   bool      `json:"revoked"`
+}
+
+// Principal returns the principal a request authenticated by k acts as.
+func (k *APIKey) Principal() *Principal {
+	return &Principal{User: &User{ID: -k.ID, Login: "apikey:" + k.Name, Role: k.Role, AgentID: k.AgentID,
+		Campaigns: k.Campaigns, Inspects: k.Inspects, Disabled: k.Revoked}}
+}
+
 // AuditEvent is one entry of the audit trail: every attempt to read or change
 // a recording, granted or refused.
 type AuditEvent struct {
@@ -181,6 +204,11 @@ type Catalog interface {
 	DeleteSession(ctx context.Context, id int64) error
 	DeleteUserSessions(ctx context.Context, userID int64) error
 	UserSessions(ctx context.Context, userID int64) ([]*Session, error)
+
+	CreateAPIKey(ctx context.Context, k *APIKey) error // ECONFLICT if the name exists
+	APIKeyByHash(ctx context.Context, hash string) (*APIKey, error)
+	APIKeys(ctx context.Context) ([]*APIKey, error)
+	UpdateAPIKey(ctx context.Context, k *APIKey) error // revoked and last used
 
 	AppendAudit(ctx context.Context, e AuditEvent) error
 	Audit(ctx context.Context, limit int) ([]AuditEvent, error)

@@ -29,8 +29,10 @@ type Config struct {
 	TLSCert, TLSKey string
 	// ShutdownGrace bounds how long Shutdown waits for running downloads.
 	ShutdownGrace time.Duration
-	// CCGateway tunes the CC-Gateway façade (GUID mode, timeouts).
+	// CCGateway tunes the CC-Gateway façade (GUID mode, timeouts, CORS).
 	CCGateway ccgateway.Config
+	// Ameyo tunes the Ameyo façade (push polls, archive download).
+	Ameyo ameyo.Config
 }
 
 // Server is one recvault HTTP server. Several can run in one process.
@@ -53,9 +55,12 @@ func New(svc *vault.Service, cfg Config) *Server {
 	s := &Server{svc: svc, cfg: cfg, log: cfg.Logger}
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", v1.New(svc, cfg.Logger))
-	am := ameyo.New(svc, cfg.Logger, ameyo.Config{})
+	am := ameyo.New(svc, cfg.Logger, cfg.Ameyo)
 	mux.Handle("/ameyorestapi/", am)
 	mux.Handle("/ameyowebaccess/", am)
+	if cfg.Ameyo.ArchivePath != "" {
+		mux.Handle(cfg.Ameyo.ArchivePath, am)
+	}
 	mux.Handle("/agentgateway/", ccgateway.New(svc, cfg.Logger, cfg.CCGateway))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -291,6 +291,12 @@ func (s *Service) Rotate(ctx context.Context, p *recvault.Principal, newToken st
 // Now is the service's clock (fake in tests).
 func (s *Service) Now() time.Time { return s.now() }
 
+// OpenSessionFor opens a further session for an already authenticated user
+// (a refreshed token), with a token made by newToken.
+func (s *Service) OpenSessionFor(ctx context.Context, u *recvault.User, kind string, newToken func(*recvault.User) string) (string, *recvault.Session, error) {
+	return s.openSession(ctx, u, kind, newToken(u), 0)
+}
+
 func (s *Service) openSession(ctx context.Context, u *recvault.User, kind, token string, idle time.Duration) (string, *recvault.Session, error) {
 	now := s.now()
 	sess := &recvault.Session{TokenHash: auth.HashToken(token), UserID: u.ID, Kind: kind,

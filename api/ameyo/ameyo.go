@@ -7,17 +7,22 @@ package ameyo
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"math/big"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/recvault/recvault"
 	"github.com/recvault/recvault/api/httputil"
+	"github.com/recvault/recvault/auth"
 	"github.com/recvault/recvault/media"
 	"github.com/recvault/recvault/vault"
 )
@@ -25,6 +30,14 @@ import (
 // Config tunes the façade.
 type Config struct {
 	ContactCenterID int // reported by userLogin/login; default 1
+	// PushWait bounds a /ameyorestapi/pushes long poll; default 10 s.
+	PushWait time.Duration
+	// ArchivePath, when set, serves Ameyo's archive download
+	// (?dacxURI=dacx://voicelog-archiver-storage-path/<callId>&fileId=…) at
+	// that path. Off by default; even when on, a request needs an API key or
+	// must come from one of ArchiveAllow.
+	ArchivePath  string
+	ArchiveAllow []netip.Prefix
 }
 
 // Handler serves the Ameyo API.
@@ -46,6 +59,9 @@ func New(svc *vault.Service, log *slog.Logger, cfg Config) *Handler {
 	if cfg.ContactCenterID == 0 {
 		cfg.ContactCenterID = 1
 	}
+	if cfg.PushWait <= 0 {
+		cfg.PushWait = 10 * time.Second
+	}
 	var b [6]byte
 	rand.Read(b[:])
 	h := &Handler{svc: svc, log: log, cfg: cfg, mux: http.NewServeMux(),
@@ -56,6 +72,12 @@ func New(svc *vault.Service, log *slog.Logger, cfg Config) *Handler {
 	h.mux.HandleFunc("POST /ameyorestapi/session/keepAliveWithPingPush", h.keepAlive)
 	h.mux.HandleFunc("GET /ameyorestapi/cc/downloadVoiceLog", h.downloadVoiceLog)
 	h.mux.HandleFunc("GET /ameyowebaccess/command", h.command)
+	h.mux.HandleFunc("POST /ameyowebaccess/command", h.command)
+	h.mux.HandleFunc("POST /ameyorestapi/session/refreshToken", h.refreshToken)
+	h.mux.HandleFunc("POST /ameyorestapi/pushes", h.pushes)
+	if cfg.ArchivePath != "" {
+		h.mux.HandleFunc("GET "+cfg.ArchivePath, h.archive)
+	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusNotFound, "requested.resource.not.found", "no such call: "+r.Method+" "+r.URL.Path)
 	})
@@ -254,9 +276,166 @@ func sessionID(r *http.Request, body string) string {
 	return body
 }
 
-// principal authenticates the request's session.
+// tokenPolicy is the policy-name header value of Ameyo's token-based
+// authorization, used by machine clients with an API key.
+const tokenPolicy = "token-based-authorization-policy"
+
+// principal authenticates a request: by API key (hash-key + policy-name
+// headers, requesting-host checked against the key's hosts), else by
+// session id (header, query or body), else by a refreshed JWT-style token in
+// Authorization, with or without "Bearer ".
 func (h *Handler) principal(r *http.Request, body string) (*recvault.Principal, error) {
-	return h.svc.Authenticate(r.Context(), sessionID(r, body))
+	if key := r.Header.Get("Hash-Key"); key != "" {
+		if !strings.EqualFold(strings.TrimSpace(r.Header.Get("Policy-Name")), tokenPolicy) {
+			return nil, recvault.Errorf(recvault.EUNAUTHENTICATED, "hash-key needs policy-name: "+tokenPolicy)
+		}
+		return h.svc.AuthenticateKey(r.Context(), strings.TrimSpace(key), r.Header.Get("Requesting-Host"))
+	}
+	if sid := sessionID(r, body); sid != "" {
+		return h.svc.Authenticate(r.Context(), sid)
+	}
+	if a := strings.TrimSpace(r.Header.Get("Authorization")); a != "" {
+		if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+			a = strings.TrimSpace(a[7:])
+		}
+		return h.svc.Authenticate(r.Context(), a)
+	}
+	return nil, recvault.Errorf(recvault.EUNAUTHENTICATED, "no session")
+}
+
+// jwtKind marks sessions opened by refreshToken.
+const jwtKind = "ameyo-jwt"
+
+// refreshToken: POST /ameyorestapi/session/refreshToken {"userId"} with a
+// live session answers {"jwtToken"}: a JWT-shaped bearer token (header,
+// claims, and 256 random bits in the signature place) that is a core
+// session of its own, looked up by hash like every other.
+func (h *Handler) refreshToken(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		UserID    string `json:"userId"`
+		SessionID string `json:"sessionId"`
+	}
+	if err := readBody(r, &in); err != nil {
+		h.fail(w, r, http.StatusBadRequest, "InvalidInput", "body must be JSON with userId")
+		return
+	}
+	p, err := h.principal(r, in.SessionID)
+	if err != nil {
+		h.failErr(w, r, err)
+		return
+	}
+	if p.Session == nil || (in.UserID != "" && in.UserID != p.User.Login) {
+		h.fail(w, r, http.StatusForbidden, "access.denied", "userId is not the session's user")
+		return
+	}
+	now := h.svc.Now()
+	_, max := h.svc.SessionTimes()
+	tok, _, err := h.svc.OpenSessionFor(r.Context(), p.User, jwtKind, func(u *recvault.User) string {
+		enc := base64.RawURLEncoding
+		head := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+		claims, _ := json.Marshal(map[string]any{"sub": u.Login, "iat": now.Unix(), "exp": now.Add(max).Unix(), "iss": "recvault"})
+		return head + "." + enc.EncodeToString(claims) + "." + auth.NewToken(32)
+	})
+	if err != nil {
+		h.failErr(w, r, err)
+		return
+	}
+	writeJSON(w, map[string]any{"jwtToken": tok, "userId": p.User.Login})
+}
+
+// pushIdle is the text Ameyo answers a push poll with when nothing happened.
+const pushIdle = "--DON'T_PANIC!_more_will_follow"
+
+// pushes: POST /ameyorestapi/pushes?listener-name=…&lastProcessedPush=-1.
+// recvault pushes nothing; it holds the poll for PushWait, then answers
+// Ameyo's idle text.
+func (h *Handler) pushes(w http.ResponseWriter, r *http.Request) {
+	var in sessionBody
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	_ = json.Unmarshal(body, &in)
+	if _, err := h.principal(r, in.SessionID); err != nil {
+		h.failErr(w, r, err)
+		return
+	}
+	t := time.NewTimer(h.cfg.PushWait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
+	w.Header().Set("Cache-Control", "no-store")
+	io.WriteString(w, pushIdle)
+}
+
+// archive serves Ameyo's archive download: ?dacxURI=dacx://voicelog-
+// archiver-storage-path/<callId>&fileId=<n>&errorHandle=true&mediaType=AUDIO,
+// the dacxURI not percent-encoded. Old deployments send no credentials;
+// recvault still wants an API key or a request from an allow-listed
+// network, and audits every use.
+func (h *Handler) archive(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var p *recvault.Principal
+	if r.Header.Get("Hash-Key") != "" {
+		var err error
+		if p, err = h.principal(r, ""); err != nil {
+			h.svc.Audit(ctx, nil, "archive-download", "", "denied", "bad API key")
+			h.failErr(w, r, err)
+			return
+		}
+	} else if h.allowedNetwork(r) {
+		p = &recvault.Principal{User: &recvault.User{Login: "archive-network:" + remoteIP(r).String(), Role: recvault.RoleAdmin}}
+	} else {
+		h.svc.Audit(ctx, nil, "archive-download", "", "denied", "no API key, network not allowed: "+remoteIP(r).String())
+		h.failErr(w, r, recvault.Errorf(recvault.EUNAUTHENTICATED, "archive download needs an API key or an allowed network"))
+		return
+	}
+	raw, _ := rawParam(r.URL.RawQuery, "dacxURI")
+	uri, err := url.QueryUnescape(raw)
+	if err != nil {
+		uri = raw
+	}
+	const scheme = "dacx://voicelog-archiver-storage-path/"
+	callID, ok := strings.CutPrefix(uri, scheme)
+	if !ok || callID == "" || strings.ContainsAny(callID, "/\\\x00") || len(callID) > 128 {
+		h.svc.Audit(ctx, p, "archive-download", "", "denied", "malformed dacxURI")
+		h.fail(w, r, http.StatusBadRequest, "InvalidInput", "dacxURI must be "+scheme+"<callId>")
+		return
+	}
+	if mt := r.URL.Query().Get("mediaType"); mt != "" && !strings.EqualFold(mt, "AUDIO") {
+		h.fail(w, r, http.StatusBadRequest, "InvalidInput", "mediaType must be AUDIO")
+		return
+	}
+	recs, err := h.svc.FindAny(ctx, recvault.RecordingFilter{CallID: callID, Kind: recvault.KindVoice, Limit: 1})
+	if err != nil {
+		h.failErr(w, r, err)
+		return
+	}
+	if len(recs) == 0 {
+		h.svc.Audit(ctx, p, "archive-download", "", "denied", "no voice log for call "+callID)
+		h.failErr(w, r, recvault.Errorf(recvault.ENOTFOUND, "no voice log for that call"))
+		return
+	}
+	h.serve(w, r, p, recs[0].CampaignID, recs[0].CRTObjectID, callID, media.FormatOriginal)
+}
+
+func remoteIP(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+func (h *Handler) allowedNetwork(r *http.Request) bool {
+	ip := remoteIP(r)
+	for _, p := range h.cfg.ArchiveAllow {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 type sessionBody struct {
@@ -449,6 +628,17 @@ func (h *Handler) command(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cmd := r.URL.Query().Get("command")
+	raw := r.URL.RawQuery
+	if r.Method == http.MethodPost {
+		// The form body data=<url-encoded JSON>; command may be in either place.
+		b, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+		raw = string(b) + "&" + raw
+		if cmd == "" {
+			if v, ok := rawParam(string(b), "command"); ok {
+				cmd, _ = url.QueryUnescape(v)
+			}
+		}
+	}
 	defFormat := ""
 	switch cmd {
 	case "downloadVoiceLog":
@@ -462,7 +652,7 @@ func (h *Handler) command(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusBadRequest, "InvalidInput", "command must be downloadVoiceLog or playVoiceLog")
 		return
 	}
-	data, err := looseParam(r.URL.RawQuery, "data")
+	data, err := looseParam(raw, "data")
 	if err != nil {
 		h.svc.Audit(ctx, p, "download", "", "denied", "invalid data")
 		h.fail(w, r, http.StatusBadRequest, "InvalidInput", "data must be an object with crtObjectId")

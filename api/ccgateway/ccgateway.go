@@ -46,6 +46,9 @@ type Config struct {
 	PollWait time.Duration
 	Node     int // the n of "<uuid>.AgentGateway<n>"; default 1
 	VDNID    int // reported at sign-in; default 1
+	// CORSOrigins are the browser origins (scheme://host[:port]) allowed to
+	// call from another origin; none by default, and then no CORS headers.
+	CORSOrigins []string
 }
 
 // Handler serves the CC-Gateway API.
@@ -106,9 +109,37 @@ func New(svc *vault.Service, log *slog.Logger, cfg Config) *Handler {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if origin := r.Header.Get("Origin"); origin != "" && h.corsAllowed(origin) {
+		hd := w.Header()
+		hd.Set("Access-Control-Allow-Origin", origin)
+		hd.Set("Access-Control-Allow-Credentials", "true")
+		hd.Set("Access-Control-Expose-Headers", "Set-GUID, Content-Disposition, Content-Length, Content-Range")
+		hd.Add("Vary", "Origin")
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			hd.Set("Access-Control-Allow-Methods", "GET, PUT, POST, DELETE, OPTIONS")
+			hd.Set("Access-Control-Allow-Headers", "Guid, Content-Type, Range, Accept, If-Range")
+			hd.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+	} else if r.Method == http.MethodOptions {
+		// A preflight from an origin not configured: no CORS headers, so
+		// the browser refuses the call.
+		w.WriteHeader(http.StatusForbidden)
+		return
+	}
 	ri := vault.RequestInfoFrom(r.Context())
 	ri.Via = "ccgw"
 	h.mux.ServeHTTP(w, r.WithContext(vault.WithRequestInfo(r.Context(), ri)))
+}
+
+func (h *Handler) corsAllowed(origin string) bool {
+	for _, o := range h.cfg.CORSOrigins {
+		if strings.EqualFold(strings.TrimSuffix(o, "/"), origin) {
+			return true
+		}
+	}
+	return false
 }
 
 // answer is the vendor's JSON envelope; retcode is a string.

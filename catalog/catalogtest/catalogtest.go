@@ -18,6 +18,7 @@ func Run(t *testing.T, open func(t *testing.T) recvault.Catalog) {
 	t.Run("Users", func(t *testing.T) { testUsers(t, open(t)) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open(t)) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open(t)) })
+	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, open(t)) })
 }
 
 var base = time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
@@ -247,5 +248,32 @@ func testAudit(t *testing.T, c recvault.Catalog) {
 	ev, err := c.Audit(ctx, 2)
 	if err != nil || len(ev) != 2 || ev[0].RecordingID != "2" || ev[1].RecordingID != "1" || ev[0].Via != "v1" {
 		t.Fatalf("audit: %+v %v", ev, err)
+	}
+}
+
+func testAPIKeys(t *testing.T, c recvault.Catalog) {
+	ctx := context.Background()
+	k := &recvault.APIKey{Name: "archiver", KeyHash: "kh", Role: recvault.RoleSupervisor, Campaigns: []int64{110},
+		Hosts: []string{"archiver.local"}, CreatedAt: base}
+	if err := c.CreateAPIKey(ctx, k); err != nil || k.ID == 0 {
+		t.Fatal(err)
+	}
+	if err := c.CreateAPIKey(ctx, &recvault.APIKey{Name: "archiver", KeyHash: "other", Role: recvault.RoleAdmin}); recvault.ErrorCode(err) != recvault.ECONFLICT {
+		t.Fatalf("duplicate name: %v", err)
+	}
+	got, err := c.APIKeyByHash(ctx, "kh")
+	if err != nil || got.Name != "archiver" || got.Campaigns[0] != 110 || got.Hosts[0] != "archiver.local" || got.Revoked {
+		t.Fatalf("%+v %v", got, err)
+	}
+	got.Revoked, got.LastUsed = true, base.Add(time.Hour)
+	if err := c.UpdateAPIKey(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := c.APIKeys(ctx)
+	if err != nil || len(keys) != 1 || !keys[0].Revoked || !keys[0].LastUsed.Equal(base.Add(time.Hour)) {
+		t.Fatalf("%+v %v", keys, err)
+	}
+	if _, err := c.APIKeyByHash(ctx, "nope"); recvault.ErrorCode(err) != recvault.ENOTFOUND {
+		t.Fatalf("missing key: %v", err)
 	}
 }

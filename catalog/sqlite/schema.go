@@ -89,4 +89,20 @@ ALTER TABLE recordings ADD COLUMN data_size INTEGER NOT NULL DEFAULT 0;
 	`
 ALTER TABLE sessions ADD COLUMN idle_ns INTEGER NOT NULL DEFAULT 0;
 `,
+	// 4: API keys for machine clients (Ameyo's token-based authorization policy).
+	`
+CREATE TABLE api_keys (
+	id         INTEGER PRIMARY KEY,
+	name       TEXT NOT NULL UNIQUE,
+	key_hash   TEXT NOT NULL UNIQUE,
+	role       TEXT NOT NULL,
+	campaigns  TEXT NOT NULL, -- JSON array
+	agent_id   TEXT NOT NULL,
+	inspects   TEXT NOT NULL, -- JSON array
+	hosts      TEXT NOT NULL, -- JSON array
+	created_at INTEGER NOT NULL,
+	last_used  INTEGER NOT NULL,
+	revoked    INTEGER NOT NULL DEFAULT 0
+);
+`,
 }

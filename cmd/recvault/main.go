@@ -39,6 +39,8 @@ Usage:
                   [--kind voice|video] [--original-path P] [--codec alaw|ulaw]
                   [--started-at RFC3339] [--agent-channel 0|1] FILE|-
   recvault import --data DIR --manifest FILE [--progress auto|bar|none]
+  recvault apikey add --data DIR --name N --role R [--campaign N]... [--host H]...
+  recvault apikey list|revoke --data DIR [--name N]
 
 Passwords come from the RECVAULT_PASSWORD environment variable, else a prompt.
 Run "recvault COMMAND -h" for a command's flags.
@@ -70,6 +72,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdIngest(ctx, args[1:], stdin, stdout, stderr)
 	case "import":
 		err = cmdImport(ctx, args[1:], stdout, stderr)
+	case "apikey":
+		err = cmdAPIKey(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "recvault: unknown command %q\n\n%s", args[0], usage)
 		return 2

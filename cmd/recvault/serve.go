@@ -6,9 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/recvault/recvault/api/ameyo"
 	"github.com/recvault/recvault/api/ccgateway"
 	"github.com/recvault/recvault/demo"
 	"github.com/recvault/recvault/server"
@@ -26,9 +29,25 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	grace := fs.Duration("shutdown-grace", 30*time.Second, "on SIGTERM, how long running downloads may take to finish")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	dynGUID := fs.Bool("ccgw-dynamic-guid", false, "CC-Gateway: rotate GUIDs every 60 s (the vendor's dynamic mode; default static)")
+	var corsOrigins, archiveAllow multiFlag
+	fs.Var(&corsOrigins, "cors-origin", "CC-Gateway: browser origin allowed to call from another origin (repeatable)")
+	archivePath := fs.String("ameyo-archive-path", "", "serve Ameyo's archive download (?dacxURI=…) at this path; off when empty")
+	fs.Var(&archiveAllow, "ameyo-archive-allow", "client network (CIDR) allowed the archive download without an API key (repeatable)")
 	cacheMB := fs.Int64("cache-mb", 1024, "transcode cache size in MiB (converted MP3 outputs)")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	var nets []netip.Prefix
+	for _, c := range archiveAllow {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			return usagef("--ameyo-archive-allow %q: want a CIDR such as 10.1.0.0/16", c)
+		}
+		nets = append(nets, p)
+	}
+	if *archivePath != "" && (!strings.HasPrefix(*archivePath, "/") || strings.HasPrefix(*archivePath, "/api/") ||
+		strings.HasPrefix(*archivePath, "/agentgateway/") || strings.HasPrefix(*archivePath, "/ameyo")) {
+		return usagef("--ameyo-archive-path must be an absolute path outside the API prefixes, e.g. /dacx/archive")
 	}
 	if (*cert == "") != (*key == "") {
 		return usagef("--tls-cert and --tls-key go together")
@@ -59,7 +78,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	srv := server.New(a.svc, server.Config{Logger: log, TLSCert: *cert, TLSKey: *key, ShutdownGrace: *grace,
-		CCGateway: ccgateway.Config{DynamicGUID: *dynGUID}})
+		CCGateway: ccgateway.Config{DynamicGUID: *dynGUID, CORSOrigins: corsOrigins},
+		Ameyo:     ameyo.Config{ArchivePath: *archivePath, ArchiveAllow: nets}})
 	scheme := "http"
 	if *cert != "" {
 		scheme = "https"
