@@ -47,10 +47,14 @@ func FuzzLooseParam(f *testing.F) {
 	f.Add(`filters=%7B%22callId%22%3A%22x%22%7D`)
 	f.Add("filters={'a':'b','c':d}")
 	f.Add("data={crtObjectId:'x',targetFormat:'mp3'}")
+	f.Add("command=downloadVoiceLog&data=%7B%27crtObjectId%27%3A%27x%27%7D")
+	f.Add("data={\"crtObjectId\":\"x\",\"targetFormat\":\"mp3\"}")
 	f.Fuzz(func(t *testing.T, q string) {
-		m, err := looseParam(q, "filters")
-		if err == nil && len(m) == 0 {
-			t.Fatal("success with no fields")
+		for _, name := range []string{"filters", "data"} {
+			m, err := looseParam(q, name)
+			if err == nil && len(m) == 0 {
+				t.Fatal("success with no fields")
+			}
 		}
 		_, _ = parseLoose(q)
 	})
