@@ -44,8 +44,11 @@ type Config struct {
 	Idle time.Duration
 	// PollWait bounds an agentevent long poll; default 10 s.
 	PollWait time.Duration
-	Node     int // the n of "<uuid>.AgentGateway<n>"; default 1
-	VDNID    int // reported at sign-in; default 1
+	// KeepAliveEvery is how often a running download marks its sign-in
+	// active; default Idle/4.
+	KeepAliveEvery time.Duration
+	Node           int // the n of "<uuid>.AgentGateway<n>"; default 1
+	VDNID          int // reported at sign-in; default 1
 	// CORSOrigins are the browser origins (scheme://host[:port]) allowed to
 	// call from another origin; none by default, and then no CORS headers.
 	CORSOrigins []string
@@ -77,6 +80,9 @@ func New(svc *vault.Service, log *slog.Logger, cfg Config) *Handler {
 	}
 	if cfg.PollWait <= 0 {
 		cfg.PollWait = 10 * time.Second
+	}
+	if cfg.KeepAliveEvery <= 0 {
+		cfg.KeepAliveEvery = cfg.Idle / 4
 	}
 	if cfg.Node <= 0 {
 		cfg.Node = 1
@@ -623,7 +629,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, c *agentCall, rec
 func (h *Handler) keepAlive(ctx context.Context, p *recvault.Principal) (stop func()) {
 	done := make(chan struct{})
 	go func() {
-		t := time.NewTicker(h.cfg.Idle / 4)
+		t := time.NewTicker(h.cfg.KeepAliveEvery)
 		defer t.Stop()
 		for {
 			select {

@@ -419,3 +419,45 @@ func TestCCGatewayQualityControlTwoStep(t *testing.T) {
 		t.Fatalf("recordfilefromrecordid: %d %s", resp.StatusCode, b[:min(200, len(b))])
 	}
 }
+
+// TestCCGatewayDownloadKeepsSignInAlive: a download that runs longer than
+// the idle timeout keeps the agent signed in.
+func TestCCGatewayDownloadKeepsSignInAlive(t *testing.T) {
+	env := startEnvWith(t, func(c *server.Config) { c.CCGateway.KeepAliveEvery = 5 * time.Millisecond })
+	rec, _, err := env.app.svc.Ingest(context.Background(), nil, ingestReqPath(110, "long-4977", "4977", ""), bytes.NewReader(alawWAV(20*60)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := env.ccSignIn("4977", "agent-demo-pass", "")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(env.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "GET "+ccgw+"/recordfile/4977/recordfiledownloadEx?callId="+rec.CallID+" HTTP/1.1\r\nHost: x\r\nGuid: "+g+"\r\nConnection: close\r\n\r\n")
+	br := bufio.NewReaderSize(conn, 1024)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("download: %v %v", resp, err)
+	}
+	// Read slowly while three idle periods pass on the service's clock.
+	buf := make([]byte, 1024)
+	total := 0
+	for step := 0; step < 18; step++ {
+		env.clock.Advance(10 * time.Second)
+		time.Sleep(15 * time.Millisecond) // let the keep-alive tick at the new time
+		n, _ := io.ReadFull(resp.Body, buf)
+		total += n
+	}
+	rest, _ := io.Copy(io.Discard, resp.Body)
+	if int64(total)+rest != resp.ContentLength {
+		t.Fatalf("download cut short: %d of %d", int64(total)+rest, resp.ContentLength)
+	}
+	// 3 minutes of service time have passed since the sign-in; the download kept it.
+	r2, b2, _ := env.rawDo("GET", ccgw+"/agentevent/4977", "", "Guid: "+g)
+	wantRetcode(t, r2, b2, "0")
+	// Without a download, the same wait signs out.
+	env.clock.Advance(2*time.Minute + time.Second)
+	r2, b2, _ = env.rawDo("GET", ccgw+"/agentevent/4977", "", "Guid: "+g)
+	wantRetcode(t, r2, b2, "100-006")
+}

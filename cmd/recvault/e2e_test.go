@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -195,6 +196,22 @@ func wantError(t *testing.T, resp *http.Response, body []byte, status int, code 
 	}
 	if err := json.Unmarshal(body, &e); err != nil || e.Error.Code != code || e.Error.Message == "" {
 		t.Fatalf("error body %s, want code %s", body, code)
+	}
+}
+
+func TestDemoSeedIsIdempotent(t *testing.T) {
+	env := startEnv(t)
+	var out bytes.Buffer
+	if err := demo.Seed(context.Background(), env.app.svc, &out); err != nil {
+		t.Fatalf("second seed: %v", err)
+	}
+	if strings.Contains(out.String(), "(created)") || !strings.Contains(out.String(), "(exists)") {
+		t.Fatalf("second seed changed something:\n%s", &out)
+	}
+	recs, _, _ := env.app.cat.FindRecordings(context.Background(), recvault.RecordingFilter{Scope: recvault.Scope{All: true}})
+	users, _ := env.app.cat.Users(context.Background())
+	if len(recs) != len(demo.Recordings) || len(users) != len(demo.Users) {
+		t.Fatalf("%d recordings, %d users after two seeds", len(recs), len(users))
 	}
 }
 
