@@ -443,7 +443,9 @@ type sessionBody struct {
 	Reason    string `json:"reason"`
 }
 
-func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+// sessionCall runs act on the session named in a {"sessionId",…} body (or
+// the usual headers) and answers with the result of answer.
+func (h *Handler) sessionCall(w http.ResponseWriter, r *http.Request, act func(*recvault.Principal) error, answer func(sid string) any) {
 	var in sessionBody
 	if err := readBody(r, &in); err != nil {
 		h.fail(w, r, http.StatusBadRequest, "InvalidInput", "body must be JSON with sessionId")
@@ -451,30 +453,23 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := h.principal(r, in.SessionID)
 	if err == nil {
-		err = h.svc.Logout(r.Context(), p)
+		err = act(p)
 	}
 	if err != nil {
 		h.failErr(w, r, err)
 		return
 	}
-	writeJSON(w, map[string]any{"message": "logged out", "status": 200})
+	writeJSON(w, answer(sessionID(r, in.SessionID)))
+}
+
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	h.sessionCall(w, r, func(p *recvault.Principal) error { return h.svc.Logout(r.Context(), p) },
+		func(string) any { return map[string]any{"message": "logged out", "status": 200} })
 }
 
 func (h *Handler) keepAlive(w http.ResponseWriter, r *http.Request) {
-	var in sessionBody
-	if err := readBody(r, &in); err != nil {
-		h.fail(w, r, http.StatusBadRequest, "InvalidInput", "body must be JSON with sessionId")
-		return
-	}
-	p, err := h.principal(r, in.SessionID)
-	if err == nil {
-		err = h.svc.KeepAlive(r.Context(), p)
-	}
-	if err != nil {
-		h.failErr(w, r, err)
-		return
-	}
-	writeJSON(w, map[string]any{"sessionId": sessionID(r, in.SessionID), "status": 200, "message": "session extended"})
+	h.sessionCall(w, r, func(p *recvault.Principal) error { return h.svc.KeepAlive(r.Context(), p) },
+		func(sid string) any { return map[string]any{"sessionId": sid, "status": 200, "message": "session extended"} })
 }
 
 // targetFormats maps Ameyo's targetFormat values to media engine formats.
