@@ -469,7 +469,9 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) keepAlive(w http.ResponseWriter, r *http.Request) {
 	h.sessionCall(w, r, func(p *recvault.Principal) error { return h.svc.KeepAlive(r.Context(), p) },
-		func(sid string) any { return map[string]any{"sessionId": sid, "status": 200, "message": "session extended"} })
+		func(sid string) any {
+			return map[string]any{"sessionId": sid, "status": 200, "message": "session extended"}
+		})
 }
 
 // targetFormats maps Ameyo's targetFormat values to media engine formats.
