@@ -184,6 +184,8 @@ type Catalog interface {
 	Recording(ctx context.Context, id string) (*Recording, error)
 	// RecordingByIdentity returns ENOTFOUND if nothing is stored under the pair.
 	RecordingByIdentity(ctx context.Context, campaignID int64, crtObjectID string) (*Recording, error)
+	// BlobReferenced reports whether any recording uses the blob key.
+	BlobReferenced(ctx context.Context, key string) (bool, error)
 	// FindRecordings lists recordings in f.Scope matching f, newest first,
 	// with a cursor for the next page ("" at the end).
 	FindRecordings(ctx context.Context, f RecordingFilter) ([]*Recording, string, error)

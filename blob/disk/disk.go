@@ -200,3 +200,22 @@ func (c ctxReader) Read(p []byte) (int, error) {
 
 // OSFile returns the underlying file, so that HTTP serving can use sendfile.
 func (f *File) OSFile() *os.File { return f.File }
+
+// Walk calls fn with the key and modification time of every stored blob.
+func (s *Store) Walk(fn func(key string, mod time.Time) error) error {
+	root := filepath.Join(s.root, "objects")
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		return fn(filepath.ToSlash(rel), info.ModTime())
+	})
+}

@@ -48,6 +48,12 @@ func testIdentity(t *testing.T, c recvault.Catalog) {
 	if *got != *r {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", got, r)
 	}
+	if used, err := c.BlobReferenced(ctx, r.BlobKey); err != nil || !used {
+		t.Fatalf("blob of a recording not referenced: %v %v", used, err)
+	}
+	if used, err := c.BlobReferenced(ctx, "2026/01/01/none"); err != nil || used {
+		t.Fatalf("unknown blob referenced: %v %v", used, err)
+	}
 	if got, err := c.RecordingByIdentity(ctx, 110, "crt-1"); err != nil || got.ID != r.ID {
 		t.Fatalf("by identity: %v %v", got, err)
 	}

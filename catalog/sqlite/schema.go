@@ -105,4 +105,8 @@ CREATE TABLE api_keys (
 	revoked    INTEGER NOT NULL DEFAULT 0
 );
 `,
+	// 5: find a recording by its blob, for the orphan sweep.
+	`
+CREATE INDEX recordings_blob ON recordings (blob_key);
+`,
 }

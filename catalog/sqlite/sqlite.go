@@ -163,6 +163,15 @@ func (c *DB) Recording(ctx context.Context, id string) (*recvault.Recording, err
 	return r, nil
 }
 
+// BlobReferenced reports whether a recording uses the blob key.
+func (c *DB) BlobReferenced(ctx context.Context, key string) (bool, error) {
+	var n int
+	if err := c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM recordings WHERE blob_key = ?`, key).Scan(&n); err != nil {
+		return false, fmt.Errorf("blob reference: %w", err)
+	}
+	return n > 0, nil
+}
+
 // RecordingByIdentity returns the recording stored under (campaign, crt object).
 func (c *DB) RecordingByIdentity(ctx context.Context, campaignID int64, crt string) (*recvault.Recording, error) {
 	r, err := scanRecording(c.db.QueryRowContext(ctx,

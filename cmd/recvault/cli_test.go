@@ -88,6 +88,14 @@ func TestIngestKilledMidwayLeavesNothing(t *testing.T) {
 	if n, _ := a.blobs.Clean(0); n != 1 {
 		t.Fatalf("Clean removed %d temporaries, want the 1 partial", n)
 	}
+	// A crash after the blob was placed but before its row was committed
+	// leaves an unreferenced blob: the sweep removes it, and only it.
+	if _, err := a.blobs.Put(context.Background(), "2026/01/01/orphan", bytes.NewReader([]byte("orphan"))); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := a.svc.SweepOrphans(context.Background(), a.blobs, 0); err != nil || n != 1 {
+		t.Fatalf("sweep removed %d (%v), want the 1 orphan", n, err)
+	}
 	a.Close()
 
 	// Nothing was lost: the same ingest, run to the end, succeeds.
@@ -104,6 +112,12 @@ func TestIngestKilledMidwayLeavesNothing(t *testing.T) {
 	r, err := a.cat.RecordingByIdentity(context.Background(), 900, "crash-1")
 	if err != nil || r.SHA256 != sha(wav) {
 		t.Fatalf("acknowledged ingest: %v %v", r, err)
+	}
+	if n, _ := a.svc.SweepOrphans(context.Background(), a.blobs, 0); n != 0 {
+		t.Fatalf("sweep removed %d referenced blobs", n)
+	}
+	if _, err := a.blobs.Open(context.Background(), r.BlobKey); err != nil {
+		t.Fatalf("a referenced blob is gone: %v", err)
 	}
 }
 

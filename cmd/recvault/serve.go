@@ -68,6 +68,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else if n > 0 {
 		log.Info("removed temporary blobs left by interrupted writes", "count", n)
 	}
+	if n, err := a.svc.SweepOrphans(ctx, a.blobs, time.Hour); err != nil {
+		log.Warn("sweep unreferenced blobs", "err", err)
+	} else if n > 0 {
+		log.Info("removed blobs no recording refers to (left by interrupted ingests)", "count", n)
+	}
 	if *withDemo {
 		if err := demo.Seed(ctx, a.svc, stdout); err != nil {
 			return err
