@@ -9,9 +9,15 @@
 # $SPEECH) concatenated to at least 60 s. Each command runs $RUNS times
 # (default 7); the median wall time is reported. Tools that are missing
 # are skipped. SNR is measured on ffmpeg's decode of each output against
-# ffmpeg's decode of the input, aligned for codec delay.
+# ffmpeg's decode of the input, aligned for codec delay (recvault's MP3
+# carries its delay in an Info frame, so ffmpeg aligns it at lag 0).
 #
-# Usage: bench/transcode.sh   (RUNS=N rounds, MINSECS=N input length)
+# The A-law → PCM WAV comparison is then repeated on longer inputs
+# ($LONG, seconds, default "600 3600": 10 and 60 minutes), where process
+# start-up no longer dominates.
+#
+# Usage: bench/transcode.sh   (RUNS=N rounds, MINSECS=N input length,
+#                              LONG="secs ..." longer WAV inputs, "" for none)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -127,4 +133,33 @@ if [ -s "$WORK/lame.mp3" ]; then
 	row "lame -b 32 (from PCM)" lame "SNR $(snr "$WORK/lame.mp3")"
 	[ -n "$rvm" ] && echo "recvault throughput / lame: $(ratios lame rv_mp3)   (target ≥ 1x, SNR ≥ lame − 3 dB)"
 fi
+
+# A-law → PCM WAV on longer inputs: the same speech repeated.
+for long in ${LONG-600 3600}; do
+	have sox || break
+	: >"$WORK/long.alaw"
+	while [ "$(stat -c %s "$WORK/long.alaw")" -lt $((8000 * long)) ]; do
+		cat "$WORK/in.alaw" >>"$WORK/long.alaw"
+	done
+	"$TC" -raw alaw -in "$WORK/long.alaw" -out "$WORK/long.wav" -format wav-alaw
+	secs=$(awk -v b="$(stat -c %s "$WORK/long.alaw")" 'BEGIN{printf "%.1f", b/8000}')
+	ORDER=()
+	add rv_long "$TC" -in "$WORK/long.wav" -out "$WORK/rv-long.wav" -format wav
+	add sox_long sox "$WORK/long.wav" -e signed-integer -b 16 "$WORK/sox-long.wav"
+	run_rounds
+	echo
+	echo "== A-law WAV → 16-bit PCM WAV, ${secs} s input (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+	# Same samples? Compare the data chunks (the last 2 bytes per sample;
+	# the headers may differ).
+	n=$((2 * $(stat -c %s "$WORK/long.alaw")))
+	if cmp -s <(tail -c "$n" "$WORK/rv-long.wav") <(tail -c "$n" "$WORK/sox-long.wav"); then
+		same="samples identical to sox's"
+	else
+		same="samples DIFFER from sox's"
+	fi
+	row "recvault" rv_long "$same"
+	row "sox" sox_long ""
+	echo "recvault throughput / sox: $(ratios sox_long rv_long)   (target ≥ 3x)"
+	rm -f "$WORK/long.alaw" "$WORK/long.wav" "$WORK/rv-long.wav" "$WORK/sox-long.wav"
+done
 exit 0

@@ -296,7 +296,11 @@ func Plan(src Source, req Request) (*Output, error) {
 			o.Size = wav.FileSize(h.Format, o.dataSize)
 		}
 	}
-	o.key = fmt.Sprintf("%s.%s.%s.%d", keyVersion, f, o.sel.key(src.Channels), o.SampleRate)
+	ver := keyVersion
+	if o.enc == encMP3 {
+		ver = mp3KeyVersion
+	}
+	o.key = fmt.Sprintf("%s.%s.%s.%d", ver, f, o.sel.key(src.Channels), o.SampleRate)
 	if o.enc == encMP3 {
 		o.key += fmt.Sprintf(".%dk", o.Bitrate)
 	}
@@ -307,6 +311,11 @@ func Plan(src Source, req Request) (*Output, error) {
 // pipeline (filter, rounding, encoder) changes output bytes, so caches and
 // ETags of the old bytes are not reused.
 const keyVersion = "v1"
+
+// mp3KeyVersion replaces keyVersion in the keys of MP3 outputs, whose
+// bytes changed alone. v2: the stream starts with an Info frame carrying
+// the encoder delay and padding (gapless playback).
+const mp3KeyVersion = "v2"
 
 // Key names this exact output (format, channel selection, rate, bitrate,
 // and the conversion version) for ETags and cache keys. Requests that give

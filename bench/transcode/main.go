@@ -12,7 +12,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"flag"
@@ -87,12 +86,11 @@ func transcode(in, out, raw string, req media.Request) error {
 	if err != nil {
 		return err
 	}
-	bw := bufio.NewWriterSize(w, 64<<10)
-	if _, err := o.WriteTo(context.Background(), bw, io.NewSectionReader(f, 0, st.Size())); err != nil {
-		w.Close()
-		return err
-	}
-	if err := bw.Flush(); err != nil {
+	// No bufio.Writer: the pipeline already writes in large blocks, and a
+	// buffer behind the 44-byte WAV header would copy every block again
+	// to split it at the buffer's boundary. The source is read through
+	// ReadAt (pread) in the pipeline's block size.
+	if _, err := o.WriteTo(context.Background(), w, io.NewSectionReader(f, 0, st.Size())); err != nil {
 		w.Close()
 		return err
 	}

@@ -150,6 +150,34 @@ func TestSpeechSNR(t *testing.T) {
 	}
 }
 
+// TestDecodeLEPairs checks the two-bytes-at-a-time path of DecodeLE (long
+// inputs) against the per-sample table: every byte pair, an odd length so
+// the tail loop runs, and a short dst that limits the count.
+func TestDecodeLEPairs(t *testing.T) {
+	src := make([]byte, 2*65536+5)
+	for i := range 65536 {
+		src[2*i], src[2*i+1] = byte(i), byte(i>>8)
+	}
+	if len(src) < pairMin {
+		t.Fatal("input too short for the pair path")
+	}
+	for _, law := range []Law{ALaw, ULaw} {
+		dst := make([]byte, 2*len(src))
+		if n := law.DecodeLE(dst, src); n != len(src) {
+			t.Fatalf("%v: DecodeLE n=%d, want %d", law, n, len(src))
+		}
+		for i, b := range src {
+			if got, want := int16(binary.LittleEndian.Uint16(dst[2*i:])), law.DecodeSample(b); got != want {
+				t.Fatalf("%v: sample %d (byte %#02x) = %d, want %d", law, i, b, got, want)
+			}
+		}
+		short := make([]byte, 2*pairMin+3)
+		if n := law.DecodeLE(short, src); n != pairMin+1 {
+			t.Fatalf("%v: DecodeLE into %d bytes: n=%d", law, len(short), n)
+		}
+	}
+}
+
 func BenchmarkEncode(b *testing.B) {
 	src := make([]int16, 8000)
 	for i := range src {
@@ -167,7 +195,12 @@ func BenchmarkEncode(b *testing.B) {
 }
 
 func BenchmarkDecode(b *testing.B) {
-	src := make([]byte, 8000)
+	b.Run("short", func(b *testing.B) { benchDecode(b, 8000) })
+	b.Run("long", func(b *testing.B) { benchDecode(b, 128<<10) }) // the pair table path of DecodeLE
+}
+
+func benchDecode(b *testing.B, size int) {
+	src := make([]byte, size)
 	for i := range src {
 		src[i] = byte(i * 7)
 	}

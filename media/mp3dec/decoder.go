@@ -291,7 +291,15 @@ func (d *Decoder) findFirst() (mp3tab.Header, error) {
 
 // parseInfoFrame recognises a Xing, Info or VBRI frame (a frame of
 // metadata that decodes to silence) and reads the LAME tag's encoder delay
-// and padding from it. It reports whether f is such a frame.
+// and padding from it. It reports whether f is such a frame and is to be
+// skipped.
+//
+// Like ffmpeg, it skips a Xing/Info frame only when the frame records a
+// frame count or a byte count: one with neither (what an encoder writes
+// when it does not know the length in advance) is decoded as an ordinary,
+// silent frame, while its encoder delay is still trimmed. A frame count of
+// zero means the length is unknown, not an empty stream. Keeping ffmpeg's
+// reading makes both decoders output the same samples from such streams.
 func (d *Decoder) parseInfoFrame(h mp3tab.Header, f []byte) bool {
 	off := 4 + h.SideInfoSize()
 	if h.CRC {
@@ -309,7 +317,7 @@ func (d *Decoder) parseInfoFrame(h mp3tab.Header, f []byte) bool {
 	}
 	flags := be32(f[off+4:])
 	p := off + 8
-	frames := int64(-1)
+	frames, size := int64(0), uint32(0)
 	if flags&1 != 0 {
 		if len(f) < p+4 {
 			return true
@@ -318,8 +326,12 @@ func (d *Decoder) parseInfoFrame(h mp3tab.Header, f []byte) bool {
 		p += 4
 	}
 	if flags&2 != 0 {
+		if len(f) >= p+4 {
+			size = be32(f[p:])
+		}
 		p += 4 // stream bytes
 	}
+	skip := frames != 0 || size != 0
 	if flags&4 != 0 {
 		p += 100 // seek table
 	}
@@ -329,20 +341,20 @@ func (d *Decoder) parseInfoFrame(h mp3tab.Header, f []byte) bool {
 	// LAME extension: 9-byte encoder name, then delay and padding (12 bits
 	// each) at byte 21.
 	if len(f) < p+24 {
-		return true
+		return skip
 	}
 	enc := string(f[p : p+4])
 	if enc != "LAME" && enc != "Lavf" && enc != "Lavc" {
-		return true
+		return skip
 	}
 	v := int(f[p+21])<<16 | int(f[p+22])<<8 | int(f[p+23])
 	delay, padding := v>>12, v&0xFFF
 	d.skip = delay + decoderDelay
-	if frames >= 0 {
+	if frames > 0 {
 		total := frames*int64(d.spf) - int64(delay) - int64(padding)
 		d.remaining = max(total, 0)
 	}
-	return true
+	return skip
 }
 
 func be32(b []byte) uint32 {

@@ -12,7 +12,10 @@ import (
 // uses for call recordings.
 func ExampleEncoder() {
 	var out bytes.Buffer
-	enc, err := mp3enc.NewEncoder(&out, mp3enc.Options{SampleRate: 8000, Channels: 1, Bitrate: 32})
+	enc, err := mp3enc.NewEncoder(&out, mp3enc.Options{
+		SampleRate: 8000, Channels: 1, Bitrate: 32,
+		TotalSamples: 8000, // known up front: decoders trim to exactly 8000 samples
+	})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -29,10 +32,10 @@ func ExampleEncoder() {
 		fmt.Println(err)
 		return
 	}
-	// 8000 samples plus the encoder delay and flush make 17 frames of 576
-	// samples, each 288 bytes at 32 kbit/s.
+	// The Info frame, then 8000 samples plus the encoder delay and flush
+	// in 17 frames of 576 samples: 18 frames of 288 bytes at 32 kbit/s.
 	fmt.Println(out.Len(), out.Len()/288)
-	// Output: 4896 17
+	// Output: 5184 18
 }
 
 func ExampleNewEncoder_badOption() {

@@ -30,8 +30,16 @@ func needTool(t testing.TB, name string) string {
 }
 
 // encode runs the encoder over interleaved samples, feeding it in uneven
-// chunks to exercise buffering.
+// chunks to exercise buffering. It tells the encoder the length up front
+// (Options.TotalSamples), as recvault does for stored recordings.
 func encode(t testing.TB, o Options, pcm []int16) []byte {
+	t.Helper()
+	o.TotalSamples = int64(len(pcm) / o.Channels)
+	return encodeAs(t, o, pcm)
+}
+
+// encodeAs is encode with the options as given.
+func encodeAs(t testing.TB, o Options, pcm []int16) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	e, err := NewEncoder(&buf, o)
@@ -140,12 +148,33 @@ func frames(t testing.TB, mp3 []byte) ([]mp3tab.Header, []int) {
 }
 
 // snr returns the signal-to-noise ratio in dB of dec against ref for one
-// channel (stride ch, offset c) at the decoder lag in 0..maxLag that gives
+// channel (stride ch, offset c), sample by sample with no lag: the Info
+// frame's delay and padding make decoders output the input aligned at
+// sample 0. Samples missing from dec count as errors.
+func snr(ref, dec []int16, ch, c int) float64 {
+	var sig, noise float64
+	for i := c; i < len(ref); i += ch {
+		r := float64(ref[i])
+		d := r
+		if i < len(dec) {
+			d -= float64(dec[i])
+		}
+		sig += r * r
+		noise += d * d
+	}
+	if noise == 0 {
+		return math.Inf(1)
+	}
+	return 10 * math.Log10(sig/noise)
+}
+
+// snrBestLag returns the signal-to-noise ratio in dB of dec against ref for
+// one channel (stride ch, offset c) at the decoder lag in 0..maxLag that gives
 // the best ratio, and that lag. Candidate lags are those whose
 // cross-correlation over the loudest 8192 samples is within 1 % of the
 // best (periodic signals correlate equally at whole periods), and the
 // ratio is measured over the whole signal for each.
-func snr(ref, dec []int16, ch, c, maxLag int) (float64, int) {
+func snrBestLag(ref, dec []int16, ch, c, maxLag int) (float64, int) {
 	n := len(ref) / ch
 	get := func(s []int16, i int) float64 {
 		if i < 0 || i*ch+c >= len(s) {
@@ -196,6 +225,14 @@ func snr(ref, dec []int16, ch, c, maxLag int) (float64, int) {
 		}
 	}
 	return bestSNR, bestLag
+}
+
+// sameLength fails unless a decoder returned exactly the samples encoded.
+func sameLength(t testing.TB, what string, ref, dec []int16) {
+	t.Helper()
+	if len(dec) != len(ref) {
+		t.Errorf("%s: decoded %d samples, encoded %d", what, len(dec), len(ref))
+	}
 }
 
 // sine returns n samples (per channel) of a tone at freq Hz, amplitude amp.

@@ -31,8 +31,16 @@
 //
 // Memory is bounded and independent of the input length: one frame of PCM,
 // the filterbank history, and at most a few frames waiting for reservoir
-// bytes. The output has no Xing/Info header: it is CBR, so players compute
-// durations from the bitrate.
+// bytes.
+//
+// Every stream starts with an Info frame (the CBR form of the Xing header)
+// carrying a LAME-style tag with the encoder delay and end padding, so that
+// gapless decoders (ffmpeg, LAME, recvault's mp3dec) output exactly the
+// samples written, aligned at sample 0. The padding and frame count are
+// only known when Options.TotalSamples gives the length up front: the
+// stream is written front to back and never rewritten. Without it the tag
+// holds the delay alone: ffmpeg then trims the start but also decodes the
+// Info frame as one frame of silence (see appendInfoFrame).
 package mp3enc
 
 import (
@@ -49,10 +57,22 @@ type Options struct {
 	SampleRate int // Hz: one of SupportedSampleRates
 	Channels   int // 1 (mono) or 2 (stereo: each frame coded left/right or middle/side)
 	Bitrate    int // kbit/s: one of ValidBitrates(SampleRate)
+
+	// TotalSamples is the number of samples per channel that will be
+	// written, when known in advance (0: unknown). The Info frame then
+	// records the frame count and end padding, so gapless decoders stop
+	// exactly at the last input sample. Writing more is an error; Close
+	// pads a shorter input with silence up to it (and reports ErrLength),
+	// so the stream always matches its Info frame.
+	TotalSamples int64
 }
 
 // ErrClosed is returned by Write and Close after Close.
 var ErrClosed = errors.New("mp3enc: encoder closed")
+
+// ErrLength is returned (wrapped) when the samples written differ from a
+// non-zero Options.TotalSamples.
+var ErrLength = errors.New("mp3enc: sample count differs from Options.TotalSamples")
 
 // SupportedSampleRates lists the sample rates, in Hz, that MPEG-1, MPEG-2 and
 // MPEG-2.5 Layer III can carry.
@@ -142,6 +162,9 @@ func NewEncoder(w io.Writer, o Options) (*Encoder, error) {
 	if o.Channels != 1 && o.Channels != 2 {
 		return nil, fmt.Errorf("mp3enc: Channels %d not supported; valid: 1 2", o.Channels)
 	}
+	if o.TotalSamples < 0 {
+		return nil, fmt.Errorf("mp3enc: TotalSamples %d is negative; use 0 for unknown", o.TotalSamples)
+	}
 	if _, ok := mp3tab.BitrateIndex(v, 3, o.Bitrate); !ok {
 		return nil, fmt.Errorf("mp3enc: Bitrate %d kbit/s not valid at %d Hz; valid: %s", o.Bitrate, o.SampleRate, intList(ValidBitrates(o.SampleRate)))
 	}
@@ -192,7 +215,26 @@ func NewEncoder(w io.Writer, o Options) (*Encoder, error) {
 	e.frameLen = 576 * e.granules
 	e.prevGain = 210
 	e.stepCache.init()
+	// The Info frame goes out with the first bytes written.
+	var err error
+	if e.out, err = e.appendInfoFrame(e.out, o.TotalSamples); err != nil {
+		return nil, err
+	}
 	return e, nil
+}
+
+// accept returns how many of n more samples per channel fit within
+// Options.TotalSamples, recording an error when some do not.
+func (e *Encoder) accept(n int) int {
+	if e.opt.TotalSamples == 0 {
+		return n
+	}
+	left := e.opt.TotalSamples - e.totalIn
+	if int64(n) <= left {
+		return n
+	}
+	e.err = fmt.Errorf("%w: more than %d samples written", ErrLength, e.opt.TotalSamples)
+	return int(max(left, 0))
 }
 
 // Write encodes interleaved samples (L R L R … for stereo). Any length is
@@ -206,6 +248,7 @@ func (e *Encoder) Write(samples []int16) error {
 	}
 	const scale = 1.0 / 32768
 	if e.opt.Channels == 1 {
+		samples = samples[:e.accept(len(samples))]
 		for len(samples) > 0 {
 			n := min(len(samples), e.frameLen-e.npcm)
 			dst := e.pcm[0][e.npcm : e.npcm+n]
@@ -222,6 +265,9 @@ func (e *Encoder) Write(samples []int16) error {
 			}
 		}
 		return e.flushOut()
+	}
+	if lim := e.accept((len(samples) + btoi(e.hasHalf)) / 2); lim < (len(samples)+btoi(e.hasHalf))/2 {
+		samples = samples[:max(2*lim-btoi(e.hasHalf), 0)]
 	}
 	if e.hasHalf && len(samples) > 0 {
 		e.hasHalf = false
@@ -249,7 +295,17 @@ func (e *Encoder) Write(samples []int16) error {
 	if len(samples) == 1 {
 		e.half, e.hasHalf = samples[0], true
 	}
-	return e.flushOut()
+	if err := e.flushOut(); err != nil {
+		return err
+	}
+	return e.err
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (e *Encoder) push2(l, r int16) error {
@@ -265,7 +321,10 @@ func (e *Encoder) push2(l, r int16) error {
 
 // Close pads the input with silence so that every sample received (delayed
 // by the filterbank and MDCT) is inside a frame, writes the remaining frames
-// and fills the last reservoir slots. It does not close the underlying writer.
+// and fills the last reservoir slots. With Options.TotalSamples set, a
+// shorter input is first padded with silence up to it, and Close reports
+// ErrLength after finishing the stream. It does not close the underlying
+// writer.
 func (e *Encoder) Close() error {
 	if e.closed {
 		return ErrClosed
@@ -274,18 +333,28 @@ func (e *Encoder) Close() error {
 	if e.err != nil {
 		return e.err
 	}
+	var lenErr error // reported once the stream is complete
 	if e.hasHalf {
-		// An unpaired left sample: pair it with silence rather than drop it.
+		// An unpaired left sample: pair it with silence rather than drop
+		// it, unless that would exceed TotalSamples.
 		e.hasHalf = false
-		if err := e.push2(e.half, 0); err != nil {
+		if e.accept(1) == 1 {
+			if err := e.push2(e.half, 0); err != nil {
+				return err
+			}
+		} else {
+			lenErr, e.err = e.err, nil
+		}
+	}
+	if t := e.opt.TotalSamples; t > 0 && e.totalIn < t {
+		lenErr = fmt.Errorf("%w: %d of %d samples written", ErrLength, e.totalIn, t)
+		if err := e.writeSilence(t - e.totalIn); err != nil {
 			return err
 		}
 	}
 	if e.totalIn > 0 || e.npcm > 0 {
-		// The analysis filterbank and MDCT delay the signal by 1057 samples
-		// (481 + 576); a further granule of silence lets the decoder's
-		// overlap-add finish the last real sample.
-		pad := delaySamples + 576
+		// closePad samples of silence at least, to the end of a frame.
+		pad := closePad
 		for pad > 0 || e.npcm > 0 {
 			n := e.frameLen - e.npcm
 			for c := range e.opt.Channels {
@@ -310,7 +379,32 @@ func (e *Encoder) Close() error {
 		}
 		e.emitReady()
 	}
-	return e.flushOut()
+	if err := e.flushOut(); err != nil {
+		return err
+	}
+	return lenErr
+}
+
+// writeSilence encodes n samples per channel of silence as input.
+func (e *Encoder) writeSilence(n int64) error {
+	for n > 0 {
+		k := int(min(n, int64(e.frameLen-e.npcm)))
+		for c := range e.opt.Channels {
+			clear(e.pcm[c][e.npcm : e.npcm+k])
+		}
+		e.npcm += k
+		e.totalIn += int64(k)
+		n -= int64(k)
+		if e.npcm == e.frameLen {
+			if err := e.encodeFrame(); err != nil {
+				return err
+			}
+			if err := e.flushOut(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // delaySamples is the delay, in samples, from encoder input to decoder output
