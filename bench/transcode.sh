@@ -45,12 +45,17 @@ echo "input: ${secs} s of 8 kHz mono A-law speech in WAV ($(stat -c %s "$WORK/in
 # For each we keep the median wall time and the median CPU time (user+sys
 # from the kernel's rusage, via transcode -time): on a shared machine the
 # CPU time is the steadier measure of the work done.
-declare -A CMD WALL CPU
+# Every command's last argument is its output file, removed before each run:
+# overwriting an existing file on ext4 triggers a flush at close (the
+# replace-via-truncate heuristic) that would time the file system, not the
+# conversion. The same rule holds for every tool.
+declare -A CMD WALL CPU OUT
 ORDER=()
-add() { # add NAME CMD...
+add() { # add NAME CMD... OUTPUT
 	local name=$1
 	shift
 	CMD[$name]=$(printf '%q ' "$@")
+	OUT[$name]=${!#}
 	WALL[$name]=""
 	CPU[$name]=""
 	ORDER+=("$name")
@@ -59,6 +64,7 @@ run_rounds() {
 	for _ in $(seq "$RUNS"); do
 		for name in "${ORDER[@]}"; do
 			local out
+			rm -f "${OUT[$name]}"
 			out=$(eval "$TC -time -- ${CMD[$name]}" 2>/dev/null) || out="nan nan"
 			WALL[$name]+="${out% *} "
 			CPU[$name]+="${out#* } "
