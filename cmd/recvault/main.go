@@ -39,6 +39,13 @@ Usage:
                   [--kind voice|video] [--original-path P] [--codec alaw|ulaw]
                   [--started-at RFC3339] [--agent-channel 0|1] FILE|-
   recvault import --data DIR --manifest FILE [--progress auto|bar|none]
+  recvault login ameyo|ccgw|v1 --server URL --user NAME [--force] [--cacert F] [--insecure]
+  recvault logout [ameyo|ccgw|v1] [--server URL]
+  recvault get v1 --id ID [--format wav] -o DIR
+  recvault get ameyo --campaign N --crt-object-id ID --call-id ID [--format mp3] -o DIR
+  recvault get ccgw [--agent N] --call-id ID [--hw-file-name PATH] [--work-no N] -o DIR
+  recvault get ameyo|ccgw|v1 --manifest calls.csv [--parallel 8] [--report FILE] -o DIR
+                  [--progress auto|json|bar|none] [--cacert F] [--insecure] [--timeout D] [-v]
   recvault apikey add --data DIR --name N --role R [--campaign N]... [--host H]...
   recvault apikey list|revoke --data DIR [--name N]
 
@@ -72,6 +79,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdIngest(ctx, args[1:], stdin, stdout, stderr)
 	case "import":
 		err = cmdImport(ctx, args[1:], stdout, stderr)
+	case "login":
+		err = cmdLogin(ctx, args[1:], stdin, stdout, stderr)
+	case "logout":
+		err = cmdLogout(ctx, args[1:], stdout, stderr)
+	case "get":
+		err = cmdGet(ctx, args[1:], stdin, stdout, stderr)
 	case "apikey":
 		err = cmdAPIKey(ctx, args[1:], stdout, stderr)
 	default:
