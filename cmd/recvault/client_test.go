@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -315,7 +316,13 @@ func TestGetResumesAfterCutConnection(t *testing.T) {
 	if got := fileSHA(t, filepath.Join(dir, id+".wav")); got != want {
 		t.Fatalf("resumed file sha256 %s, want %s", got, want)
 	}
-	if len(px.ranges) != 2 || !strings.HasPrefix(px.ranges[1], "bytes=1048576-|\"") {
+	// The resumed request starts where the received bytes end: at most the
+	// 1 MiB the proxy forwarded (bytes in flight at the reset may be lost).
+	var start int64
+	if len(px.ranges) == 2 {
+		fmt.Sscanf(px.ranges[1], "bytes=%d-", &start)
+	}
+	if len(px.ranges) != 2 || start <= 0 || start > 1<<20 || !strings.Contains(px.ranges[1], "-|\"") {
 		t.Fatalf("requests' Range|If-Range: %q", px.ranges)
 	}
 	noPartials(t, dir, id+".wav")
@@ -642,9 +649,13 @@ func TestGetResumesNextRun(t *testing.T) {
 	if rep := reportLines(t, out); code != 1 || len(rep) != 1 || rep[0].ErrorKind != "network" {
 		t.Fatalf("first run: exit %d %s", code, out)
 	}
-	if fi, err := os.Stat(filepath.Join(dir, "."+id+client.PartSuffix)); err != nil || fi.Size() != 1500_000 {
+	// The proxy forwards 1,500,000 bytes and resets the connection; bytes
+	// still in flight at the reset may be lost, so the partial holds at most that.
+	fi, err := os.Stat(filepath.Join(dir, "."+id+client.PartSuffix))
+	if err != nil || fi.Size() == 0 || fi.Size() > 1500_000 {
 		t.Fatalf("partial file after the cut: %v %v", fi, err)
 	}
+	have := fi.Size()
 	code, out, errs := runCLI(t, "", args...)
 	rep := reportLines(t, out)
 	if code != 0 || len(rep) != 1 || !rep[0].Resumed || rep[0].SHA256 != want {
@@ -653,7 +664,7 @@ func TestGetResumesNextRun(t *testing.T) {
 	if got := fileSHA(t, filepath.Join(dir, id+".wav")); got != want {
 		t.Fatal("resumed file differs")
 	}
-	if len(px.ranges) != 2 || !strings.HasPrefix(px.ranges[1], "bytes=1500000-|\"") {
+	if len(px.ranges) != 2 || !strings.HasPrefix(px.ranges[1], "bytes="+strconv.FormatInt(have, 10)+"-|\"") {
 		t.Fatalf("Range|If-Range of the two runs: %q", px.ranges)
 	}
 	noPartials(t, dir, id+".wav")
