@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/recvault/recvault/internal/ctxio"
 	"io"
 	"math"
 
@@ -384,7 +385,7 @@ func (o *Output) inputStart(k int64) int64 {
 // io.ErrUnexpectedEOF after the bytes that could be made.
 func (o *Output) WriteTo(ctx context.Context, w io.Writer, blob io.Reader) (int64, error) {
 	cw := &countWriter{w: w}
-	blob = ctxReader{ctx, blob}
+	blob = ctxio.Reader(ctx, blob)
 	if o.enc == encOriginal {
 		_, err := copyCtx(ctx, cw, io.LimitReader(blob, o.src.Size), o.src.Size)
 		return cw.n, err

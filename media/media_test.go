@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"github.com/recvault/recvault/internal/testtool"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -23,17 +24,8 @@ import (
 	"github.com/recvault/recvault/media/wav"
 )
 
-func needTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found (required when CI=true)", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
+// needTool: see testtool.Need.
+func needTool(t testing.TB, name string) string { return testtool.Need(t, name) }
 
 // stored is a recording held in memory for tests, with its probed Source.
 type stored struct {

@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/recvault/recvault/internal/ctxio"
 	"io"
 	"io/fs"
 	"os"
@@ -80,7 +81,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (recvault.Blob
 		}
 	}()
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), ctxReader{ctx, r})
+	n, err := io.Copy(io.MultiWriter(f, h), ctxio.Reader(ctx, r))
 	if err != nil {
 		return recvault.BlobInfo{}, fmt.Errorf("write blob %s: %w", key, err)
 	}
@@ -182,20 +183,6 @@ func syncDir(dir string) error {
 		return fmt.Errorf("sync dir %s: %w", dir, err)
 	}
 	return nil
-}
-
-// ctxReader stops a long copy when the context ends (a client gone, a
-// shutdown), so an abandoned upload does not run to completion.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // OSFile returns the underlying file, so that HTTP serving can use sendfile.

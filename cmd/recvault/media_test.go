@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/recvault/recvault/internal/testtool"
 	"math"
 	"os"
 	"os/exec"
@@ -13,19 +14,8 @@ import (
 	"github.com/recvault/recvault"
 )
 
-// needTool skips a test when an external decoder is missing, except under
-// CI=true, where a missing tool is a failure.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI=true", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
+// needTool: see testtool.Need.
+func needTool(t testing.TB, name string) string { return testtool.Need(t, name) }
 
 // ffdecode decodes any media to interleaved s16le samples with ffmpeg.
 func ffdecode(t *testing.T, data []byte, channels int) []int16 {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"flag"
+	"github.com/recvault/recvault/internal/testtool"
 	"io"
 	"math"
 	"os"
@@ -18,17 +19,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.ref from ffmpeg's decode")
 
-// needTool skips the test when an external tool is missing, except under
-// CI=true where the tool is required.
-func needTool(t testing.TB, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI: %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-}
+// needTool: see testtool.Need.
+func needTool(t testing.TB, name string) string { return testtool.Need(t, name) }
 
 // decodeAll decodes a whole stream, reading in chunks of the given size.
 func decodeAll(t testing.TB, r io.Reader, chunk int) ([]int16, *Decoder) {

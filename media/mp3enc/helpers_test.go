@@ -3,6 +3,7 @@ package mp3enc
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/recvault/recvault/internal/testtool"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -15,19 +16,8 @@ import (
 	"github.com/recvault/recvault/media/internal/mp3tab"
 )
 
-// needTool skips the test when an external tool is missing, except under
-// CI=true where a missing tool is a failure.
-func needTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found (required when CI=true): %v", name, err)
-		}
-		t.Skipf("%s not found: %v", name, err)
-	}
-	return p
-}
+// needTool: see testtool.Need.
+func needTool(t testing.TB, name string) string { return testtool.Need(t, name) }
 
 // encode runs the encoder over interleaved samples, feeding it in uneven
 // chunks to exercise buffering. It tells the encoder the length up front

@@ -3,6 +3,7 @@ package probe
 import (
 	"bytes"
 	"errors"
+	"github.com/recvault/recvault/internal/testtool"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -15,17 +16,8 @@ import (
 	"github.com/recvault/recvault/media/wav"
 )
 
-func needTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found (required when CI=true)", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
+// needTool: see testtool.Need.
+func needTool(t testing.TB, name string) string { return testtool.Need(t, name) }
 
 func readFile(t testing.TB, name string) []byte {
 	t.Helper()

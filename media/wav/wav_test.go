@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"github.com/recvault/recvault/internal/testtool"
 	"io"
 	"os"
 	"os/exec"
@@ -13,19 +14,8 @@ import (
 	"time"
 )
 
-// needTool skips when an external tool is missing, except in CI where a
-// missing tool is a broken environment.
-func needTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not found (required when CI=true)", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
+// needTool: see testtool.Need.
+func needTool(t testing.TB, name string) string { return testtool.Need(t, name) }
 
 func TestReadRealFiles(t *testing.T) {
 	tests := []struct {
