@@ -20,6 +20,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"syscall"
 	"time"
 
 	"github.com/recvault/recvault/media"
@@ -85,6 +86,12 @@ func transcode(in, out, raw string, req media.Request) error {
 	w, err := os.Create(out)
 	if err != nil {
 		return err
+	}
+	if o.Size > 0 {
+		// The size is known up front: reserve the file's blocks in one
+		// call instead of one delayed allocation per page written. Best
+		// effort: file systems without fallocate just skip it.
+		_ = syscall.Fallocate(int(w.Fd()), 0, 0, o.Size)
 	}
 	// No bufio.Writer: the pipeline already writes in large blocks, and a
 	// buffer behind the 44-byte WAV header would copy every block again
