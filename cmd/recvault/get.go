@@ -629,18 +629,20 @@ func newReporter(p string, stdout io.Writer) (func(outcome), func() error, error
 	}, closeFn, nil
 }
 
-// progressUI shows progress on stderr: a bar (bytes for a single download,
-// files for a batch, with the file being written), JSON lines, or nothing.
+// progressUI shows progress on stderr: a bar (bytes for a single download;
+// for a batch, a bar per file in flight and one for the batch), JSON lines,
+// or nothing.
 type progressUI struct {
 	mode   string
 	w      io.Writer
 	total  int
 	single bool
 
-	mu   sync.Mutex
-	bar  *progressbar.ProgressBar
-	last map[int]time.Time
-	done int
+	mu    sync.Mutex
+	bar   *progressbar.ProgressBar // single download
+	multi *multiBar                // batch
+	last  map[int]time.Time
+	done  int
 }
 
 func (u *progressUI) json(v map[string]any) {
@@ -671,21 +673,15 @@ func (u *progressUI) fileProgress(line int, name string, p client.Progress) {
 			u.bar.Set64(p.Done)
 			return
 		}
-		u.ensureBatchBar()
-		pct := ""
-		if p.Total > 0 {
-			pct = fmt.Sprintf(" %d%%", p.Done*100/p.Total)
-		}
-		u.bar.Describe(name + pct)
+		u.batchBar().update(line, name, p.Done, p.Total)
 	}
 }
 
-func (u *progressUI) ensureBatchBar() {
-	if u.bar == nil {
-		u.bar = progressbar.NewOptions(u.total, progressbar.OptionSetWriter(u.w), progressbar.OptionShowCount(),
-			progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionClearOnFinish())
+func (u *progressUI) batchBar() *multiBar {
+	if u.multi == nil {
+		u.multi = newMultiBar(u.w, u.total)
 	}
+	return u.multi
 }
 
 func (u *progressUI) fileDone(o outcome) {
@@ -701,8 +697,7 @@ func (u *progressUI) fileDone(o outcome) {
 			"done": u.done, "of": u.total})
 	case "bar":
 		if !u.single {
-			u.ensureBatchBar()
-			u.bar.Add(1)
+			u.batchBar().fileDone(o.Line)
 		}
 	}
 }
@@ -716,6 +711,9 @@ func (u *progressUI) finish(downloaded, skipped, failed int) {
 	case "bar":
 		if u.bar != nil {
 			u.bar.Finish()
+		}
+		if u.multi != nil {
+			u.multi.finish()
 		}
 	}
 }
