@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/recvault/recvault/media/wav"
 	"github.com/recvault/recvault/vault"
 )
 
@@ -31,22 +32,13 @@ func TestMain(m *testing.M) {
 // wavPCM16 builds a mono 8 kHz PCM16 WAV of n samples of a 440 Hz tone with
 // a per-file offset, so different seeds give different bytes.
 func wavPCM16(n int, seed int) []byte {
-	b := make([]byte, 44+2*n)
-	copy(b[0:], "RIFF")
-	binary.LittleEndian.PutUint32(b[4:], uint32(36+2*n))
-	copy(b[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(b[16:], 16)
-	binary.LittleEndian.PutUint16(b[20:], 1)
-	binary.LittleEndian.PutUint16(b[22:], 1)
-	binary.LittleEndian.PutUint32(b[24:], 8000)
-	binary.LittleEndian.PutUint32(b[28:], 16000)
-	binary.LittleEndian.PutUint16(b[32:], 2)
-	binary.LittleEndian.PutUint16(b[34:], 16)
-	copy(b[36:], "data")
-	binary.LittleEndian.PutUint32(b[40:], uint32(2*n))
+	b, err := wav.AppendHeader(make([]byte, 0, 44+2*n), wav.Header{Format: wav.PCM16, SampleRate: 8000, Channels: 1, DataSize: int64(2 * n)})
+	if err != nil {
+		panic(err)
+	}
 	for i := 0; i < n; i++ {
 		v := int16(8000*math.Sin(2*math.Pi*440*float64(i)/8000) + float64(seed%100))
-		binary.LittleEndian.PutUint16(b[44+2*i:], uint16(v))
+		b = binary.LittleEndian.AppendUint16(b, uint16(v))
 	}
 	return b
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -12,30 +11,19 @@ import (
 	"time"
 
 	"github.com/recvault/recvault"
+	"github.com/recvault/recvault/media/wav"
 )
 
 // alawWAV builds a mono 8 kHz A-law WAV of secs seconds of a changing tone.
 func alawWAV(secs int) []byte {
 	n := secs * 8000
-	b := make([]byte, 58+n)
-	copy(b, "RIFF")
-	binary.LittleEndian.PutUint32(b[4:], uint32(50+n))
-	copy(b[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(b[16:], 18)
-	binary.LittleEndian.PutUint16(b[20:], 6)
-	binary.LittleEndian.PutUint16(b[22:], 1)
-	binary.LittleEndian.PutUint32(b[24:], 8000)
-	binary.LittleEndian.PutUint32(b[28:], 8000)
-	binary.LittleEndian.PutUint16(b[32:], 1)
-	binary.LittleEndian.PutUint16(b[34:], 8)
-	copy(b[38:], "fact")
-	binary.LittleEndian.PutUint32(b[42:], 4)
-	binary.LittleEndian.PutUint32(b[46:], uint32(n))
-	copy(b[50:], "data")
-	binary.LittleEndian.PutUint32(b[54:], uint32(n))
+	b, err := wav.AppendHeader(make([]byte, 0, 58+n), wav.Header{Format: wav.ALaw, SampleRate: 8000, Channels: 1, DataSize: int64(n)})
+	if err != nil {
+		panic(err)
+	}
 	pattern := []byte{0xd5, 0xa5, 0x95, 0x85, 0x95, 0xa5, 0xd5, 0x25, 0x15, 0x05, 0x15, 0x25}
 	for i := 0; i < n; i++ {
-		b[58+i] = pattern[(i/(1+i/80000))%len(pattern)]
+		b = append(b, pattern[(i/(1+i/80000))%len(pattern)])
 	}
 	return b
 }
