@@ -486,13 +486,23 @@ func targetFormat(s string) (string, bool) {
 	return "", false
 }
 
+// downloader authenticates a download request; a refusal is audited and
+// answered, and ok is false.
+func (h *Handler) downloader(w http.ResponseWriter, r *http.Request) (*recvault.Principal, bool) {
+	p, err := h.principal(r, "")
+	if err != nil {
+		h.svc.Audit(r.Context(), nil, "download", "", "denied", "unauthenticated")
+		h.failErr(w, r, err)
+		return nil, false
+	}
+	return p, true
+}
+
 // downloadVoiceLog: GET /ameyorestapi/cc/downloadVoiceLog?campaignId=&crtObjectId=&targetFormat=&filters=
 func (h *Handler) downloadVoiceLog(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	p, err := h.principal(r, "")
-	if err != nil {
-		h.svc.Audit(ctx, nil, "download", "", "denied", "unauthenticated")
-		h.failErr(w, r, err)
+	p, ok := h.downloader(w, r)
+	if !ok {
 		return
 	}
 	q := r.URL.Query()
@@ -618,10 +628,8 @@ func (h *Handler) find(r *http.Request, p *recvault.Principal, campaign int64, c
 // downloadVoiceLog|playVoiceLog&data={"crtObjectId":"…","targetFormat":"mp3"}.
 func (h *Handler) command(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	p, err := h.principal(r, "")
-	if err != nil {
-		h.svc.Audit(ctx, nil, "download", "", "denied", "unauthenticated")
-		h.failErr(w, r, err)
+	p, ok := h.downloader(w, r)
+	if !ok {
 		return
 	}
 	cmd := r.URL.Query().Get("command")
