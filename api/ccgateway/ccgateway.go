@@ -561,6 +561,12 @@ func (h *Handler) downloadByPath(w http.ResponseWriter, r *http.Request, c *agen
 		reply(w, RetParam, nil)
 		return
 	}
+	h.sendByRecorderPath(w, r, c, path)
+}
+
+// sendByRecorderPath serves, as A-law WAV, the voice recording catalogued
+// under a recorder path, if the caller may have it.
+func (h *Handler) sendByRecorderPath(w http.ResponseWriter, r *http.Request, c *agentCall, path string) {
 	rec, ok := h.byRecorderPath(w, r, c, path)
 	if !ok {
 		return

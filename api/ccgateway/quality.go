@@ -127,9 +127,5 @@ func (h *Handler) recordFromRecordID(w http.ResponseWriter, r *http.Request, c *
 		reply(w, RetParam, nil)
 		return
 	}
-	rec, ok := h.byRecorderPath(w, r, c, p)
-	if !ok {
-		return
-	}
-	h.send(w, r, c, rec, media.Request{Format: media.FormatWAVALaw})
+	h.sendByRecorderPath(w, r, c, p)
 }
