@@ -240,11 +240,6 @@ func (s *Service) liveSessions(ctx context.Context, userID int64, kind string) (
 	return live, nil
 }
 
-// LiveSessions lists the unexpired sessions of a user of one kind.
-func (s *Service) LiveSessions(ctx context.Context, u *recvault.User, kind string) ([]*recvault.Session, error) {
-	return s.liveSessions(ctx, u.ID, kind)
-}
-
 // alive reports whether a session is neither past its lifetime nor idle.
 func (s *Service) alive(ss *recvault.Session, now time.Time) bool {
 	idle := ss.Idle
