@@ -585,10 +585,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, p *recvault.Prin
 		return
 	}
 	defer d.Close()
-	if err := httputil.ServeDownload(w, r, d, ""); err != nil && ctx.Err() == nil {
-		h.log.Error("voice log stream failed", "err", err, "request_id", vault.RequestInfoFrom(ctx).RequestID)
-		panic(http.ErrAbortHandler)
-	}
+	httputil.ServeDownload(w, r, d, "", h.log)
 }
 
 // campaignVisible reports whether p could see some recording of campaign:

@@ -624,10 +624,7 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, c *agentCall, rec
 	defer d.Close()
 	stop := h.keepAlive(ctx, c.p)
 	defer stop()
-	if err := httputil.ServeDownload(w, r, d, "application/octet-stream;charset=utf-8"); err != nil && ctx.Err() == nil {
-		h.log.Error("record file stream failed", "err", err, "request_id", vault.RequestInfoFrom(ctx).RequestID)
-		panic(http.ErrAbortHandler)
-	}
+	httputil.ServeDownload(w, r, d, "application/octet-stream;charset=utf-8", h.log)
 }
 
 // keepAlive marks the session active every quarter of the idle timeout

@@ -4,6 +4,7 @@
 package httputil
 
 import (
+	"log/slog"
 	"mime"
 	"net/http"
 	"os"
@@ -35,7 +36,20 @@ func Attachment(name string) string {
 // stream (a conversion running for this request) is sent whole with its
 // ETag; the next request for it is served from the transcode cache.
 // ctype overrides d.ContentType when not empty (vendor APIs fix their own).
-func ServeDownload(w http.ResponseWriter, r *http.Request, d *vault.Download, ctype string) error {
+//
+// A stream that fails after the headers went out can no longer be answered
+// with an error: the failure is logged with the request id and the
+// connection is cut, so the client sees a broken transfer rather than a
+// short file that looks complete. A client that left is not logged.
+func ServeDownload(w http.ResponseWriter, r *http.Request, d *vault.Download, ctype string, log *slog.Logger) {
+	if err := serveDownload(w, r, d, ctype); err != nil && r.Context().Err() == nil {
+		log.Error("media stream failed", "err", err, "path", r.URL.Path,
+			"request_id", vault.RequestInfoFrom(r.Context()).RequestID)
+		panic(http.ErrAbortHandler)
+	}
+}
+
+func serveDownload(w http.ResponseWriter, r *http.Request, d *vault.Download, ctype string) error {
 	if ctype == "" {
 		ctype = d.ContentType
 	}

@@ -226,11 +226,7 @@ func (h *Handler) media(w http.ResponseWriter, r *http.Request, p *recvault.Prin
 		return
 	}
 	defer d.Close()
-	if err := httputil.ServeDownload(w, r, d, ""); err != nil && r.Context().Err() == nil {
-		// Headers are gone: all that is left is to log and cut the body.
-		h.log.Error("media stream failed", "err", err, "request_id", vault.RequestInfoFrom(r.Context()).RequestID)
-		panic(http.ErrAbortHandler)
-	}
+	httputil.ServeDownload(w, r, d, "", h.log)
 }
 
 // ingest takes the recording's bytes as the request body, with metadata in

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/binary"
 	"github.com/recvault/recvault/internal/testtool"
+	"io"
 	"math"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/recvault/recvault"
 )
@@ -201,4 +204,47 @@ func TestDualTrackChannels(t *testing.T) {
 	}
 	resp, b = env.do("GET", "/api/v1/recordings/"+video.ID+"/media?format=mp3", tok, nil)
 	wantError(t, resp, b, 400, recvault.EINVALID)
+}
+
+// TestStreamFailureCutsTheConnection: when a conversion fails after the
+// answer has started (here the stored file shrinks under a running MP3
+// conversion), the client sees a broken transfer, not a short file that
+// looks complete, and the cause is logged with the request id.
+func TestStreamFailureCutsTheConnection(t *testing.T) {
+	env := startEnv(t)
+	tok := env.loginDemo("admin")
+	rec := ingestLong(t, env, 30*60)
+	req, _ := http.NewRequest("GET", env.URL+"/api/v1/recordings/"+rec.ID+"/media?format=mp3", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	first := make([]byte, 4096)
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		t.Fatal(err)
+	}
+	blob := filepath.Join(env.dir, "blobs", "objects", filepath.FromSlash(rec.BlobKey))
+	if err := os.Truncate(blob, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err == nil {
+		t.Fatalf("a failed conversion ended as a clean body (%d more bytes)", len(body))
+	}
+	rid := resp.Header.Get("X-Request-Id")
+	deadline := time.Now().Add(2 * time.Second)
+	for !strings.Contains(env.logs.String(), "media stream failed") || !strings.Contains(env.logs.String(), rid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("failure not logged with request id %s:\n%s", rid, env.logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, n, _ := env.app.cache.Stats(); n != 0 {
+		t.Fatal("a failed conversion was cached")
+	}
 }
