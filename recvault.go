@@ -141,14 +141,26 @@ type Blob interface {
 	Size() int64
 }
 
-// BlobStore keeps recording bytes under keys the core chooses.
+// BlobStore keeps recording bytes under keys the core chooses. The
+// embedded implementation is a local directory; a scale-out one is an
+// S3-compatible bucket; both pass the same test suite (blob/blobtest).
 //
 // Put streams r to key, hashing it on the way, and returns only once the
 // blob is durable; until then nothing is visible under key, and a crash
-// leaves at most invisible temporary data. Open returns ENOTFOUND for a
-// missing key.
+// leaves at most invisible temporary data. Put never replaces a blob: a
+// second Put of an existing key is ECONFLICT (where the store can tell) and
+// never leaves a mix of two writes. Open returns ENOTFOUND for a missing
+// key; the Blob it returns reads by ranges, never fetching what is not read.
 type BlobStore interface {
 	Put(ctx context.Context, key string, r io.Reader) (BlobInfo, error)
 	Open(ctx context.Context, key string) (Blob, error)
+	// Delete removes key; a missing key is not an error.
 	Delete(ctx context.Context, key string) error
+	// Walk calls fn with every stored key and the time it was written.
+	Walk(ctx context.Context, fn func(key string, mod time.Time) error) error
+	// Clean removes the leftovers of writes interrupted more than age ago
+	// (temporary files, incomplete multipart uploads) and says how many.
+	Clean(ctx context.Context, age time.Duration) (int, error)
+	// Ping checks that the store answers (for readiness probes).
+	Ping(ctx context.Context) error
 }

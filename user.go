@@ -184,8 +184,14 @@ type Catalog interface {
 	Recording(ctx context.Context, id string) (*Recording, error)
 	// RecordingByIdentity returns ENOTFOUND if nothing is stored under the pair.
 	RecordingByIdentity(ctx context.Context, campaignID int64, crtObjectID string) (*Recording, error)
-	// BlobReferenced reports whether any recording uses the blob key.
-	BlobReferenced(ctx context.Context, key string) (bool, error)
+	// BlobInUse reports whether a recording uses the blob key, or a write
+	// of it began (BeginBlob) after pendingAfter and has not ended.
+	BlobInUse(ctx context.Context, key string, pendingAfter time.Time) (bool, error)
+	// BeginBlob marks key as being written (before the blob exists), so
+	// that no replica's orphan sweep deletes it before its row commits;
+	// EndBlob removes the mark once the row is committed or the write failed.
+	BeginBlob(ctx context.Context, key string, at time.Time) error
+	EndBlob(ctx context.Context, key string) error
 	// FindRecordings lists recordings in f.Scope matching f, newest first,
 	// with a cursor for the next page ("" at the end).
 	FindRecordings(ctx context.Context, f RecordingFilter) ([]*Recording, string, error)
@@ -203,6 +209,11 @@ type Catalog interface {
 	SessionByTokenHash(ctx context.Context, hash string) (*Session, error)
 	TouchSession(ctx context.Context, id int64, at time.Time) error
 	SetSessionExpiry(ctx context.Context, id int64, at time.Time) error
+	// RotateSession atomically gives session oldID a successor: only if the
+	// old session's expiry is still seen (no other request, on any replica,
+	// rotated it meanwhile) does it set that expiry to until and store succ
+	// (setting succ.ID). false, nil: another rotation won; nothing changed.
+	RotateSession(ctx context.Context, oldID int64, seen, until time.Time, succ *Session) (bool, error)
 	DeleteSession(ctx context.Context, id int64) error
 	DeleteUserSessions(ctx context.Context, userID int64) error
 	UserSessions(ctx context.Context, userID int64) ([]*Session, error)
@@ -215,5 +226,42 @@ type Catalog interface {
 	AppendAudit(ctx context.Context, e AuditEvent) error
 	Audit(ctx context.Context, limit int) ([]AuditEvent, error)
 
+	// CreateGrant stores a single-use grant (and drops grants expired
+	// before g.CreatedAt). ECONFLICT if the hash exists.
+	CreateGrant(ctx context.Context, g *Grant) error
+	// TakeGrant consumes the grant with that hash for that agent in one
+	// atomic step: at most one caller, on any replica, ever gets it.
+	// ENOTFOUND if it is unknown, already taken, another agent's (which
+	// stays unused for its owner) or expired at now.
+	TakeGrant(ctx context.Context, hash, agentID string, now time.Time) (*Grant, error)
+
+	// AcquireLease takes the named lease for holder until until, if it is
+	// free, expired at now, or already holder's (which renews it). false:
+	// another holder has it. Leases serialise work across replicas
+	// (sign-ins of one user, start-up sweeps).
+	AcquireLease(ctx context.Context, name, holder string, now, until time.Time) (bool, error)
+	// ReleaseLease frees the lease if holder still has it.
+	ReleaseLease(ctx context.Context, name, holder string) error
+
+	// EnsureSetting returns the deployment-wide value stored under name,
+	// storing value first if there is none: the first replica's value wins
+	// and every replica then agrees on it.
+	EnsureSetting(ctx context.Context, name, value string) (string, error)
+
+	// Ping checks that the catalog answers (for readiness probes).
+	Ping(ctx context.Context) error
 	Close() error
+}
+
+// Grant is a single-use, short-lived permission kept in the catalog so that
+// any replica can honour it once: the CC-Gateway agent portal's two-step
+// download token. Only the token's SHA-256 is stored.
+type Grant struct {
+	Hash        string // hex SHA-256 of the token
+	Kind        string // what it grants, e.g. "ccgw-quality"
+	UserID      int64
+	AgentID     string
+	RecordingID string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
 }

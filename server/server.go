@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -33,6 +34,12 @@ type Config struct {
 	CCGateway ccgateway.Config
 	// Ameyo tunes the Ameyo façade (push polls, archive download).
 	Ameyo ameyo.Config
+	// TrustedProxies are the networks of the load balancers in front of
+	// this server. Only a request whose peer lies in one of them has its
+	// X-Forwarded-For believed; the client is then the last address in it
+	// that is not a trusted proxy. The audit trail, the archive allow-list
+	// and the logs see that client.
+	TrustedProxies []netip.Prefix
 }
 
 // Server is one recvault HTTP server. Several can run in one process.
@@ -66,6 +73,7 @@ func New(svc *vault.Service, cfg Config) *Server {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	mux.HandleFunc("GET /readyz", s.ready)
 	s.root = s.wrap(mux)
 	s.http = &http.Server{
 		Handler:           s.root,
@@ -150,6 +158,74 @@ func (w *statusWriter) ReadFrom(src io.Reader) (int64, error) {
 	return n, err
 }
 
+// ready answers 200 when the catalog and the blob store both answer, else
+// 503 naming which one does not; the cause goes to the log only. A load
+// balancer takes the replica out of rotation meanwhile (the process stays
+// up: the backends may come back).
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.svc.Ready(ctx); err != nil {
+		s.log.Warn("not ready", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = fmt.Fprintf(w, "not ready: %s unavailable\n", vault.ReadyFailure(err))
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// clientAddr returns the address of the client behind r: the peer, or,
+// when the peer is a trusted proxy, the last untrusted address of
+// X-Forwarded-For (each proxy appends the address it saw).
+func (s *Server) clientAddr(r *http.Request) string {
+	if len(s.cfg.TrustedProxies) == 0 {
+		return r.RemoteAddr
+	}
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil || !s.trusted(peer.Addr().Unmap()) {
+		return r.RemoteAddr
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		ip, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return r.RemoteAddr // a malformed hop: believe nothing further left
+		}
+		if ip = ip.Unmap(); !s.trusted(ip) {
+			return netip.AddrPortFrom(ip, 0).String()
+		}
+	}
+	return r.RemoteAddr
+}
+
+func (s *Server) trusted(ip netip.Addr) bool {
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// requestID honours an incoming X-Request-Id of sane shape (a load
+// balancer's or a caller's, so logs can be joined across hops), else makes
+// one.
+func requestID(r *http.Request) string {
+	if v := r.Header.Get("X-Request-Id"); len(v) >= 8 && len(v) <= 64 {
+		ok := true
+		for i := 0; i < len(v) && ok; i++ {
+			c := v[i]
+			ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':'
+		}
+		if ok {
+			return v
+		}
+	}
+	return newRequestID()
+}
+
 func newRequestID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
@@ -178,8 +254,10 @@ func cleanPath(p string) string {
 func (s *Server) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rid := newRequestID()
+		rid := requestID(r)
 		w.Header().Set("X-Request-Id", rid)
+		peer := r.RemoteAddr
+		r.RemoteAddr = s.clientAddr(r)
 		ri := vault.RequestInfo{Remote: r.RemoteAddr, RequestID: rid}
 		r = r.WithContext(vault.WithRequestInfo(r.Context(), ri))
 		if c := cleanPath(r.URL.Path); c != r.URL.Path {
@@ -199,7 +277,7 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 			}
 			// The path is logged, never the query: it may carry session ids.
 			s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
-				"bytes", sw.n, "ms", time.Since(start).Milliseconds(), "request_id", rid, "remote", r.RemoteAddr)
+				"bytes", sw.n, "ms", time.Since(start).Milliseconds(), "request_id", rid, "remote", r.RemoteAddr, "peer", peer)
 		}()
 		next.ServeHTTP(sw, r)
 	})

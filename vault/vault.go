@@ -52,6 +52,8 @@ type Service struct {
 	blobs recvault.BlobStore
 	cfg   Config
 	log   *slog.Logger
+	// holder names this service (replica) as the holder of catalog leases.
+	holder string
 }
 
 // New returns a service over a catalog and a blob store.
@@ -71,7 +73,7 @@ func New(cat recvault.Catalog, blobs recvault.BlobStore, cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Service{cat: cat, blobs: blobs, cfg: cfg, log: cfg.Logger}
+	return &Service{cat: cat, blobs: blobs, cfg: cfg, log: cfg.Logger, holder: newID()}
 }
 
 // Catalog exposes the catalog for read-only administrative listings.
@@ -172,6 +174,16 @@ func (s *Service) LoginWith(ctx context.Context, login, password string, o Login
 	}
 	p := &recvault.Principal{User: u}
 	if o.Exclusive {
+		// Check and create under a catalog lease, so that two sign-ins of
+		// one user racing on two replicas cannot both see "no session".
+		release, ok, err := s.WaitLease(ctx, fmt.Sprintf("signin:%s:%d", o.Kind, u.ID), 30*time.Second, 10*time.Second)
+		if err != nil {
+			return "", nil, err
+		}
+		if !ok {
+			return "", nil, recvault.Errorf(recvault.ECONFLICT, "another sign-in of user %s is in progress", u.Login)
+		}
+		defer release()
 		live, err := s.liveSessions(ctx, u.ID, o.Kind)
 		if err != nil {
 			return "", nil, err
@@ -263,23 +275,30 @@ func (s *Service) RevokeSessions(ctx context.Context, u *recvault.User, kind str
 	return len(live), nil
 }
 
-// Rotate gives p's session a successor with a new token (made by newToken)
-// and lets the old token work for grace more. The successor inherits the
-// user, kind, idle timeout and absolute end.
+// Rotate gives p's session a successor with a new token and lets the old
+// token work for grace more. The successor inherits the user, kind and
+// idle timeout. It is atomic across replicas: if another request rotated
+// the session since p was authenticated, nothing changes and the error is
+// ECONFLICT, so a session never gets two successors.
 func (s *Service) Rotate(ctx context.Context, p *recvault.Principal, newToken string, grace time.Duration) (*recvault.Session, error) {
 	old := p.Session
 	now := s.now()
 	sess := &recvault.Session{TokenHash: auth.HashToken(newToken), UserID: old.UserID, Kind: old.Kind,
 		CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(s.cfg.SessionMax), Idle: old.Idle}
-	if err := s.cat.CreateSession(ctx, sess); err != nil {
-		return nil, err
+	end := now.Add(grace)
+	if !end.Before(old.ExpiresAt) {
+		// Still move the expiry, by a nanosecond, so that the move itself
+		// marks the session as rotated for any concurrent request.
+		end = old.ExpiresAt.Add(-time.Nanosecond)
 	}
-	if end := now.Add(grace); end.Before(old.ExpiresAt) {
-		if err := s.cat.SetSessionExpiry(ctx, old.ID, end); err != nil {
-			return nil, err
-		}
-		old.ExpiresAt = end
+	ok, err := s.cat.RotateSession(ctx, old.ID, old.ExpiresAt, end, sess)
+	if err != nil {
+		return nil, fmt.Errorf("rotate session: %w", err)
 	}
+	if !ok {
+		return nil, recvault.Errorf(recvault.ECONFLICT, "the session was rotated by another request")
+	}
+	old.ExpiresAt = end
 	return sess, nil
 }
 
@@ -484,6 +503,17 @@ func (s *Service) Ingest(ctx context.Context, p *recvault.Principal, req IngestR
 		return nil, false, recvault.Internal(errors.New("no media prober configured"))
 	}
 	r.BlobKey = now.Format("2006/01/02/") + r.ID
+	// Mark the blob as being written before it exists, so that no
+	// replica's orphan sweep takes it for a crash's leftover before its
+	// row is committed; the mark goes once the ingest is decided.
+	if err := s.cat.BeginBlob(ctx, r.BlobKey, now); err != nil {
+		return nil, false, err
+	}
+	defer func() {
+		if err := s.cat.EndBlob(context.WithoutCancel(ctx), r.BlobKey); err != nil {
+			s.log.Warn("end blob mark", "key", r.BlobKey, "err", err)
+		}
+	}()
 	info, err := s.blobs.Put(ctx, r.BlobKey, body)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -628,4 +658,34 @@ func (s *Service) List(ctx context.Context, p *recvault.Principal, f recvault.Re
 		}
 	}
 	return out, next, nil
+}
+
+// readyError names the backend that failed a readiness check.
+type readyError struct {
+	backend string
+	err     error
+}
+
+func (e *readyError) Error() string { return e.backend + ": " + e.err.Error() }
+func (e *readyError) Unwrap() error { return e.err }
+
+// Ready checks that the catalog and the blob store both answer.
+func (s *Service) Ready(ctx context.Context) error {
+	if err := s.cat.Ping(ctx); err != nil {
+		return &readyError{"catalog", err}
+	}
+	if err := s.blobs.Ping(ctx); err != nil {
+		return &readyError{"blob store", err}
+	}
+	return nil
+}
+
+// ReadyFailure names the backend a Ready error is about ("catalog",
+// "blob store"), for an answer that must not carry the cause.
+func ReadyFailure(err error) string {
+	var re *readyError
+	if errors.As(err, &re) {
+		return re.backend
+	}
+	return "backend"
 }

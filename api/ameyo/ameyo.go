@@ -6,6 +6,7 @@
 package ameyo
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -18,6 +19,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/recvault/recvault"
@@ -46,9 +48,12 @@ type Handler struct {
 	log *slog.Logger
 	cfg Config
 	mux *http.ServeMux
-	// prefix is the first part of session ids, fixed per server like the
-	// vendor's contact-centre hash ("d741-6904fad1").
-	prefix string
+	// prefix caches the first part of session ids, fixed per deployment
+	// like the vendor's contact-centre hash ("d741-6904fad1"). It is made
+	// once for the whole deployment and kept in the catalog, so every
+	// replica's ids look alike; once read it never changes, so the cache
+	// needs no invalidation.
+	prefix atomic.Pointer[string]
 }
 
 // SessionKind marks the core sessions this façade opens.
@@ -62,10 +67,7 @@ func New(svc *vault.Service, log *slog.Logger, cfg Config) *Handler {
 	if cfg.PushWait <= 0 {
 		cfg.PushWait = 10 * time.Second
 	}
-	var b [6]byte
-	rand.Read(b[:])
-	h := &Handler{svc: svc, log: log, cfg: cfg, mux: http.NewServeMux(),
-		prefix: hex.EncodeToString(b[:2]) + "-" + hex.EncodeToString(b[2:])}
+	h := &Handler{svc: svc, log: log, cfg: cfg, mux: http.NewServeMux()}
 	h.mux.HandleFunc("POST /ameyorestapi/session/userLogin", h.userLogin)
 	h.mux.HandleFunc("POST /ameyorestapi/userLogin/login", h.login)
 	h.mux.HandleFunc("POST /ameyorestapi/session/userLogout", h.logout)
@@ -175,9 +177,9 @@ const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 // newSessionID makes an id shaped like Ameyo's,
 // <4 hex>-<8 hex>-ses-<userId>-<random>-<n>, whose random part carries 48
 // alphanumeric characters (about 285 bits).
-func (h *Handler) newSessionID(u *recvault.User) string {
+func newSessionID(prefix string, u *recvault.User) string {
 	var b strings.Builder
-	b.WriteString(h.prefix + "-ses-" + u.Login + "-")
+	b.WriteString(prefix + "-ses-" + u.Login + "-")
 	max := big.NewInt(int64(len(alnum)))
 	for i := 0; i < 48; i++ {
 		n, _ := rand.Int(rand.Reader, max)
@@ -186,6 +188,26 @@ func (h *Handler) newSessionID(u *recvault.User) string {
 	n, _ := rand.Int(rand.Reader, big.NewInt(90000))
 	b.WriteString("-" + strconv.FormatInt(n.Int64()+10000, 10))
 	return b.String()
+}
+
+// sessionPrefix returns the deployment's session-id prefix,
+// <4 hex>-<8 hex>, made by the first replica that needed it.
+func (h *Handler) sessionPrefix(ctx context.Context) (string, error) {
+	if p := h.prefix.Load(); p != nil {
+		return *p, nil
+	}
+	v, err := h.svc.DeploymentValue(ctx, "ameyo.session-prefix", func() string {
+		var b [6]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			panic(err) // crypto/rand never fails on Linux
+		}
+		return hex.EncodeToString(b[:2]) + "-" + hex.EncodeToString(b[2:])
+	})
+	if err != nil {
+		return "", err
+	}
+	h.prefix.Store(&v)
+	return v, nil
 }
 
 type loginBody struct {
@@ -203,8 +225,14 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) (*loginBody, st
 		h.fail(w, r, http.StatusBadRequest, "InvalidInput", `body must be JSON with "userId" and "token"`)
 		return nil, "", nil, false
 	}
+	prefix, err := h.sessionPrefix(r.Context())
+	if err != nil {
+		h.failErr(w, r, err)
+		return nil, "", nil, false
+	}
 	sid, p, err := h.svc.LoginWith(r.Context(), in.UserID, in.Token, vault.LoginOptions{
-		Kind: SessionKind, NewToken: h.newSessionID, Exclusive: true, Force: bool(in.ForceLogin)})
+		Kind: SessionKind, NewToken: func(u *recvault.User) string { return newSessionID(prefix, u) },
+		Exclusive: true, Force: bool(in.ForceLogin)})
 	if err != nil {
 		if recvault.ErrorCode(err) == recvault.EUNAUTHENTICATED {
 			// Ameyo 4.x answers a failed sign-in with HTTP 512.

@@ -18,7 +18,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/recvault/recvault"
@@ -60,9 +59,6 @@ type Handler struct {
 	log *slog.Logger
 	cfg Config
 	mux *http.ServeMux
-
-	signingIn sync.Map // agent id → struct{}: sign-ins in progress
-	tokens    *tokenStore
 }
 
 const prefix = "/agentgateway/resource"
@@ -90,7 +86,7 @@ func New(svc *vault.Service, log *slog.Logger, cfg Config) *Handler {
 	if cfg.VDNID <= 0 {
 		cfg.VDNID = 1
 	}
-	h := &Handler{svc: svc, log: log, cfg: cfg, mux: http.NewServeMux(), tokens: newTokenStore(svc.Now)}
+	h := &Handler{svc: svc, log: log, cfg: cfg, mux: http.NewServeMux()}
 	m := h.mux
 	m.HandleFunc("PUT "+prefix+"/onlineagent/{agentid}", h.signIn(false))
 	m.HandleFunc("PUT "+prefix+"/onlineagent/{agentid}/forcelogin", h.signIn(true))
@@ -243,11 +239,18 @@ func (h *Handler) signIn(force bool) http.HandlerFunc {
 			reply(w, RetSignInParam, nil)
 			return
 		}
-		if _, busy := h.signingIn.LoadOrStore(agentID, struct{}{}); busy {
+		// One sign-in per work number at a time, across every replica:
+		// the vendor answers a concurrent one "in progress".
+		release, free, err := h.svc.TryLease(ctx, "ccgw-signin:"+agentID, 30*time.Second)
+		if err != nil {
+			h.internal(w, r, err)
+			return
+		}
+		if !free {
 			reply(w, RetSignInBusy, nil)
 			return
 		}
-		defer h.signingIn.Delete(agentID)
+		defer release()
 		u, err := h.svc.UserByAgentID(ctx, agentID)
 		if err != nil {
 			if recvault.ErrorCode(err) == recvault.ENOTFOUND {
@@ -358,7 +361,11 @@ func (h *Handler) maybeRotate(w http.ResponseWriter, r *http.Request, c *agentCa
 	}
 	guid := h.newGUID(nil)
 	if _, err := h.svc.Rotate(r.Context(), c.p, guid, s.CreatedAt.Add(h.cfg.GUIDLife).Sub(now)); err != nil {
-		h.log.Error("rotate GUID", "err", err)
+		// ECONFLICT: a concurrent request (on any replica) rotated it and
+		// announces its successor; this one keeps the current GUID.
+		if recvault.ErrorCode(err) != recvault.ECONFLICT {
+			h.log.Error("rotate GUID", "err", err)
+		}
 		return
 	}
 	setGUID(w, guid)
@@ -380,6 +387,10 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request, c *agentCall) {
 func (h *Handler) updateGUID(w http.ResponseWriter, r *http.Request, c *agentCall) {
 	guid := h.newGUID(nil)
 	if _, err := h.svc.Rotate(r.Context(), c.p, guid, h.cfg.GUIDLife-h.cfg.RotateEvery); err != nil {
+		if recvault.ErrorCode(err) == recvault.ECONFLICT {
+			reply(w, RetSignInBusy, nil) // rotated meanwhile: the client asks again
+			return
+		}
 		h.internal(w, r, err)
 		return
 	}

@@ -1,22 +1,44 @@
 package ccgateway
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/recvault/recvault"
+	"github.com/recvault/recvault/blob/disk"
+	"github.com/recvault/recvault/catalog/sqlite"
+	"github.com/recvault/recvault/vault"
 )
 
-// A second sign-in of an agent while one is still running gets 000-007.
-// (End-to-end tests cover the rest of sign-in against a real server.)
+// A second sign-in of an agent while one is still running — on this
+// replica or another one sharing the catalog — gets 000-007. (End-to-end
+// tests cover the rest of sign-in against a real server.)
 func TestSignInInProgress(t *testing.T) {
-	h := New(nil, slog.New(slog.NewTextHandler(io.Discard, nil)), Config{})
-	h.signingIn.Store("4977", struct{}{})
+	cat, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	blobs, err := disk.Open(filepath.Join(t.TempDir(), "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	other := vault.New(cat, blobs, vault.Config{Logger: quiet}) // another replica
+	release, ok, err := other.TryLease(context.Background(), "ccgw-signin:4977", time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("lease: %v %v", ok, err)
+	}
+	defer release()
+	h := New(vault.New(cat, blobs, vault.Config{Logger: quiet}), quiet, Config{})
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest("PUT", prefix+"/onlineagent/4977", strings.NewReader(`{"password":"x"}`))
 	h.ServeHTTP(rec, req)

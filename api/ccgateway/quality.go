@@ -1,78 +1,20 @@
 package ccgateway
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"path"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/recvault/recvault"
-	"github.com/recvault/recvault/auth"
 	"github.com/recvault/recvault/media"
 )
 
 // tokenTTL bounds how long a quality-control download token lives.
 const tokenTTL = 60 * time.Second
 
-// tokenStore holds the single-use download tokens of the agent portal's
-// two-step download, by SHA-256: a token is bound to one agent, one user
-// and one recording, lives tokenTTL and is consumed by its first use.
-type tokenStore struct {
-	now func() time.Time
-	mu  sync.Mutex
-	m   map[string]grant
-}
-
-type grant struct {
-	agentID  string
-	userID   int64
-	recordID string
-	expires  time.Time
-}
-
-func newTokenStore(now func() time.Time) *tokenStore {
-	return &tokenStore{now: now, m: map[string]grant{}}
-}
-
-func tokenKey(t string) string {
-	h := sha256.Sum256([]byte(t))
-	return hex.EncodeToString(h[:])
-}
-
-func (s *tokenStore) issue(g grant) string {
-	t := auth.NewToken(32)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	for k, old := range s.m { // drop the expired, so the map stays small
-		if now.After(old.expires) {
-			delete(s.m, k)
-		}
-	}
-	g.expires = now.Add(tokenTTL)
-	s.m[tokenKey(t)] = g
-	return t
-}
-
-// take consumes token for agentID; it fails for an unknown, expired,
-// already used or other agent's token (which stays unused for its owner).
-func (s *tokenStore) take(token, agentID string) (grant, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := tokenKey(token)
-	g, ok := s.m[k]
-	if !ok || g.agentID != agentID {
-		return grant{}, false
-	}
-	delete(s.m, k)
-	if s.now().After(g.expires) {
-		return grant{}, false
-	}
-	return g, true
-}
+// grantKind marks the catalog grants of the two-step download.
+const grantKind = "ccgw-quality"
 
 // localRecordPath is the portal's first step: GET …/qualitycontrol/{agentid}/
 // localrecordpath?format=1&recordId=<recorder path>. It answers a token for
@@ -87,7 +29,12 @@ func (h *Handler) localRecordPath(w http.ResponseWriter, r *http.Request, c *age
 	if !ok {
 		return
 	}
-	t := h.tokens.issue(grant{agentID: c.agentID, userID: c.p.User.ID, recordID: rec.ID})
+	// The token is a catalog grant, so step two may land on any replica.
+	t, err := h.svc.IssueGrant(r.Context(), grantKind, c.p.User, c.agentID, rec, tokenTTL)
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
 	name := path.Base(recvault.NormalizeVendorPath(rec.OriginalPath))
 	name = strings.TrimSuffix(name, path.Ext(name)) + ".wav"
 	h.svc.Audit(r.Context(), c.p, "download-token", rec.ID, "granted", "")
@@ -101,20 +48,17 @@ func (h *Handler) localRecordPath(w http.ResponseWriter, r *http.Request, c *age
 func (h *Handler) qualityRecordFile(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	agentID := r.PathValue("agentid")
-	g, ok := h.tokens.take(r.URL.Query().Get("token"), agentID)
-	if !ok {
+	u, rec, err := h.svc.RedeemGrant(ctx, grantKind, r.URL.Query().Get("token"), agentID)
+	switch {
+	case u == nil && recvault.ErrorCode(err) == recvault.ENOTFOUND:
 		h.svc.Audit(ctx, nil, "download", "", "denied", "bad quality-control token")
 		reply(w, RetTokenInvalid, nil)
 		return
-	}
-	u, err := h.svc.Catalog().UserByID(ctx, g.userID)
-	if err != nil || u.Disabled || u.AgentID != agentID {
-		reply(w, RetTokenInvalid, nil)
-		return
-	}
-	rec, err := h.svc.Catalog().Recording(ctx, g.recordID)
-	if err != nil {
+	case u != nil && recvault.ErrorCode(err) == recvault.ENOTFOUND:
 		h.notFound(w, r, &agentCall{p: &recvault.Principal{User: u}}, "recording of token")
+		return
+	case err != nil:
+		h.internal(w, r, err)
 		return
 	}
 	h.send(w, r, &agentCall{p: &recvault.Principal{User: u}, agentID: agentID}, rec, media.Request{Format: media.FormatWAVALaw})

@@ -145,10 +145,10 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // Clean removes temporary files older than age, the leftovers of writes
 // that a crash interrupted. Age keeps it from racing a concurrent writer
 // (another recvault process on the same directory).
-func (s *Store) Clean(age time.Duration) (int, error) {
+func (s *Store) Clean(ctx context.Context, age time.Duration) (int, error) {
 	entries, err := os.ReadDir(filepath.Join(s.root, "tmp"))
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("clean blob store: %w", err)
 	}
 	n := 0
 	for _, e := range entries {
@@ -156,11 +156,28 @@ func (s *Store) Clean(age time.Duration) (int, error) {
 		if err != nil || time.Since(info.ModTime()) < age {
 			continue
 		}
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
 		if os.Remove(filepath.Join(s.root, "tmp", e.Name())) == nil {
 			n++
 		}
 	}
 	return n, nil
+}
+
+// Ping checks that the store's directories are there and usable.
+func (s *Store) Ping(ctx context.Context) error {
+	for _, d := range []string{"tmp", "objects"} {
+		st, err := os.Stat(filepath.Join(s.root, d))
+		if err != nil {
+			return fmt.Errorf("blob store: %w", err)
+		}
+		if !st.IsDir() {
+			return fmt.Errorf("blob store: %s is not a directory", filepath.Join(s.root, d))
+		}
+	}
+	return nil
 }
 
 // File is an open blob. It exposes the *os.File so that servers can hand it
@@ -189,10 +206,13 @@ func syncDir(dir string) error {
 func (f *File) OSFile() *os.File { return f.File }
 
 // Walk calls fn with the key and modification time of every stored blob.
-func (s *Store) Walk(fn func(key string, mod time.Time) error) error {
+func (s *Store) Walk(ctx context.Context, fn func(key string, mod time.Time) error) error {
 	root := filepath.Join(s.root, "objects")
 	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
 			return err
 		}
 		info, err := d.Info()

@@ -113,7 +113,7 @@ func TestCleanRemovesOldTemporaries(t *testing.T) {
 	os.WriteFile(fresh, []byte("x"), 0o600)
 	past := time.Now().Add(-2 * time.Hour)
 	os.Chtimes(old, past, past)
-	n, err := s.Clean(time.Hour)
+	n, err := s.Clean(context.Background(), time.Hour)
 	if err != nil || n != 1 {
 		t.Fatalf("Clean = %d, %v", n, err)
 	}

@@ -19,6 +19,16 @@ func Run(t *testing.T, open func(t *testing.T) recvault.Catalog) {
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open(t)) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open(t)) })
 	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, open(t)) })
+	t.Run("PendingBlobs", func(t *testing.T) { testPendingBlobs(t, open(t)) })
+	t.Run("RotateSessionOnce", func(t *testing.T) { testRotate(t, open(t)) })
+	t.Run("GrantsSingleUse", func(t *testing.T) { testGrants(t, open(t)) })
+	t.Run("Leases", func(t *testing.T) { testLeases(t, open(t)) })
+	t.Run("Settings", func(t *testing.T) { testSettings(t, open(t)) })
+	t.Run("Ping", func(t *testing.T) {
+		if err := open(t).Ping(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 var base = time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
@@ -48,10 +58,10 @@ func testIdentity(t *testing.T, c recvault.Catalog) {
 	if *got != *r {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", got, r)
 	}
-	if used, err := c.BlobReferenced(ctx, r.BlobKey); err != nil || !used {
+	if used, err := c.BlobInUse(ctx, r.BlobKey, base); err != nil || !used {
 		t.Fatalf("blob of a recording not referenced: %v %v", used, err)
 	}
-	if used, err := c.BlobReferenced(ctx, "2026/01/01/none"); err != nil || used {
+	if used, err := c.BlobInUse(ctx, "2026/01/01/none", base); err != nil || used {
 		t.Fatalf("unknown blob referenced: %v %v", used, err)
 	}
 	if got, err := c.RecordingByIdentity(ctx, 110, "crt-1"); err != nil || got.ID != r.ID {

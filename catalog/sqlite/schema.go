@@ -109,4 +109,31 @@ CREATE TABLE api_keys (
 	`
 CREATE INDEX recordings_blob ON recordings (blob_key);
 `,
+	// 6: state every replica must share: single-use grants, leases,
+	// deployment-wide settings, blobs being written.
+	`
+CREATE TABLE grants (
+	hash         TEXT PRIMARY KEY,
+	kind         TEXT NOT NULL,
+	user_id      INTEGER NOT NULL,
+	agent_id     TEXT NOT NULL,
+	recording_id TEXT NOT NULL,
+	created_at   INTEGER NOT NULL,
+	expires_at   INTEGER NOT NULL
+);
+CREATE INDEX grants_expires ON grants (expires_at);
+CREATE TABLE leases (
+	name       TEXT PRIMARY KEY,
+	holder     TEXT NOT NULL,
+	expires_at INTEGER NOT NULL
+);
+CREATE TABLE settings (
+	name  TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+CREATE TABLE pending_blobs (
+	blob_key   TEXT PRIMARY KEY,
+	started_at INTEGER NOT NULL
+);
+`,
 }

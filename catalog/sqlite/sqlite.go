@@ -163,13 +163,42 @@ func (c *DB) Recording(ctx context.Context, id string) (*recvault.Recording, err
 	return r, nil
 }
 
-// BlobReferenced reports whether a recording uses the blob key.
-func (c *DB) BlobReferenced(ctx context.Context, key string) (bool, error) {
+// BlobInUse reports whether a recording uses the blob key or a write of it
+// began after pendingAfter.
+func (c *DB) BlobInUse(ctx context.Context, key string, pendingAfter time.Time) (bool, error) {
 	var n int
-	if err := c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM recordings WHERE blob_key = ?`, key).Scan(&n); err != nil {
+	err := c.db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM recordings WHERE blob_key = ?) +
+		(SELECT COUNT(*) FROM pending_blobs WHERE blob_key = ? AND started_at > ?)`, key, key, nanos(pendingAfter)).Scan(&n)
+	if err != nil {
 		return false, fmt.Errorf("blob reference: %w", err)
 	}
 	return n > 0, nil
+}
+
+// BeginBlob marks key as being written.
+func (c *DB) BeginBlob(ctx context.Context, key string, at time.Time) error {
+	if _, err := c.db.ExecContext(ctx, `INSERT INTO pending_blobs (blob_key, started_at) VALUES (?, ?)
+		ON CONFLICT (blob_key) DO UPDATE SET started_at = excluded.started_at`, key, nanos(at)); err != nil {
+		return fmt.Errorf("begin blob: %w", err)
+	}
+	return nil
+}
+
+// EndBlob removes the mark BeginBlob set.
+func (c *DB) EndBlob(ctx context.Context, key string) error {
+	if _, err := c.db.ExecContext(ctx, `DELETE FROM pending_blobs WHERE blob_key = ?`, key); err != nil {
+		return fmt.Errorf("end blob: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the database answers.
+func (c *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := c.db.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	return nil
 }
 
 // RecordingByIdentity returns the recording stored under (campaign, crt object).

@@ -85,7 +85,7 @@ func TestIngestKilledMidwayLeavesNothing(t *testing.T) {
 	if n := countFiles(t, filepath.Join(dir, "blobs", "objects")); n != 0 {
 		t.Fatalf("%d blobs placed by a killed ingest", n)
 	}
-	if n, _ := a.blobs.Clean(0); n != 1 {
+	if n, _ := a.blobs.Clean(context.Background(), 0); n != 1 {
 		t.Fatalf("Clean removed %d temporaries, want the 1 partial", n)
 	}
 	// A crash after the blob was placed but before its row was committed
@@ -93,7 +93,7 @@ func TestIngestKilledMidwayLeavesNothing(t *testing.T) {
 	if _, err := a.blobs.Put(context.Background(), "2026/01/01/orphan", bytes.NewReader([]byte("orphan"))); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := a.svc.SweepOrphans(context.Background(), a.blobs, 0); err != nil || n != 1 {
+	if _, n, err := a.svc.SweepOrphans(context.Background(), 0); err != nil || n != 1 {
 		t.Fatalf("sweep removed %d (%v), want the 1 orphan", n, err)
 	}
 	a.Close()
@@ -113,7 +113,7 @@ func TestIngestKilledMidwayLeavesNothing(t *testing.T) {
 	if err != nil || r.SHA256 != sha(wav) {
 		t.Fatalf("acknowledged ingest: %v %v", r, err)
 	}
-	if n, _ := a.svc.SweepOrphans(context.Background(), a.blobs, 0); n != 0 {
+	if _, n, _ := a.svc.SweepOrphans(context.Background(), 0); n != 0 {
 		t.Fatalf("sweep removed %d referenced blobs", n)
 	}
 	if _, err := a.blobs.Open(context.Background(), r.BlobKey); err != nil {

@@ -63,15 +63,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer a.Close()
-	if n, err := a.blobs.Clean(time.Hour); err != nil {
-		log.Warn("clean temporary blobs", "err", err)
-	} else if n > 0 {
-		log.Info("removed temporary blobs left by interrupted writes", "count", n)
-	}
-	if n, err := a.svc.SweepOrphans(ctx, a.blobs, time.Hour); err != nil {
-		log.Warn("sweep unreferenced blobs", "err", err)
-	} else if n > 0 {
-		log.Info("removed blobs no recording refers to (left by interrupted ingests)", "count", n)
+	if cleaned, orphans, err := a.svc.SweepOrphans(ctx, time.Hour); err != nil {
+		log.Warn("sweep blob store", "err", err)
+	} else if cleaned+orphans > 0 {
+		log.Info("removed leftovers of interrupted writes and blobs no recording refers to",
+			"temporary", cleaned, "orphans", orphans)
 	}
 	if *withDemo {
 		if err := demo.Seed(ctx, a.svc, stdout); err != nil {
