@@ -13,7 +13,18 @@ import (
 	"time"
 
 	"github.com/recvault/recvault"
+	"github.com/recvault/recvault/blob/blobtest"
 )
+
+func TestBlobSuite(t *testing.T) {
+	blobtest.Run(t, func(t *testing.T) recvault.BlobStore {
+		s, err := Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
 
 func TestPutOpenDelete(t *testing.T) {
 	ctx := context.Background()

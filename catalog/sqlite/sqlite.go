@@ -11,14 +11,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/recvault/recvault"
+	"github.com/recvault/recvault/catalog/internal/cursor"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -262,7 +261,7 @@ func (c *DB) FindRecordings(ctx context.Context, f recvault.RecordingFilter) ([]
 		where, args = append(where, "started_at < ?"), append(args, f.To.UnixNano())
 	}
 	if f.Cursor != "" {
-		at, id, err := decodeCursor(f.Cursor)
+		at, id, err := cursor.Decode(f.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
@@ -299,32 +298,11 @@ func (c *DB) FindRecordings(ctx context.Context, f recvault.RecordingFilter) ([]
 	if len(out) > limit {
 		out = out[:limit]
 		last := out[limit-1]
-		next = encodeCursor(nanos(last.StartedAt), last.ID)
+		next = cursor.Encode(nanos(last.StartedAt), last.ID)
 	}
 	return out, next, nil
 }
 
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
-}
-
-func encodeCursor(at int64, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(at, 10) + ":" + id))
-}
-
-func decodeCursor(s string) (int64, string, error) {
-	bad := recvault.Errorf(recvault.EINVALID, "invalid cursor")
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return 0, "", bad
-	}
-	at, id, ok := strings.Cut(string(b), ":")
-	if !ok {
-		return 0, "", bad
-	}
-	n, err := strconv.ParseInt(at, 10, 64)
-	if err != nil {
-		return 0, "", bad
-	}
-	return n, id, nil
 }

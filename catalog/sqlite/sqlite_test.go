@@ -8,6 +8,7 @@ import (
 
 	"github.com/recvault/recvault"
 	"github.com/recvault/recvault/catalog/catalogtest"
+	"github.com/recvault/recvault/catalog/internal/cursor"
 )
 
 func openTest(t *testing.T) *DB {
@@ -113,20 +114,20 @@ func BenchmarkRecordingByIdentity(b *testing.B) {
 }
 
 func FuzzCursor(f *testing.F) {
-	f.Add(encodeCursor(1767258000000000000, "rec0001"))
+	f.Add(cursor.Encode(1767258000000000000, "rec0001"))
 	f.Add("")
 	f.Add("!!")
 	f.Fuzz(func(t *testing.T, s string) {
-		at, id, err := decodeCursor(s)
+		at, id, err := cursor.Decode(s)
 		if err != nil {
 			if recvault.ErrorCode(err) != recvault.EINVALID {
 				t.Fatalf("cursor error %v is not EINVALID", err)
 			}
 			return
 		}
-		if again := encodeCursor(at, id); again != s {
+		if again := cursor.Encode(at, id); again != s {
 			// Non-canonical encodings may decode; they must still round-trip the values.
-			if at2, id2, err := decodeCursor(again); err != nil || at2 != at || id2 != id {
+			if at2, id2, err := cursor.Decode(again); err != nil || at2 != at || id2 != id {
 				t.Fatalf("cursor %q does not round-trip", s)
 			}
 		}

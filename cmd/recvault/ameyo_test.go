@@ -236,7 +236,7 @@ func TestAmeyoErrorRows(t *testing.T) {
 	wantAmeyoError(t, resp, b, 404, "requested.resource.not.found", 0, "")
 	// 500: the stored file is gone; the client learns nothing internal.
 	rec := env.recordingID(110, seedCRT)
-	os.Remove(filepath.Join(env.dir, "blobs", "objects", filepath.FromSlash(rec.BlobKey)))
+	env.replaceBlob(rec.BlobKey, nil)
 	resp, b = env.rawGET(dl+with("targetFormat", "wav"), "Sessionid: "+sid)
 	wantAmeyoError(t, resp, b, 500, "internal.server.error", 50001, "request id")
 	if strings.Contains(string(b), "blobs") || strings.Contains(string(b), rec.BlobKey) {

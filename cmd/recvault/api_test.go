@@ -301,7 +301,7 @@ func TestIngestAPI(t *testing.T) {
 	wantError(t, resp, b, 401, recvault.EUNAUTHENTICATED)
 
 	// Refused ingests left no blobs behind: only the 5 demo + 2 accepted remain.
-	if n := countFiles(t, env.dir+"/blobs/objects"); n != 7 {
+	if n := env.blobCount(); n != 7 {
 		t.Errorf("%d blob files, want 7", n)
 	}
 }

@@ -18,7 +18,7 @@ func cmdAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	sub := args[0]
 	fs := newFlagSet("apikey "+sub, stderr)
-	data := fs.String("data", "./recvault-data", "data directory")
+	stores := addStoreFlags(fs)
 	name := fs.String("name", "", "key name, e.g. archiver")
 	role := fs.String("role", "", "agent, supervisor, inspector or admin")
 	agentID := fs.String("agent-id", "", "work number the key acts as (role agent)")
@@ -29,7 +29,11 @@ func cmdAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if _, err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
-	a, err := openApp(ctx, *data, appOptions{})
+	loc, err := stores.locations()
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, loc, appOptions{})
 	if err != nil {
 		return err
 	}

@@ -9,8 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -248,17 +246,14 @@ func TestCCGatewayRetcodes(t *testing.T) {
 	wantRetcode(t, resp, b, "108-001")
 	// 108-014: the stored file is gone.
 	voice := env.recordingID(110, "1621413752-2011-voice")
-	blob := filepath.Join(env.dir, "blobs", "objects", filepath.FromSlash(voice.BlobKey))
-	saved, _ := os.ReadFile(blob)
-	os.Remove(blob)
+	restore := env.replaceBlob(voice.BlobKey, nil)
 	resp, b = get(dl, guid2)
 	wantRetcode(t, resp, b, "108-014")
-	os.WriteFile(blob, saved, 0o600)
+	restore()
 	// 108-015: a conversion that fails (a corrupt MP3 of agent 5002 asked as A-law).
 	env.app.svc.AddUser(context.Background(), &recvault.User{Login: "a5002", Role: recvault.RoleAgent, AgentID: "5002"}, "agent-5002-pass")
 	mp3 := env.recordingID(120, "d741-6904fad1-vce-daf-700001")
-	mp3blob := filepath.Join(env.dir, "blobs", "objects", filepath.FromSlash(mp3.BlobKey))
-	os.WriteFile(mp3blob, bytes.Repeat([]byte{0xff}, int(mp3.Size)), 0o600)
+	env.replaceBlob(mp3.BlobKey, bytes.Repeat([]byte{0xff}, int(mp3.Size)))
 	g5002 := env.ccSignIn("5002", "agent-5002-pass", "")
 	resp, b = get(ccgw+"/recordfile/5002/recordfiledownloadEx?callId=d741-6904fad1-vcall-20000001", g5002)
 	wantRetcode(t, resp, b, "108-015")

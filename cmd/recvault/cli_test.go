@@ -71,7 +71,7 @@ func TestIngestKilledMidwayLeavesNothing(t *testing.T) {
 	cmd.Wait()
 	stdin.Close()
 
-	a, err := openApp(context.Background(), dir, appOptions{})
+	a, err := openApp(context.Background(), dirLocations(dir), appOptions{})
 	if err != nil {
 		t.Fatalf("data directory unusable after the crash: %v", err)
 	}
@@ -107,7 +107,7 @@ func TestIngestKilledMidwayLeavesNothing(t *testing.T) {
 		t.Fatalf("re-ingest after crash: %d %s %s", code, out, errs)
 	}
 	// And an acknowledged ingest survives the process: a fresh open finds it.
-	a, _ = openApp(context.Background(), dir, appOptions{})
+	a, _ = openApp(context.Background(), dirLocations(dir), appOptions{})
 	defer a.Close()
 	r, err := a.cat.RecordingByIdentity(context.Background(), 900, "crash-1")
 	if err != nil || r.SHA256 != sha(wav) {
@@ -227,7 +227,7 @@ func TestImportManifest(t *testing.T) {
 	if after := countFiles(t, filepath.Join(dir, "blobs", "objects")); after != before || before != 6 {
 		t.Errorf("blobs %d → %d, want 6 → 6", before, after)
 	}
-	a, _ := openApp(context.Background(), dir, appOptions{})
+	a, _ := openApp(context.Background(), dirLocations(dir), appOptions{})
 	defer a.Close()
 	r, err := a.cat.RecordingByIdentity(context.Background(), 110, "imp-3")
 	if err != nil || r.OriginalPath != "Y:/1/0/20260103/4977/3.V3" || r.StartedAt.Format(time.RFC3339) != "2026-01-04T10:00:00Z" {
@@ -301,7 +301,7 @@ func TestUserCommands(t *testing.T) {
 	if code, out, _ := runCLI(t, "", "user", "passwd", "--data", dir, "--login", "sup@example.com"); code != 0 || !strings.Contains(out, "revoked") {
 		t.Fatalf("passwd: %d %s", code, out)
 	}
-	a, _ := openApp(context.Background(), dir, appOptions{})
+	a, _ := openApp(context.Background(), dirLocations(dir), appOptions{})
 	defer a.Close()
 	if _, _, err := a.svc.Login(context.Background(), "sup@example.com", "another-passw0rd", "v1"); err != nil {
 		t.Fatalf("new password refused: %v", err)
@@ -328,7 +328,7 @@ func regexpLine(out, a, b string) bool {
 // the download completes intact while new connections are refused.
 func TestGracefulShutdownLetsDownloadsFinish(t *testing.T) {
 	dir := t.TempDir()
-	a, err := openApp(context.Background(), dir, appOptions{})
+	a, err := openApp(context.Background(), dirLocations(dir), appOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,9 +56,28 @@ func startEnvWith(t *testing.T, tune func(*server.Config)) *testEnv { return sta
 
 func startEnvTB(t testing.TB, tune func(*server.Config)) *testEnv {
 	t.Helper()
+	return startEnvAt(t, tune, testLocations)
+}
+
+// startEnvEmbedded is startEnv on the embedded default whatever backend the
+// suite runs on, for the few tests that play a failing local disk.
+func startEnvEmbedded(t testing.TB) *testEnv {
+	t.Helper()
+	return startEnvAt(t, nil, func(_ testing.TB, dir string) locations { return dirLocations(dir) })
+}
+
+func startEnvAt(t testing.TB, tune func(*server.Config), where func(testing.TB, string) locations) *testEnv {
+	t.Helper()
 	env := &testEnv{t: t, dir: t.TempDir(), clock: &fakeClock{t: time.Now()}, logs: &bytes.Buffer{}}
 	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: env.logs}, nil))
-	a, err := openApp(context.Background(), env.dir, appOptions{
+	loc := where(t, env.dir)
+	if !strings.HasPrefix(loc.Catalog, "sqlite://") {
+		// CLI commands a test runs beside the server (with --data) then
+		// reach the same remote storage, as an operator's would.
+		t.Setenv("RECVAULT_CATALOG", loc.Catalog)
+		t.Setenv("RECVAULT_BLOBS", loc.Blobs)
+	}
+	a, err := openApp(context.Background(), loc, appOptions{
 		SessionIdle: 30 * time.Minute, SessionMax: 12 * time.Hour, Logger: log, Now: env.clock.Now,
 	})
 	if err != nil {
@@ -89,6 +108,45 @@ func startEnvTB(t testing.TB, tune func(*server.Config)) *testEnv {
 		a.Close()
 	})
 	return env
+}
+
+// replaceBlob puts b in place of the stored blob key (nil: removes it), on
+// whichever backend the test runs, and returns a function that restores the
+// original. Tests use it to play a failing disk or a tampered object.
+func (e *testEnv) replaceBlob(key string, b []byte) (restore func()) {
+	e.t.Helper()
+	ctx := context.Background()
+	blob, err := e.app.blobs.Open(ctx, key)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	saved, err := io.ReadAll(io.NewSectionReader(blob, 0, blob.Size()))
+	blob.Close()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	put := func(b []byte) {
+		if err := e.app.blobs.Delete(ctx, key); err != nil {
+			e.t.Fatal(err)
+		}
+		if b != nil {
+			if _, err := e.app.blobs.Put(ctx, key, bytes.NewReader(b)); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+	}
+	put(b)
+	return func() { put(saved) }
+}
+
+// blobCount counts the blobs stored, on whichever backend the test runs.
+func (e *testEnv) blobCount() int {
+	e.t.Helper()
+	n := 0
+	if err := e.app.blobs.Walk(context.Background(), func(string, time.Time) error { n++; return nil }); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
 }
 
 type lockedWriter struct {

@@ -21,7 +21,7 @@ import (
 
 func cmdIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("ingest", stderr)
-	data := fs.String("data", "./recvault-data", "data directory")
+	stores := addStoreFlags(fs)
 	fields := map[string]*string{}
 	for _, f := range []struct{ name, key, help string }{
 		{"campaign", "campaign", "campaign id (integer)"},
@@ -62,7 +62,11 @@ func cmdIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		defer f.Close()
 		body = f
 	}
-	a, err := openApp(ctx, *data, appOptions{})
+	loc, err := stores.locations()
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, loc, appOptions{})
 	if err != nil {
 		return err
 	}
@@ -100,7 +104,7 @@ type importResult struct {
 // simply run again.
 func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("import", stderr)
-	data := fs.String("data", "./recvault-data", "data directory")
+	stores := addStoreFlags(fs)
 	manifest := fs.String("manifest", "", "CSV manifest with a header row: "+strings.Join(manifestColumns, ","))
 	progress := fs.String("progress", "auto", "auto (a bar when stderr is a terminal), bar or none")
 	if _, err := parseFlags(fs, args); err != nil {
@@ -119,7 +123,11 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	a, err := openApp(ctx, *data, appOptions{})
+	loc, err := stores.locations()
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, loc, appOptions{})
 	if err != nil {
 		return err
 	}

@@ -19,8 +19,7 @@ import (
 	"time"
 
 	"github.com/recvault/recvault"
-	"github.com/recvault/recvault/blob/disk"
-	"github.com/recvault/recvault/catalog/sqlite"
+	"github.com/recvault/recvault/backend"
 	"github.com/recvault/recvault/media/cache"
 	"github.com/recvault/recvault/media/probe"
 	"github.com/recvault/recvault/media/wav"
@@ -125,12 +124,81 @@ func (u usageError) Error() string { return u.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
-// app is an opened data directory: catalog, blob store and core service.
+// app is opened storage: catalog, blob store, transcode cache and core
+// service.
 type app struct {
-	cat   *sqlite.DB
-	blobs *disk.Store
+	cat   recvault.Catalog
+	blobs recvault.BlobStore
 	cache *cache.Cache
 	svc   *vault.Service
+	// cleanup removes what the app made for itself alone (a private cache
+	// directory).
+	cleanup func() error
+}
+
+// locations says where an app's storage is: the catalog and blob store
+// URLs, and the directory of this process's transcode cache ("" for a
+// private temporary one, removed on Close).
+type locations struct {
+	Catalog, Blobs, Cache string
+}
+
+// dirLocations is what --data DIR means: SQLite, a blob directory and the
+// cache, all in DIR.
+func dirLocations(dir string) locations {
+	c, b := backend.Embedded(dir)
+	return locations{Catalog: c, Blobs: b, Cache: filepath.Join(dir, "cache")}
+}
+
+// storeFlags are the flags of every command that opens the data.
+type storeFlags struct {
+	data, catalog, blobs, cache *string
+}
+
+func addStoreFlags(fs *flag.FlagSet) *storeFlags {
+	return &storeFlags{
+		data: fs.String("data", "./recvault-data", "data directory: means --catalog sqlite://DIR/catalog.db --blobs file://DIR/blobs"),
+		catalog: fs.String("catalog", "", "catalog URL: sqlite://PATH or postgres://USER:PASS@HOST:PORT/DB?sslmode=… "+
+			"(default from RECVAULT_CATALOG, else --data)"),
+		blobs: fs.String("blobs", "", "blob store URL: file://DIR or s3://BUCKET[/PREFIX]?endpoint=URL&region=R "+
+			"(default from RECVAULT_BLOBS, else --data); S3 credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"),
+		cache: fs.String("cache-dir", "", "transcode cache directory (default DIR/cache with --data, else a private temporary one)"),
+	}
+}
+
+// locations resolves the flags: --catalog/--blobs, else RECVAULT_CATALOG/
+// RECVAULT_BLOBS, else what --data stands for.
+func (f *storeFlags) locations() (locations, error) {
+	if *f.data == "" {
+		return locations{}, usagef("--data must not be empty")
+	}
+	loc := dirLocations(*f.data)
+	remote := false
+	for _, s := range []struct {
+		flag, env string
+		dst       *string
+	}{{*f.catalog, "RECVAULT_CATALOG", &loc.Catalog}, {*f.blobs, "RECVAULT_BLOBS", &loc.Blobs}} {
+		v := s.flag
+		if v == "" {
+			v = os.Getenv(s.env)
+		}
+		if v != "" {
+			*s.dst = v
+			remote = true
+		}
+	}
+	if remote {
+		loc.Cache = ""
+	}
+	if *f.cache != "" {
+		loc.Cache = *f.cache
+	}
+	return loc, nil
+}
+
+// describeLocations says where the data is, without secrets.
+func (l locations) String() string {
+	return "catalog " + backend.Redact(l.Catalog) + ", blobs " + backend.Redact(l.Blobs)
 }
 
 // appOptions carry the service settings a command may change.
@@ -141,22 +209,22 @@ type appOptions struct {
 	CacheBytes              int64            // transcode cache bound; default 1 GiB
 }
 
-// openApp opens (creating if needed) the data directory dir.
-func openApp(ctx context.Context, dir string, o appOptions) (*app, error) {
-	if dir == "" {
-		return nil, usagef("--data must not be empty")
+// openApp opens (creating if needed) the storage at loc.
+func openApp(ctx context.Context, loc locations, o appOptions) (*app, error) {
+	for _, u := range []string{loc.Catalog, loc.Blobs} {
+		if dir, ok := localDir(u); ok {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, fmt.Errorf("data directory: %w", err)
+			}
+		}
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
-	}
-	cat, err := sqlite.Open(ctx, filepath.Join(dir, "catalog.db"))
+	cat, err := backend.OpenCatalog(ctx, loc.Catalog)
 	if err != nil {
 		return nil, err
 	}
-	blobs, err := disk.Open(filepath.Join(dir, "blobs"))
+	blobs, err := backend.OpenBlobs(ctx, loc.Blobs)
 	if err != nil {
-		cat.Close()
-		return nil, err
+		return nil, errors.Join(err, cat.Close())
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -164,19 +232,41 @@ func openApp(ctx context.Context, dir string, o appOptions) (*app, error) {
 	if o.CacheBytes <= 0 {
 		o.CacheBytes = 1 << 30
 	}
-	tc, err := cache.Open(filepath.Join(dir, "cache"), o.CacheBytes)
-	if err != nil {
-		cat.Close()
-		return nil, err
+	a := &app{cat: cat, blobs: blobs, cleanup: func() error { return nil }}
+	cacheDir := loc.Cache
+	if cacheDir == "" {
+		// Replicas on one host must not share a cache directory: each
+		// keeps its own index of it.
+		if cacheDir, err = os.MkdirTemp("", "recvault-cache-"); err != nil {
+			return nil, errors.Join(fmt.Errorf("transcode cache: %w", err), cat.Close())
+		}
+		a.cleanup = func() error { return os.RemoveAll(cacheDir) }
 	}
-	svc := vault.New(cat, blobs, vault.Config{
+	if a.cache, err = cache.Open(cacheDir, o.CacheBytes); err != nil {
+		return nil, errors.Join(err, cat.Close(), a.cleanup())
+	}
+	a.svc = vault.New(cat, blobs, vault.Config{
 		SessionIdle: o.SessionIdle, SessionMax: o.SessionMax, Logger: o.Logger, Probe: probeMedia, Now: o.Now,
-		Cache: tc,
+		Cache: a.cache,
 	})
-	return &app{cat: cat, blobs: blobs, cache: tc, svc: svc}, nil
+	return a, nil
 }
 
-func (a *app) Close() error { return a.cat.Close() }
+// localDir returns the directory a sqlite:// or file:// URL lives in.
+func localDir(u string) (string, bool) {
+	switch {
+	case strings.HasPrefix(u, "sqlite://"):
+		p, _, _ := strings.Cut(strings.TrimPrefix(u, "sqlite://"), "?")
+		return filepath.Dir(p), p != ""
+	case strings.HasPrefix(u, "file://"):
+		p := strings.TrimPrefix(u, "file://")
+		return filepath.Dir(p), p != ""
+	}
+	return "", false
+}
+
+// Close closes the catalog and removes a private cache.
+func (a *app) Close() error { return errors.Join(a.cat.Close(), a.cleanup()) }
 
 // probeMedia adapts the media prober to the core's Probe signature.
 func probeMedia(r io.ReaderAt, size int64, codec string) (vault.Probed, error) {

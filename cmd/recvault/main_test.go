@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/recvault/recvault/internal/pgtest"
 	"github.com/recvault/recvault/media/wav"
 	"github.com/recvault/recvault/vault"
 )
@@ -26,7 +27,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(run(context.Background(), args, os.Stdin, os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Main(m)) // m.Run, then stop the throw-away PostgreSQL if one was started
 }
 
 // wavPCM16 builds a mono 8 kHz PCM16 WAV of n samples of a 440 Hz tone with

@@ -19,7 +19,7 @@ import (
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
-	data := fs.String("data", "./recvault-data", "data directory (catalog and blobs)")
+	stores := addStoreFlags(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	withDemo := fs.Bool("demo", false, "create demo users and recordings (idempotent)")
 	cert := fs.String("tls-cert", "", "TLS certificate file (PEM); serve HTTPS with --tls-key")
@@ -29,7 +29,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	grace := fs.Duration("shutdown-grace", 30*time.Second, "on SIGTERM, how long running downloads may take to finish")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	dynGUID := fs.Bool("ccgw-dynamic-guid", false, "CC-Gateway: rotate GUIDs every 60 s (the vendor's dynamic mode; default static)")
-	var corsOrigins, archiveAllow multiFlag
+	var corsOrigins, archiveAllow, trustedProxies multiFlag
+	fs.Var(&trustedProxies, "trusted-proxy", "load balancer network (CIDR or address) whose X-Forwarded-For is believed (repeatable)")
 	fs.Var(&corsOrigins, "cors-origin", "CC-Gateway: browser origin allowed to call from another origin (repeatable)")
 	archivePath := fs.String("ameyo-archive-path", "", "serve Ameyo's archive download (?dacxURI=…) at this path; off when empty")
 	fs.Var(&archiveAllow, "ameyo-archive-allow", "client network (CIDR) allowed the archive download without an API key (repeatable)")
@@ -57,7 +58,23 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("--log-level: %v", err)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	a, err := openApp(ctx, *data, appOptions{SessionIdle: *idle, SessionMax: *maxLife, Logger: log,
+	var proxies []netip.Prefix
+	for _, c := range trustedProxies {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			if a, aerr := netip.ParseAddr(c); aerr == nil {
+				p = netip.PrefixFrom(a, a.BitLen())
+			} else {
+				return usagef("--trusted-proxy %q: want a CIDR such as 10.0.0.0/8 or an address", c)
+			}
+		}
+		proxies = append(proxies, p.Masked())
+	}
+	loc, err := stores.locations()
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, loc, appOptions{SessionIdle: *idle, SessionMax: *maxLife, Logger: log,
 		CacheBytes: *cacheMB << 20})
 	if err != nil {
 		return err
@@ -80,12 +97,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	srv := server.New(a.svc, server.Config{Logger: log, TLSCert: *cert, TLSKey: *key, ShutdownGrace: *grace,
 		CCGateway: ccgateway.Config{DynamicGUID: *dynGUID, CORSOrigins: corsOrigins},
-		Ameyo:     ameyo.Config{ArchivePath: *archivePath, ArchiveAllow: nets}})
+		Ameyo:     ameyo.Config{ArchivePath: *archivePath, ArchiveAllow: nets}, TrustedProxies: proxies})
 	scheme := "http"
 	if *cert != "" {
 		scheme = "https"
 	}
-	fmt.Fprintf(stdout, "recvault serving %s://%s (data %s)\n", scheme, ln.Addr(), *data)
+	fmt.Fprintf(stdout, "recvault serving %s://%s (%s)\n", scheme, ln.Addr(), loc)
 	if f, ok := stdout.(*os.File); ok {
 		f.Sync()
 	}

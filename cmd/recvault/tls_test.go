@@ -52,7 +52,7 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 
 func TestHTTPSWhenGivenACertificate(t *testing.T) {
 	certFile, keyFile, pool := selfSigned(t)
-	a, err := openApp(context.Background(), t.TempDir(), appOptions{})
+	a, err := openApp(context.Background(), testLocations(t, t.TempDir()), appOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	sub := args[0]
 	fs := newFlagSet("user "+sub, stderr)
-	data := fs.String("data", "./recvault-data", "data directory")
+	stores := addStoreFlags(fs)
 	login := fs.String("login", "", "login name, e.g. supervisor@example.com")
 	role := fs.String("role", "", "agent, supervisor, inspector or admin")
 	agentID := fs.String("agent-id", "", "the agent's work number (required for agents)")
@@ -29,7 +29,11 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if sub != "list" && *login == "" {
 		return usagef("--login is required")
 	}
-	a, err := openApp(ctx, *data, appOptions{})
+	loc, err := stores.locations()
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, loc, appOptions{})
 	if err != nil {
 		return err
 	}
