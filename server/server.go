@@ -14,7 +14,9 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/recvault/recvault/api/ameyo"
@@ -143,19 +145,41 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // ReadFrom keeps the sendfile path of the underlying writer: io.Copy from a
 // file reaches the connection's ReadFrom only if every wrapper passes it on.
+// Any other source (a blob streamed from an object store) is copied with a
+// pooled 128 KiB buffer instead of the connection's 32 KiB one: a quarter of the
+// read and write system calls for a large recording.
 func (w *statusWriter) ReadFrom(src io.Reader) (int64, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
 	var n int64
 	var err error
-	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok && isFile(src) {
 		n, err = rf.ReadFrom(src)
 	} else {
-		n, err = io.Copy(w.ResponseWriter, src)
+		bp := copyBufs.Get().(*[]byte)
+		n, err = io.CopyBuffer(writerOnly{w.ResponseWriter}, src, *bp)
+		copyBufs.Put(bp)
 	}
 	w.n += n
 	return n, err
+}
+
+// copyBufs holds the buffers of statusWriter.ReadFrom.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
+
+// writerOnly hides a writer's ReadFrom, so that io.CopyBuffer uses the
+// buffer it is given.
+type writerOnly struct{ io.Writer }
+
+// isFile reports whether src is a file (possibly limited to a range, as
+// http.ServeContent does): what the connection can sendfile.
+func isFile(src io.Reader) bool {
+	if lr, ok := src.(*io.LimitedReader); ok {
+		src = lr.R
+	}
+	_, ok := src.(*os.File)
+	return ok
 }
 
 // ready answers 200 when the catalog and the blob store both answer, else

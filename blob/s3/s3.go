@@ -132,6 +132,10 @@ func open(ctx context.Context, rawURL string, tr http.RoundTripper) (*Store, err
 		if err != nil {
 			return nil, fmt.Errorf("%s: transport: %w", where, err)
 		}
+		// Every download opens a GET: keep as many idle connections to
+		// the store as a busy replica has downloads in flight, or each
+		// request beyond minio-go's 16 pays a new TCP (and TLS) handshake.
+		t.MaxIdleConns, t.MaxIdleConnsPerHost = 1024, 512
 		tr = t
 	}
 	lookup := minio.BucketLookupDNS
@@ -479,22 +483,27 @@ func isNoUpload(err error) bool {
 	return errors.As(err, &e) && e.Code == "NoSuchUpload"
 }
 
-// Open returns the blob key. Nothing is downloaded until it is read.
+// Open returns the blob key. It sends one GET of the whole object and
+// reads only its headers (size, ETag): the body stays unread in the socket,
+// so a whole-file read — the usual download — costs one round trip, and a
+// read elsewhere drops that stream for a ranged GET. Nothing is
+// transferred beyond what the socket buffers take before it is read.
 func (s *Store) Open(ctx context.Context, key string) (recvault.Blob, error) {
 	name, err := s.object(key)
 	if err != nil {
 		return nil, err
 	}
-	info, err := s.core.StatObject(ctx, s.bucket, name, minio.StatObjectOptions{})
+	// Reads outlive Open's context on purpose: Blob's methods take none,
+	// the disk store's reads ignore it, and a caller that opened under a
+	// short timeout must not see later reads fail. Close stops a read.
+	rctx := context.WithoutCancel(ctx)
+	body, info, _, err := s.core.GetObject(rctx, s.bucket, name, minio.GetObjectOptions{})
 	if isNotFound(err) {
 		return nil, recvault.Errorf(recvault.ENOTFOUND, "blob not found")
 	} else if err != nil {
 		return nil, fmt.Errorf("open blob %s: %w", key, err)
 	}
-	// Reads outlive Open's context on purpose: Blob's methods take none,
-	// the disk store's reads ignore it, and a caller that opened under a
-	// short timeout must not see later reads fail. Close stops a read.
-	return &blob{s: s, ctx: context.WithoutCancel(ctx), key: key, name: name, size: info.Size, etag: info.ETag}, nil
+	return &blob{s: s, ctx: rctx, key: key, name: name, size: info.Size, etag: info.ETag, body: body}, nil
 }
 
 // Delete removes the blob key; a missing blob is not an error (S3's
@@ -571,10 +580,13 @@ func (s *Store) Clean(ctx context.Context, age time.Duration) (int, error) {
 
 // blob reads an object by ranged GETs, opened lazily: Read continues one
 // stream from the current offset; a Seek to another offset drops it, and
-// the next Read opens a new one there; ReadAt fetches exactly the range it
-// is asked for, independently of the stream, so parallel ReadAt calls are
-// safe. Every GET is pinned to the ETag seen by Open, so a blob can never
-// read as a mix of two objects.
+// the next Read opens a new one there. ReadAt keeps a stream of its own
+// (the media engine reads a conversion's source through a SectionReader,
+// that is by consecutive ReadAt calls): a ReadAt where the previous one
+// ended continues it, any other opens a GET from there to the end. ReadAt
+// calls are serialised by a mutex, so parallel callers are safe. Every GET
+// after Open's is pinned to the ETag Open saw, so a blob can never read as
+// a mix of two objects.
 type blob struct {
 	s         *Store
 	ctx       context.Context
@@ -582,8 +594,13 @@ type blob struct {
 	etag      string
 	size      int64
 	pos       int64         // offset of the next Read
-	body      io.ReadCloser // stream positioned at pos, or nil
+	body      io.ReadCloser // stream positioned at bodyPos, or nil
+	bodyPos   int64
 	closed    bool
+
+	atMu   sync.Mutex
+	atBody io.ReadCloser // ReadAt's stream, positioned at atPos, or nil
+	atPos  int64
 }
 
 func (b *blob) Size() int64 { return b.size }
@@ -616,15 +633,23 @@ func (b *blob) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	if b.body != nil && b.bodyPos != b.pos {
+		// Seeked away: closing an unfinished response drops its
+		// connection instead of reading the rest of it.
+		if err := b.dropBody(); err != nil {
+			return 0, err
+		}
+	}
 	if b.body == nil {
 		body, err := b.get(b.pos, b.size)
 		if err != nil {
 			return 0, err
 		}
-		b.body = body
+		b.body, b.bodyPos = body, b.pos
 	}
 	n, err := b.body.Read(p)
 	b.pos += int64(n)
+	b.bodyPos = b.pos
 	switch {
 	case err == io.EOF && b.pos < b.size:
 		err = fmt.Errorf("read blob %s: stream ended at %d of %d: %w", b.key, b.pos, b.size, io.ErrUnexpectedEOF)
@@ -675,20 +700,19 @@ func (b *blob) Seek(offset int64, whence int) (int64, error) {
 	if pos < 0 {
 		return 0, fmt.Errorf("seek blob %s: negative position %d", b.key, pos)
 	}
-	if pos != b.pos {
-		// Closing an unfinished response drops its connection instead of
-		// reading the rest of it.
-		if err := b.dropBody(); err != nil {
-			return 0, err
-		}
-		b.pos = pos
-	}
+	// Only the position moves: the open stream is kept until a Read needs
+	// another offset, so the usual Seek(0, End), Seek(0, Start) of
+	// http.ServeContent costs no request.
+	b.pos = pos
 	return pos, nil
 }
 
-// ReadAt reads len(p) bytes at off with one GET of exactly that range (less
-// at the end of the blob, reported as io.EOF as io.ReaderAt requires).
+// ReadAt reads len(p) bytes at off (less at the end of the blob, reported
+// as io.EOF as io.ReaderAt requires), continuing ReadAt's stream when off is
+// where the previous call ended.
 func (b *blob) ReadAt(p []byte, off int64) (int, error) {
+	b.atMu.Lock()
+	defer b.atMu.Unlock()
 	if b.closed {
 		return 0, os.ErrClosed
 	}
@@ -701,17 +725,29 @@ func (b *blob) ReadAt(p []byte, off int64) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	if b.atBody != nil && b.atPos != off {
+		if err := b.dropAt(); err != nil {
+			return 0, err
+		}
+	}
+	if b.atBody == nil {
+		body, err := b.get(off, b.size)
+		if err != nil {
+			return 0, err
+		}
+		b.atBody, b.atPos = body, off
+	}
 	end := min(off+int64(len(p)), b.size)
-	body, err := b.get(off, end)
+	n, err := io.ReadFull(b.atBody, p[:end-off])
+	b.atPos += int64(n)
 	if err != nil {
-		return 0, err
+		derr := b.dropAt()
+		return n, errors.Join(fmt.Errorf("read blob %s at %d: %w", b.key, off+int64(n), err), derr)
 	}
-	n, err := io.ReadFull(body, p[:end-off])
-	if cerr := body.Close(); err == nil && cerr != nil {
-		err = cerr
-	}
-	if err != nil {
-		return n, fmt.Errorf("read blob %s at %d: %w", b.key, off+int64(n), err)
+	if b.atPos >= b.size {
+		if err := b.dropAt(); err != nil {
+			return n, err
+		}
 	}
 	if int64(n) < int64(len(p)) {
 		return n, io.EOF
@@ -719,11 +755,25 @@ func (b *blob) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// Close releases the open stream, if any.
+func (b *blob) dropAt() error {
+	if b.atBody == nil {
+		return nil
+	}
+	err := b.atBody.Close()
+	b.atBody = nil
+	if err != nil {
+		return fmt.Errorf("read blob %s: %w", b.key, err)
+	}
+	return nil
+}
+
+// Close releases the open streams, if any.
 func (b *blob) Close() error {
+	b.atMu.Lock()
+	defer b.atMu.Unlock()
 	if b.closed {
 		return os.ErrClosed
 	}
 	b.closed = true
-	return b.dropBody()
+	return errors.Join(b.dropBody(), b.dropAt())
 }

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Serve-path cost of the scale-out backends: the same downloads against the
+# embedded default (SQLite + local directory) and against PostgreSQL +
+# versitygw (S3), side by side in one run, and their ratio.
+#
+#   small: a 100 KB recording, original format (one request = session
+#          check, catalogue lookup, durable audit record, blob open, body)
+#   large: a 9.6 MB recording, original format (passthrough throughput)
+#
+# Both servers run on this machine with the same flags; PostgreSQL keeps
+# its default durability (fsync, synchronous_commit on), as SQLite keeps
+# synchronous=FULL. The load is wrk (2 threads, $CONNS connections,
+# $SECS s per run, a bearer token), in $ROUNDS interleaved rounds; the
+# medians are printed.
+#
+# Needs: PostgreSQL binaries (initdb, postgres), versitygw
+# (go install github.com/versity/versitygw/cmd/versitygw@v1.8.0), wrk, sox,
+# curl. Usage: bench/scaleout.sh   (ROUNDS=N, SECS=N, CONNS=N)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-3}
+SECS=${SECS:-8}
+CONNS=${CONNS:-64}
+export PATH="$PATH:$(go env GOPATH)/bin:/usr/sbin:$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -1)"
+for t in initdb postgres versitygw wrk sox curl; do
+	command -v "$t" >/dev/null || { echo "bench/scaleout.sh needs $t" >&2; exit 1; }
+done
+
+WORK=$(mktemp -d)
+chmod 755 "$WORK"
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+waitfor() { # waitfor URL
+	for _ in $(seq 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done
+	echo "not answering: $1" >&2; exit 1
+}
+
+go build -o "$WORK/recvault" ./cmd/recvault
+RV="$WORK/recvault"
+
+# PostgreSQL, as the postgres user when run as root (it refuses root).
+PGPORT=$(port)
+AS=()
+mkdir -p "$WORK/pg"
+if [ "$(id -u)" -eq 0 ]; then
+	PGOWNER=nobody
+	id postgres >/dev/null 2>&1 && PGOWNER=postgres
+	AS=(runuser -u "$PGOWNER" --)
+	chown "$PGOWNER" "$WORK/pg"
+fi
+"${AS[@]}" initdb -D "$WORK/pg/data" -A trust -U postgres >/dev/null
+"${AS[@]}" postgres -D "$WORK/pg/data" -p "$PGPORT" -k "$WORK/pg" -c listen_addresses=127.0.0.1 \
+	-c max_connections=200 >"$WORK/pg.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do
+	"${AS[@]}" psql -h 127.0.0.1 -p "$PGPORT" -U postgres -c 'select 1' >/dev/null 2>&1 && break
+	sleep 0.1
+done
+"${AS[@]}" psql -h 127.0.0.1 -p "$PGPORT" -U postgres -qc 'create database recvault' >/dev/null
+
+# versitygw with one bucket (a top-level folder of its directory).
+S3PORT=$(port)
+mkdir -p "$WORK/s3/recvault"
+export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret-key
+versitygw --access "$AWS_ACCESS_KEY_ID" --secret "$AWS_SECRET_ACCESS_KEY" --port "127.0.0.1:$S3PORT" --keep-alive --quiet \
+	posix "$WORK/s3" >"$WORK/s3.log" 2>&1 &
+PIDS+=($!)
+sleep 0.5
+
+CATALOG="postgres://postgres@127.0.0.1:$PGPORT/recvault?sslmode=disable"
+BLOBS="s3://recvault?endpoint=http://127.0.0.1:$S3PORT&region=us-east-1"
+sox -n -r 8000 -c 1 -b 16 "$WORK/small.wav" synth 6.25 sine 440 vol 0.3
+sox -n -r 8000 -c 1 -b 16 "$WORK/large.wav" synth 600 sine 440 vol 0.3
+export RECVAULT_PASSWORD=bench-password
+
+declare -A URL TOKEN SMALL LARGE
+for mode in embedded remote; do
+	if [ $mode = embedded ]; then
+		STORE=(--data "$WORK/data")
+	else
+		STORE=(--catalog "$CATALOG" --blobs "$BLOBS")
+	fi
+	"$RV" user add "${STORE[@]}" --login bench --role admin >/dev/null
+	SMALL[$mode]=$("$RV" ingest "${STORE[@]}" --campaign 1 --crt-object-id small --call-id s --agent 1 "$WORK/small.wav" | cut -d' ' -f1)
+	LARGE[$mode]=$("$RV" ingest "${STORE[@]}" --campaign 1 --crt-object-id large --call-id l --agent 1 "$WORK/large.wav" | cut -d' ' -f1)
+	p=$(port)
+	"$RV" serve "${STORE[@]}" --addr "127.0.0.1:$p" --log-level error >"$WORK/$mode.out" 2>"$WORK/$mode.err" &
+	PIDS+=($!)
+	URL[$mode]="http://127.0.0.1:$p"
+	waitfor "${URL[$mode]}/readyz"
+	TOKEN[$mode]=$(curl -fsS -X POST "${URL[$mode]}/api/v1/sessions" -d '{"login":"bench","password":"bench-password"}' |
+		sed 's/.*"token":"\([^"]*\)".*/\1/')
+	curl -fsS -o /dev/null -H "Authorization: Bearer ${TOKEN[$mode]}" "${URL[$mode]}/api/v1/recordings/${SMALL[$mode]}/media"
+done
+
+# run MODE SIZE → prints "req/s MB/s"
+run() {
+	local id
+	if [ "$2" = small ]; then id=${SMALL[$1]}; else id=${LARGE[$1]}; fi
+	wrk -t2 -c"$CONNS" -d"${SECS}s" -H "Authorization: Bearer ${TOKEN[$1]}" \
+		"${URL[$1]}/api/v1/recordings/$id/media" | awk '
+		/Requests\/sec/ {r=$2}
+		/Transfer\/sec/ {v=$2; u=substr(v, length(v)-1); n=substr(v, 1, length(v)-2);
+			if (u=="GB") n*=1024; else if (u=="KB") n/=1024; else if (u!="MB") n/=1048576; t=n}
+		END {printf "%.0f %.1f\n", r, t}'
+}
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+declare -A RPS MBS
+for r in $(seq "$ROUNDS"); do
+	for size in small large; do
+		for mode in embedded remote; do
+			read -r rps mbs < <(run $mode $size)
+			RPS[$mode.$size]+="$rps "
+			MBS[$mode.$size]+="$mbs "
+			echo "round $r $size $mode: $rps req/s, $mbs MB/s" >&2
+		done
+	done
+done
+
+echo "median of $ROUNDS rounds, wrk -t2 -c$CONNS -d${SECS}s, bearer token, audit on"
+printf '%-28s %14s %16s %10s\n' measure "SQLite + dir" "PostgreSQL + S3" "remote/embedded"
+for size in small large; do
+	e=$(echo ${RPS[embedded.$size]} | tr ' ' '\n' | median)
+	m=$(echo ${RPS[remote.$size]} | tr ' ' '\n' | median)
+	em=$(echo ${MBS[embedded.$size]} | tr ' ' '\n' | median)
+	mm=$(echo ${MBS[remote.$size]} | tr ' ' '\n' | median)
+	label="100 KB recording"
+	[ $size = large ] && label="9.6 MB recording"
+	printf '%-28s %8s req/s %10s req/s %9.2fx\n' "$label" "$e" "$m" "$(awk -v a="$m" -v b="$e" 'BEGIN{print a/b}')"
+	printf '%-28s %9s MB/s %11s MB/s %9.2fx\n' "" "$em" "$mm" "$(awk -v a="$mm" -v b="$em" 'BEGIN{print a/b}')"
+done
