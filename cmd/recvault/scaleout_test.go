@@ -328,8 +328,13 @@ func TestScaleOutSessionsAcrossReplicas(t *testing.T) {
 		t.Fatalf("v1 token logged out on B still works on A: %d", resp.StatusCode)
 	}
 
-	// Ameyo Sessionid.
+	// Ameyo Sessionid. Its prefix (the vendor's contact-centre hash) is one
+	// per deployment, whichever replica made the id.
+	sidA := a.ameyoLogin("supervisor@exotel.in", true)
 	sid := b.ameyoLogin("supervisor@exotel.in", true)
+	if pa, pb := strings.SplitN(sidA, "-", 3), strings.SplitN(sid, "-", 3); len(pa) < 3 || len(pb) < 3 || pa[0]+pa[1] != pb[0]+pb[1] {
+		t.Fatalf("session-id prefixes differ between replicas: %q vs %q", sidA, sid)
+	}
 	q := "/ameyorestapi/cc/downloadVoiceLog?campaignId=110&crtObjectId=d741-6904fad1-vce-daf-638729&targetFormat=wav&filters=" +
 		url.QueryEscape(`{"callId":"d741-6904fad1-vcall-10989826"}`)
 	if resp, body := a.do("GET", q, "", nil, "Sessionid", sid); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "audio/wav" {
@@ -592,6 +597,58 @@ func TestScaleOutKillReplicaMidDownload(t *testing.T) {
 	}
 }
 
+// Every operator command works on the remote backends given by flags (and,
+// in the README's walk-through, by RECVAULT_CATALOG/RECVAULT_BLOBS).
+func TestOperatorCommandsOnRemoteBackends(t *testing.T) {
+	loc := remoteLocations(t, t.TempDir())
+	store := []string{"--catalog", loc.Catalog, "--blobs", loc.Blobs}
+	t.Setenv("RECVAULT_PASSWORD", "operator-pass-1")
+	cli := func(args ...string) string {
+		t.Helper()
+		code, out, errs := runCLI(t, "", args...)
+		if code != 0 {
+			t.Fatalf("recvault %v: exit %d: %s", args, code, errs)
+		}
+		return out
+	}
+	cli(append([]string{"user", "add", "--login", "ops-admin", "--role", "admin"}, store...)...)
+	if out := cli(append([]string{"user", "list"}, store...)...); !strings.Contains(out, "ops-admin") {
+		t.Fatalf("user list: %s", out)
+	}
+	src := filepath.Join(t.TempDir(), "call.wav")
+	if err := os.WriteFile(src, wavPCM16(16000, 5), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := cli(append([]string{"ingest", "--campaign", "140", "--crt-object-id", "ops-1", "--call-id", "c", "--agent", "4977", src}, store...)...); !strings.Contains(out, "ingested") {
+		t.Fatalf("ingest: %s", out)
+	}
+	manifest := filepath.Join(filepath.Dir(src), "m.csv")
+	os.WriteFile(manifest, []byte("path,campaign_id,crt_object_id,call_id,agent_id\ncall.wav,140,ops-2,c2,4977\n"), 0o600)
+	if out := cli(append([]string{"import", "--manifest", manifest, "--progress", "none"}, store...)...); !strings.Contains(out, `"ingested"`) {
+		t.Fatalf("import: %s", out)
+	}
+	if out := cli(append([]string{"apikey", "add", "--name", "ops-key", "--role", "supervisor", "--campaign", "140"}, store...)...); !strings.Contains(out, "rvk_") {
+		t.Fatalf("apikey add: %s", out)
+	}
+	// All of it is in the remote catalog and bucket: a server on them sees it.
+	a, err := openApp(context.Background(), loc, appOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for _, crt := range []string{"ops-1", "ops-2"} {
+		r, err := a.cat.RecordingByIdentity(context.Background(), 140, crt)
+		if err != nil {
+			t.Fatalf("%s not in the remote catalog: %v", crt, err)
+		}
+		b, err := a.blobs.Open(context.Background(), r.BlobKey)
+		if err != nil {
+			t.Fatalf("%s not in the bucket: %v", crt, err)
+		}
+		b.Close()
+	}
+}
+
 // The client address behind the balancer reaches the audit trail from
 // X-Forwarded-For, and a caller-chosen X-Request-Id of sane shape is kept.
 func TestScaleOutForwardedForAndRequestID(t *testing.T) {
@@ -606,9 +663,8 @@ func TestScaleOutForwardedForAndRequestID(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("X-Request-Id") != "lb-0123456789abcdef" {
 		t.Fatalf("through the balancer: %d, request id %q", resp.StatusCode, resp.Header.Get("X-Request-Id"))
 	}
-	// Straight to a replica from an untrusted address the header is a lie
-	// (here the test client is 127.0.0.1, which is trusted; so fake it
-	// with an address chain whose last hop is the client itself).
+	// A request id of the wrong shape is replaced (the X-Forwarded-For
+	// rules themselves are server.TestClientAddr's).
 	resp, _ = a.do("GET", "/api/v1/recordings/"+rec.ID, tok, nil, "X-Request-Id", "bad id with spaces")
 	if id := resp.Header.Get("X-Request-Id"); id == "bad id with spaces" || len(id) != 16 {
 		t.Fatalf("malformed request id kept: %q", id)
