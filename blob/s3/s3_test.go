@@ -203,8 +203,10 @@ func (c *countingConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// A blob fetches only what is read: Open transfers no body, and a ReadAt
-// of 10 bytes in the middle of 9 MiB transfers 10 bytes plus headers.
+// A blob fetches only what is read: Open transfers the headers of its GET
+// and at most the transport's first read buffer of the body, and a ReadAt
+// of 10 bytes in the middle of 9 MiB transfers 10 bytes plus headers (and
+// that buffer).
 func TestRangedReadsTransferOnlyWhatIsRead(t *testing.T) {
 	ctx := context.Background()
 	var got atomic.Int64
@@ -240,7 +242,7 @@ func TestRangedReadsTransferOnlyWhatIsRead(t *testing.T) {
 	if err != nil || !bytes.Equal(all, data) {
 		t.Fatalf("ReadAll: %v", err)
 	}
-	if n := got.Load(); n < int64(len(data)) {
+	if n := got.Load(); n < int64(len(data))-overhead { // Open's GET may have buffered its first bytes
 		t.Errorf("reading %d bytes received only %d", len(data), n)
 	}
 	if err := b.Close(); err != nil {

@@ -232,7 +232,7 @@ func run(bin string, port int, root, logPath string) error {
 		return err
 	}
 	cmd := exec.Command(bin, "--access", accessKey, "--secret", secretKey,
-		"--port", "127.0.0.1:"+strconv.Itoa(port), "--quiet", "--keep-alive", "posix", root)
+		"--port", "127.0.0.1:"+strconv.Itoa(port), "--quiet", "posix", root)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Pdeathsig kills the server when the thread that started it ends, so
 	// it is started from a goroutine locked to its thread that lives, in
