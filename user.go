@@ -159,20 +159,6 @@ func (k *APIKey) Principal() *Principal {
 		Campaigns: k.Campaigns, Inspects: k.Inspects, Disabled: k.Revoked}}
 }
 
-// AuditEvent is one entry of the audit trail: every attempt to read or change
-// a recording, granted or refused.
-type AuditEvent struct {
-	At          time.Time `json:"at"`
-	Actor       string    `json:"actor"` // login, or "" when unauthenticated
-	Action      string    `json:"action"`
-	RecordingID string    `json:"recordingId,omitempty"`
-	Outcome     string    `json:"outcome"` // granted, denied, failed
-	Detail      string    `json:"detail,omitempty"`
-	Remote      string    `json:"remote,omitempty"`
-	RequestID   string    `json:"requestId,omitempty"`
-	Via         string    `json:"via,omitempty"` // v1, ameyo, ccgw, cli
-}
-
 // Catalog is the metadata store: recordings, users, sessions and the audit
 // trail. The embedded implementation is SQLite; a scale-out one is PostgreSQL;
 // both pass the same test suite.

@@ -101,33 +101,6 @@ func RequestInfoFrom(ctx context.Context) RequestInfo {
 	return ri
 }
 
-// audit appends an event; a failing audit write is logged, and for a
-// granted read it turns the read into an internal error, because an access
-// that cannot be recorded must not happen.
-func (s *Service) audit(ctx context.Context, p *recvault.Principal, action string, recID string, outcome, detail string) error {
-	ri := RequestInfoFrom(ctx)
-	actor := ""
-	if p != nil && p.User != nil {
-		actor = p.User.Login
-	} else if ri.Via == "cli" {
-		actor = "cli"
-	}
-	e := recvault.AuditEvent{At: s.now(), Actor: actor, Action: action, RecordingID: recID, Outcome: outcome,
-		Detail: detail, Remote: ri.Remote, RequestID: ri.RequestID, Via: ri.Via}
-	// The audit write must not be lost because the client went away.
-	if err := s.cat.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
-		s.log.Error("audit write failed", "err", err, "action", action, "request_id", ri.RequestID)
-		return recvault.Internal(fmt.Errorf("audit: %w", err))
-	}
-	return nil
-}
-
-// Audit records an attempt that a façade refused before reaching the core
-// (a missing session, a malformed request), so that every attempt is traced.
-func (s *Service) Audit(ctx context.Context, p *recvault.Principal, action, recID, outcome, detail string) {
-	_ = s.audit(ctx, p, action, recID, outcome, detail)
-}
-
 func newID() string {
 	var b [10]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -591,7 +564,7 @@ func (s *Service) Authorize(ctx context.Context, p *recvault.Principal, r *recva
 		s.Audit(ctx, p, action, r.ID, "denied", "not permitted")
 		return recvault.Errorf(recvault.EFORBIDDEN, "you may not access this recording")
 	}
-	return s.audit(ctx, p, action, r.ID, "granted", "")
+	return s.audit(ctx, p, recvault.AuditAction(action), r.ID, recvault.OutcomeGranted, "")
 }
 
 // Find looks up a recording by identity without authorising (façades then

@@ -257,12 +257,12 @@ func testAudit(t *testing.T, c recvault.Catalog) {
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
 		if err := c.AppendAudit(ctx, recvault.AuditEvent{At: base.Add(time.Duration(i) * time.Second), Actor: "a",
-			Action: "download", RecordingID: fmt.Sprint(i), Outcome: "granted", Via: "v1"}); err != nil {
+			Action: "download", RecordingID: fmt.Sprint(i), Outcome: "granted", API: "v1"}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	ev, err := c.Audit(ctx, 2)
-	if err != nil || len(ev) != 2 || ev[0].RecordingID != "2" || ev[1].RecordingID != "1" || ev[0].Via != "v1" {
+	if err != nil || len(ev) != 2 || ev[0].RecordingID != "2" || ev[1].RecordingID != "1" || ev[0].API != "v1" {
 		t.Fatalf("audit: %+v %v", ev, err)
 	}
 }

@@ -252,9 +252,9 @@ func (c *DB) DeleteUserSessions(ctx context.Context, userID int64) error {
 // record of an attempt and must be written whatever a client sent.
 func (c *DB) AppendAudit(ctx context.Context, e recvault.AuditEvent) error {
 	_, err := c.pool.Exec(ctx, `INSERT INTO audit (at, actor, action, recording_id, outcome, detail, remote, request_id, via)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, nanos(e.At), cleanText(e.Actor), cleanText(e.Action),
-		cleanText(e.RecordingID), cleanText(e.Outcome), cleanText(e.Detail), cleanText(e.Remote),
-		cleanText(e.RequestID), cleanText(e.Via))
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, nanos(e.At), cleanText(e.Actor), cleanText(string(e.Action)),
+		cleanText(e.RecordingID), cleanText(string(e.Outcome)), cleanText(e.Detail), cleanText(e.Remote),
+		cleanText(e.RequestID), cleanText(e.API))
 	if err != nil {
 		return fmt.Errorf("append audit: %w", err)
 	}
@@ -276,7 +276,7 @@ func (c *DB) Audit(ctx context.Context, limit int) ([]recvault.AuditEvent, error
 	for rows.Next() {
 		var e recvault.AuditEvent
 		var at int64
-		if err := rows.Scan(&at, &e.Actor, &e.Action, &e.RecordingID, &e.Outcome, &e.Detail, &e.Remote, &e.RequestID, &e.Via); err != nil {
+		if err := rows.Scan(&at, &e.Actor, &e.Action, &e.RecordingID, &e.Outcome, &e.Detail, &e.Remote, &e.RequestID, &e.API); err != nil {
 			return nil, fmt.Errorf("read audit: %w", err)
 		}
 		e.At = fromNanos(at)

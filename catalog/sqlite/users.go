@@ -257,7 +257,7 @@ func (c *DB) DeleteUserSessions(ctx context.Context, userID int64) error {
 // AppendAudit adds e to the audit trail.
 func (c *DB) AppendAudit(ctx context.Context, e recvault.AuditEvent) error {
 	_, err := c.db.ExecContext(ctx, `INSERT INTO audit (at, actor, action, recording_id, outcome, detail, remote, request_id, via)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, nanos(e.At), e.Actor, e.Action, e.RecordingID, e.Outcome, e.Detail, e.Remote, e.RequestID, e.Via)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, nanos(e.At), e.Actor, string(e.Action), e.RecordingID, string(e.Outcome), e.Detail, e.Remote, e.RequestID, e.API)
 	if err != nil {
 		return fmt.Errorf("append audit: %w", err)
 	}
@@ -279,7 +279,7 @@ func (c *DB) Audit(ctx context.Context, limit int) ([]recvault.AuditEvent, error
 	for rows.Next() {
 		var e recvault.AuditEvent
 		var at int64
-		if err := rows.Scan(&at, &e.Actor, &e.Action, &e.RecordingID, &e.Outcome, &e.Detail, &e.Remote, &e.RequestID, &e.Via); err != nil {
+		if err := rows.Scan(&at, &e.Actor, &e.Action, &e.RecordingID, &e.Outcome, &e.Detail, &e.Remote, &e.RequestID, &e.API); err != nil {
 			return nil, err
 		}
 		e.At = fromNanos(at)

@@ -250,7 +250,7 @@ func TestAmeyoErrorRows(t *testing.T) {
 	ev, _ := env.app.cat.Audit(context.Background(), 1000)
 	n := 0
 	for _, e := range ev {
-		if e.Via == "ameyo" && e.Action == "download" {
+		if e.API == "ameyo" && e.Action == "download" {
 			n++
 		}
 	}

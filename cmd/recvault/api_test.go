@@ -205,7 +205,7 @@ func TestRolesAcrossRecordings(t *testing.T) {
 	}
 	denied := 0
 	for _, e := range ev {
-		if e.Action == "download" && e.Outcome == "denied" && e.Actor == "agent5001@example.com" && e.Via == "v1" && e.RequestID != "" {
+		if e.Action == "download" && e.Outcome == "denied" && e.Actor == "agent5001@example.com" && e.API == "v1" && e.RequestID != "" {
 			denied++
 		}
 	}

@@ -298,7 +298,7 @@ func (c *cluster) auditCount(id, action, outcome string) int {
 	}
 	n := 0
 	for _, e := range ev {
-		if e.RecordingID == id && e.Action == action && e.Outcome == outcome {
+		if e.RecordingID == id && string(e.Action) == action && string(e.Outcome) == outcome {
 			n++
 		}
 	}
