@@ -136,4 +136,36 @@ CREATE TABLE pending_blobs (
 	started_at INTEGER NOT NULL
 );
 `,
+	// 7: the audit trail as a hash chain (seq, prev_hash, hash; audit_head
+	// holds the last link and serialises writers), with the fields an
+	// auditor asks for. Records from before the chain keep seq NULL.
+	`
+ALTER TABLE audit ADD COLUMN seq INTEGER;
+ALTER TABLE audit ADD COLUMN role TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN subject TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN recording_ids TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN format TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN byte_range TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN prev_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN hash TEXT NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX audit_seq ON audit (seq);
+CREATE INDEX audit_at ON audit (at);
+CREATE INDEX audit_actor ON audit (actor, at);
+CREATE TABLE audit_head (
+	id   INTEGER PRIMARY KEY CHECK (id = 1),
+	seq  INTEGER NOT NULL,
+	hash TEXT NOT NULL
+);
+INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '');
+`,
+	// 8: failed sign-ins per key (account, account+address, address), for
+	// the sign-in throttle every replica applies alike.
+	`
+CREATE TABLE login_failures (
+	key           TEXT PRIMARY KEY,
+	failures      INTEGER NOT NULL,
+	last_failure  INTEGER NOT NULL,
+	blocked_until INTEGER NOT NULL
+);
+`,
 }
