@@ -3,6 +3,7 @@ package recvault
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. Every layer below the façades speaks only these; each façade maps
@@ -14,6 +15,10 @@ const (
 	EINVALID         = "invalid"
 	ECONFLICT        = "conflict"
 	EINTERNAL        = "internal"
+	// ETHROTTLED refuses a sign-in attempt unchecked because too many
+	// failed ones came before it; the *Error's Err is a *Throttled that
+	// says when to try again.
+	ETHROTTLED = "throttled"
 )
 
 // Error is the one error type of the domain. Message is safe to show to a
@@ -67,4 +72,34 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "Internal error."
+}
+
+// Throttled is the cause of an ETHROTTLED error: how long the client should
+// wait before it tries again. Façades turn it into their own wire form
+// (Retry-After), which is why it travels as a value and not only as text.
+type Throttled struct {
+	RetryAfter time.Duration
+}
+
+func (t *Throttled) Error() string { return fmt.Sprintf("throttled for %v", t.RetryAfter) }
+
+// TooManyAttempts returns the ETHROTTLED error for a wait of retryAfter,
+// rounded up to whole seconds (the unit of Retry-After), at least one.
+func TooManyAttempts(retryAfter time.Duration) *Error {
+	secs := int64((retryAfter + time.Second - 1) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	return &Error{Code: ETHROTTLED, Message: fmt.Sprintf("too many failed sign-ins; try again in %d s", secs),
+		Err: &Throttled{RetryAfter: time.Duration(secs) * time.Second}}
+}
+
+// RetryAfter returns the wait carried by a *Throttled in err's chain, and
+// whether there is one.
+func RetryAfter(err error) (time.Duration, bool) {
+	var t *Throttled
+	if errors.As(err, &t) {
+		return t.RetryAfter, true
+	}
+	return 0, false
 }

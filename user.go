@@ -209,8 +209,24 @@ type Catalog interface {
 	APIKeys(ctx context.Context) ([]*APIKey, error)
 	UpdateAPIKey(ctx context.Context, k *APIKey) error // revoked and last used
 
-	AppendAudit(ctx context.Context, e AuditEvent) error
+	// AppendAudit appends events to the audit trail, in order, in one
+	// transaction: it locks the chain head (one chain for the whole
+	// deployment, whatever the number of replicas), gives each event the
+	// next Seq, PrevHash and Hash (ChainHash), setting them on the structs,
+	// stores them and moves the head. Text the store cannot hold is
+	// replaced first (and hashed as stored). Nothing is stored on error.
+	AppendAudit(ctx context.Context, events []*AuditEvent) error
+	// Audit returns the newest limit records, newest first.
 	Audit(ctx context.Context, limit int) ([]AuditEvent, error)
+	// FindAudit lists the records matching f in the order they were
+	// appended, with a cursor for the next page ("" at the end).
+	FindAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, string, error)
+	// AuditChain returns up to limit chained records with Seq > afterSeq,
+	// ascending by Seq, for verification.
+	AuditChain(ctx context.Context, afterSeq int64, limit int) ([]AuditEvent, error)
+	// AuditHead returns the chain head: the Seq and Hash of the last
+	// record appended (0, "" before the first).
+	AuditHead(ctx context.Context) (seq int64, hash string, err error)
 
 	// CreateGrant stores a single-use grant (and drops grants expired
 	// before g.CreatedAt). ECONFLICT if the hash exists.
@@ -233,6 +249,25 @@ type Catalog interface {
 	// storing value first if there is none: the first replica's value wins
 	// and every replica then agrees on it.
 	EnsureSetting(ctx context.Context, name, value string) (string, error)
+
+	// The sign-in throttle's state, shared by every replica: failed
+	// sign-ins counted per key (the façade-independent keys of an account,
+	// an account from one address, an address; vault decides the policy).
+	//
+	// LoginFailure counts one failure against each key at now, atomically
+	// (concurrent failures on any replica are each counted once), and
+	// blocks the key until now+delay(key, failures) unless it is already
+	// blocked for longer: a block never shrinks. A key forgets its count
+	// forget after its last failure or the end of its last block,
+	// whichever is later, and then starts again from one. It also drops,
+	// now and then, keys forgotten long ago, so the table stays small.
+	LoginFailure(ctx context.Context, keys []string, now time.Time, forget time.Duration,
+		delay func(key string, failures int) time.Duration) error
+	// LoginBlocked returns the latest time until which one of keys is
+	// blocked, if that is after now; otherwise the zero time.
+	LoginBlocked(ctx context.Context, keys []string, now time.Time) (time.Time, error)
+	// LoginSuccess forgets the failures (and blocks) of keys.
+	LoginSuccess(ctx context.Context, keys []string) error
 
 	// Ping checks that the catalog answers (for readiness probes).
 	Ping(ctx context.Context) error

@@ -42,6 +42,18 @@ type Config struct {
 	// that is not a trusted proxy. The audit trail, the archive allow-list
 	// and the logs see that client.
 	TrustedProxies []netip.Prefix
+	// BodyTimeout bounds how long a request body may keep the server
+	// waiting in all (default 10 s), so that a body trickled a byte at a
+	// time cannot hold a connection. The upload (POST /api/v1/recordings),
+	// which may be gigabytes, is held to a rate instead: at least
+	// UploadChunk bytes (default 64 KiB) every UploadWindow (default 10 s).
+	BodyTimeout  time.Duration
+	UploadWindow time.Duration
+	UploadChunk  int64
+	// MaxConnsPerClient caps the connections open at once from one peer
+	// address; beyond it new ones are closed at once. Trusted proxies are
+	// exempt. 0: 256; negative: no cap.
+	MaxConnsPerClient int
 }
 
 // Server is one recvault HTTP server. Several can run in one process.
@@ -89,9 +101,13 @@ func New(svc *vault.Service, cfg Config) *Server {
 // Handler is the server's root handler (for tests and embedding).
 func (s *Server) Handler() http.Handler { return s.root }
 
-// Serve accepts connections on ln until Shutdown. It returns nil after a
+// Serve accepts connections on ln until Shutdown, at most
+// Config.MaxConnsPerClient at once from one client. It returns nil after a
 // clean shutdown.
 func (s *Server) Serve(ln net.Listener) error {
+	if max := s.cfg.maxConnsPerClient(); max > 0 {
+		ln = newLimitListener(ln, max, s.trusted, s.log)
+	}
 	var err error
 	if s.cfg.TLSCert != "" && s.cfg.TLSKey != "" {
 		err = s.http.ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey)
@@ -282,11 +298,14 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", rid)
 		peer := r.RemoteAddr
 		r.RemoteAddr = s.clientAddr(r)
-		ri := vault.RequestInfo{Remote: r.RemoteAddr, RequestID: rid}
+		ri := vault.RequestInfo{Remote: r.RemoteAddr, RequestID: rid, Route: r.Method + " " + cleanPath(r.URL.Path)}
 		r = r.WithContext(vault.WithRequestInfo(r.Context(), ri))
 		if c := cleanPath(r.URL.Path); c != r.URL.Path {
 			r.URL.Path = c
 			r.URL.RawPath = ""
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = s.guardBody(w, r)
 		}
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {

@@ -58,13 +58,17 @@ func (s *Service) AuthenticateKey(ctx context.Context, secret, requestingHost st
 	}
 	k, err := s.cat.APIKeyByHash(ctx, auth.HashToken(secret))
 	if recvault.ErrorCode(err) == recvault.ENOTFOUND {
-		s.Audit(ctx, nil, "apikey", "", "denied", "unknown key")
+		if err := s.audit(ctx, nil, recvault.ActionAPIKeyUse, "", recvault.OutcomeDenied, "unknown key"); err != nil {
+			return nil, err
+		}
 		return nil, bad
 	} else if err != nil {
 		return nil, err
 	}
 	if !auth.TokenMatches(secret, k.KeyHash) || k.Revoked {
-		s.Audit(ctx, k.Principal(), "apikey", "", "denied", "revoked key")
+		if err := s.audit(ctx, k.Principal(), recvault.ActionAPIKeyUse, "", recvault.OutcomeDenied, "revoked key"); err != nil {
+			return nil, err
+		}
 		return nil, bad
 	}
 	if len(k.Hosts) > 0 {
@@ -75,7 +79,9 @@ func (s *Service) AuthenticateKey(ctx context.Context, secret, requestingHost st
 			}
 		}
 		if !ok {
-			s.Audit(ctx, k.Principal(), "apikey", "", "denied", "requesting host not allowed")
+			if err := s.audit(ctx, k.Principal(), recvault.ActionAPIKeyUse, "", recvault.OutcomeDenied, "requesting host not allowed"); err != nil {
+				return nil, err
+			}
 			return nil, bad
 		}
 	}
@@ -86,5 +92,9 @@ func (s *Service) AuthenticateKey(ctx context.Context, secret, requestingHost st
 			s.log.Warn("record api key use", "err", err)
 		}
 	}
-	return k.Principal(), nil
+	p := k.Principal()
+	if err := s.audit(ctx, p, recvault.ActionAPIKeyUse, "", recvault.OutcomeGranted, "key "+k.Name); err != nil {
+		return nil, err
+	}
+	return p, nil
 }

@@ -64,24 +64,49 @@ func MediaSource(r *recvault.Recording) media.Source {
 	}}
 }
 
-// Download authorises p for r, audits the attempt, and prepares the output
-// req asks for. random says the client needs the body at arbitrary offsets
-// (it sent Range): an output whose size is unknown is then converted into
-// the cache first, instead of streamed while converting.
-func (s *Service) Download(ctx context.Context, p *recvault.Principal, r *recvault.Recording, req media.Request, random bool) (*Download, error) {
+// Download authorises p for r, audits the attempt (with the output and the
+// byte range asked for), and prepares the output w asks for. A recording p
+// may not have is ENOTFOUND, like a missing one; the format and channels
+// are checked only after that, so that a refusal reveals nothing of what a
+// forbidden recording is. w.Range or w.Whole say the client needs the body
+// at arbitrary offsets or with a known length: an output whose size is
+// unknown is then converted into the cache first, instead of streamed while
+// converting.
+func (s *Service) Download(ctx context.Context, p *recvault.Principal, r *recvault.Recording, w Want) (*Download, error) {
+	action := w.action()
+	if !p.MayAccess(r) {
+		return nil, s.refuse(ctx, p, recvault.AuditEvent{Action: action, RecordingID: r.ID, Subject: w.Subject,
+			Outcome: recvault.OutcomeDenied, Detail: "not permitted"})
+	}
+	req, random := w.Media, w.Range != "" || w.Whole
 	if req.AgentChannel == 0 && r.Format.AgentChannel > 0 {
 		req.AgentChannel = r.Format.AgentChannel
+	}
+	ev := recvault.AuditEvent{Action: action, RecordingID: r.ID, Format: req.Format, Range: clip(w.Range, 200)}
+	if ev.Format == "" {
+		ev.Format = media.FormatOriginal
 	}
 	out, err := media.Plan(MediaSource(r), req)
 	if err != nil {
 		if errors.Is(err, media.ErrInvalid) {
-			s.Audit(ctx, p, "download", r.ID, "denied", "invalid media request")
+			ev.Outcome, ev.Detail = recvault.OutcomeInvalid, trimInvalid(err)
+			if aerr := s.record(ctx, p, ev); aerr != nil {
+				return nil, aerr
+			}
 			return nil, recvault.Errorf(recvault.EINVALID, "%s", trimInvalid(err))
 		}
-		return nil, recvault.Internal(fmt.Errorf("%w: plan: %v", ErrConversion, err))
+		return nil, s.failed(ctx, p, action, "id="+r.ID, recvault.Internal(fmt.Errorf("%w: plan: %v", ErrConversion, err)))
 	}
-	blob, err := s.OpenMedia(ctx, p, r)
+	blob, err := s.openBlob(ctx, r)
 	if err != nil {
+		ev.Outcome, ev.Detail = recvault.OutcomeError, "stored bytes unreadable"
+		_ = s.record(ctx, p, ev)
+		return nil, err
+	}
+	// The answer starts only after its audit record is durable.
+	ev.Outcome = recvault.OutcomeGranted
+	if err := s.record(ctx, p, ev); err != nil {
+		blob.Close()
 		return nil, err
 	}
 	d := &Download{Recording: r, ContentType: out.ContentType, Filename: r.CRTObjectID + out.Ext,
@@ -158,6 +183,14 @@ func (s *Service) conversionError(ctx context.Context, r *recvault.Recording, ke
 		return ctx.Err() // the client went away; nothing to report
 	}
 	return recvault.Internal(fmt.Errorf("%w: convert recording %s to %s: %v", ErrConversion, r.ID, key, err))
+}
+
+// clip bounds a client-supplied string kept in the audit trail.
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 // trimInvalid drops the "invalid media request: " prefix media errors carry.

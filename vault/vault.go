@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/recvault/recvault"
@@ -44,6 +45,13 @@ type Config struct {
 	// Cache keeps conversions whose size is unknown in advance (MP3), so
 	// repeated and ranged requests are file serves. Nil: always convert.
 	Cache *cache.Cache
+	// MaxIngestBytes bounds one recording: a larger upload is refused
+	// (EINVALID) and nothing is kept. 0: DefaultMaxIngestBytes; negative:
+	// no limit.
+	MaxIngestBytes int64
+	// AuditCheckpoint is a file the audit writer appends "seq hash time"
+	// to after each commit, so that a cut tail is detectable; "" for none.
+	AuditCheckpoint string
 }
 
 // Service is the core. It is safe for concurrent use.
@@ -86,6 +94,9 @@ type RequestInfo struct {
 	Remote    string
 	RequestID string
 	Via       string // v1, ameyo, ccgw, cli
+	// Route is the request's method and path (never its query, which may
+	// carry credentials), named in the audit record of a refused request.
+	Route string
 }
 
 type requestInfoKey struct{}
@@ -127,6 +138,16 @@ type LoginOptions struct {
 	// User, when set, signs in that user instead of looking up login (the
 	// façade found it another way, e.g. by work number).
 	User *recvault.User
+	// AgentID, when set (and User is not), signs in the enabled user with
+	// that work number. An unknown one fails like a wrong password, in the
+	// same time and throttled alike, so work numbers cannot be probed.
+	AgentID string
+	// Lease, when set, names the catalog lease an Exclusive sign-in's
+	// session check-and-create runs under, instead of waiting for the
+	// user's default one: if another sign-in holds it, LoginWith fails at
+	// once with ECONFLICT wrapping ErrSignInBusy (CC-Gateway's "sign-in in
+	// progress").
+	Lease string
 }
 
 // Login checks a login and password and opens a session of the given kind.
@@ -138,10 +159,16 @@ func (s *Service) Login(ctx context.Context, login, password, kind string) (stri
 
 // LoginWith is Login with façade options.
 func (s *Service) LoginWith(ctx context.Context, login, password string, o LoginOptions) (string, *recvault.Principal, error) {
-	if o.User != nil {
-		login = o.User.Login
+	var u *recvault.User
+	var err error
+	switch {
+	case o.User != nil:
+		u, err = s.CheckPassword(ctx, o.User.Login, password)
+	case o.AgentID != "":
+		u, err = s.checkAgentPassword(ctx, o.AgentID, password)
+	default:
+		u, err = s.CheckPassword(ctx, login, password)
 	}
-	u, err := s.CheckPassword(ctx, login, password)
 	if err != nil {
 		return "", nil, err
 	}
@@ -149,12 +176,22 @@ func (s *Service) LoginWith(ctx context.Context, login, password string, o Login
 	if o.Exclusive {
 		// Check and create under a catalog lease, so that two sign-ins of
 		// one user racing on two replicas cannot both see "no session".
-		release, ok, err := s.WaitLease(ctx, fmt.Sprintf("signin:%s:%d", o.Kind, u.ID), 30*time.Second, 10*time.Second)
+		// It is taken only now, after the password proved right: were it
+		// held during the slow hash, anyone sending wrong passwords for a
+		// user would keep the user's correct sign-ins out.
+		var release func()
+		var ok bool
+		if o.Lease != "" {
+			release, ok, err = s.TryLease(ctx, o.Lease, 30*time.Second)
+		} else {
+			release, ok, err = s.WaitLease(ctx, fmt.Sprintf("signin:%s:%d", o.Kind, u.ID), 30*time.Second, 10*time.Second)
+		}
 		if err != nil {
 			return "", nil, err
 		}
 		if !ok {
-			return "", nil, recvault.Errorf(recvault.ECONFLICT, "another sign-in of user %s is in progress", u.Login)
+			return "", nil, &recvault.Error{Code: recvault.ECONFLICT,
+				Message: fmt.Sprintf("another sign-in of user %s is in progress", u.Login), Err: ErrSignInBusy}
 		}
 		defer release()
 		live, err := s.liveSessions(ctx, u.ID, o.Kind)
@@ -187,26 +224,12 @@ func (s *Service) LoginWith(ctx context.Context, login, password string, o Login
 }
 
 // CheckPassword returns the enabled user whose login and password match, or
-// EUNAUTHENTICATED, audited, in the same time whatever was wrong.
+// EUNAUTHENTICATED, audited, in the same time whatever was wrong; or
+// ETHROTTLED, audited, without checking the password, while the sign-in
+// throttle (throttle.go) blocks the account or the client's address.
 func (s *Service) CheckPassword(ctx context.Context, login, password string) (*recvault.User, error) {
-	bad := recvault.Errorf(recvault.EUNAUTHENTICATED, "invalid login or password")
-	u, err := s.cat.UserByLogin(ctx, login)
-	if recvault.ErrorCode(err) == recvault.ENOTFOUND {
-		auth.VerifyDummy(password)
-		s.Audit(ctx, nil, "login", "", "denied", "unknown login")
-		return nil, bad
-	} else if err != nil {
-		return nil, err
-	}
-	ok, err := auth.VerifyPassword(u.PasswordHash, password)
-	if err != nil {
-		return nil, recvault.Internal(fmt.Errorf("verify password of user %d: %w", u.ID, err))
-	}
-	if !ok || u.Disabled {
-		s.Audit(ctx, &recvault.Principal{User: u}, "login", "", "denied", "bad password or disabled user")
-		return nil, bad
-	}
-	return u, nil
+	return s.checkCredentials(ctx, login, "unknown login", password,
+		func() (*recvault.User, error) { return s.cat.UserByLogin(ctx, login) })
 }
 
 // liveSessions lists u's unexpired sessions of one kind.
@@ -232,6 +255,16 @@ func (s *Service) alive(ss *recvault.Session, now time.Time) bool {
 		idle = s.cfg.SessionIdle
 	}
 	return now.Before(ss.ExpiresAt) && now.Sub(ss.LastSeen) < idle
+}
+
+// LogoutKind ends every session of p's user of one kind (CC-Gateway's
+// logout ends the agent's sign-in, whichever GUID it holds), audited.
+func (s *Service) LogoutKind(ctx context.Context, p *recvault.Principal, kind string) (int, error) {
+	n, err := s.RevokeSessions(ctx, p.User, kind)
+	if err != nil {
+		return 0, err
+	}
+	return n, s.audit(ctx, p, recvault.ActionLogout, "", recvault.OutcomeGranted, kind+" sessions ("+strconv.Itoa(n)+")")
 }
 
 // RevokeSessions ends every session of u of one kind.
@@ -296,7 +329,50 @@ func (s *Service) openSession(ctx context.Context, u *recvault.User, kind, token
 
 // Authenticate turns a presented token into a principal. Unknown, expired
 // (idle or absolute), revoked or disabled-user sessions are EUNAUTHENTICATED.
+//
+// A refused request is audited (anonymous, with its route), so that every
+// API records unauthenticated attempts the same way.
 func (s *Service) Authenticate(ctx context.Context, token string) (*recvault.Principal, error) {
+	p, err := s.authenticate(ctx, token)
+	if recvault.ErrorCode(err) == recvault.EUNAUTHENTICATED {
+		if aerr := s.record(ctx, nil, recvault.AuditEvent{Action: recvault.ActionRequest, Subject: RequestInfoFrom(ctx).Route,
+			Outcome: recvault.OutcomeDenied, Detail: recvault.ErrorMessage(err)}); aerr != nil {
+			return nil, aerr
+		}
+	}
+	return p, err
+}
+
+// AuthenticateAgent is Authenticate for a façade whose sessions belong to
+// one work number (CC-Gateway: the GUID must be a session of that kind,
+// and of the agent named in the path). Another kind's token is
+// EUNAUTHENTICATED; another agent's session is EFORBIDDEN; both audited.
+func (s *Service) AuthenticateAgent(ctx context.Context, token, kind, agentID string) (*recvault.Principal, error) {
+	p, err := s.authenticate(ctx, token)
+	if err == nil && p.Session.Kind != kind {
+		err = recvault.Errorf(recvault.EUNAUTHENTICATED, "not a %s session", kind)
+	}
+	route := RequestInfoFrom(ctx).Route
+	if recvault.ErrorCode(err) == recvault.EUNAUTHENTICATED {
+		if aerr := s.record(ctx, nil, recvault.AuditEvent{Action: recvault.ActionRequest, Subject: route,
+			Outcome: recvault.OutcomeDenied, Detail: recvault.ErrorMessage(err)}); aerr != nil {
+			return nil, aerr
+		}
+		return nil, err
+	} else if err != nil {
+		return nil, err
+	}
+	if p.User.AgentID != agentID {
+		if aerr := s.record(ctx, p, recvault.AuditEvent{Action: recvault.ActionRequest, Subject: route,
+			Outcome: recvault.OutcomeDenied, Detail: "session of another agent"}); aerr != nil {
+			return nil, aerr
+		}
+		return nil, recvault.Errorf(recvault.EFORBIDDEN, "the session is another agent's")
+	}
+	return p, nil
+}
+
+func (s *Service) authenticate(ctx context.Context, token string) (*recvault.Principal, error) {
 	unauth := recvault.Errorf(recvault.EUNAUTHENTICATED, "missing, invalid or expired session")
 	if token == "" || len(token) > 512 {
 		return nil, unauth
@@ -355,6 +431,34 @@ func (s *Service) Logout(ctx context.Context, p *recvault.Principal) error {
 	}
 	s.Audit(ctx, p, "logout", "", "granted", "")
 	return nil
+}
+
+// LogoutAll ends every session of p's user, of every kind and on every
+// façade ("sign me out everywhere", e.g. after a lost device: sessions
+// otherwise end only one by one, or when they expire). It returns how many
+// of them were still live.
+func (s *Service) LogoutAll(ctx context.Context, p *recvault.Principal) (int, error) {
+	if p == nil || p.Session == nil || p.User == nil {
+		return 0, recvault.Errorf(recvault.EUNAUTHENTICATED, "no session")
+	}
+	all, err := s.cat.UserSessions(ctx, p.User.ID)
+	if err != nil {
+		return 0, fmt.Errorf("list sessions of user %d: %w", p.User.ID, err)
+	}
+	now := s.now()
+	live := 0
+	for _, ss := range all {
+		if s.alive(ss, now) {
+			live++
+		}
+	}
+	if err := s.cat.DeleteUserSessions(ctx, p.User.ID); err != nil {
+		return 0, fmt.Errorf("end sessions of user %d: %w", p.User.ID, err)
+	}
+	if err := s.audit(ctx, p, recvault.ActionLogout, "", recvault.OutcomeGranted, fmt.Sprintf("all sessions (%d)", live)); err != nil {
+		return live, err
+	}
+	return live, nil
 }
 
 // SessionTimes reports the idle timeout and absolute lifetime in force.
@@ -487,8 +591,12 @@ func (s *Service) Ingest(ctx context.Context, p *recvault.Principal, req IngestR
 			s.log.Warn("end blob mark", "key", r.BlobKey, "err", err)
 		}
 	}()
+	body = s.guardIngest(body, req.Codec) // size limit; refuse non-media early (ingestlimit.go)
 	info, err := s.blobs.Put(ctx, r.BlobKey, body)
 	if err != nil {
+		if refused := refusedIngest(err); refused != nil {
+			return nil, false, refused
+		}
 		if ctx.Err() != nil {
 			return nil, false, recvault.Errorf(recvault.EINVALID, "upload interrupted")
 		}
@@ -540,97 +648,9 @@ func (s *Service) Ingest(ctx context.Context, p *recvault.Principal, req IngestR
 	return r, true, nil
 }
 
-// Recording returns recording id if p may see it. A recording p may not see
-// is reported as ENOTFOUND when p could not know it exists, so that ids
-// cannot be probed; façades that must say "forbidden" use Authorize.
-func (s *Service) Recording(ctx context.Context, p *recvault.Principal, id string) (*recvault.Recording, error) {
-	r, err := s.cat.Recording(ctx, id)
-	if err != nil {
-		if recvault.ErrorCode(err) == recvault.ENOTFOUND {
-			s.Audit(ctx, p, "metadata", id, "denied", "not found")
-		}
-		return nil, err
-	}
-	if err := s.Authorize(ctx, p, r, "metadata"); err != nil {
-		return nil, err
-	}
-	return r, nil
-}
-
-// Authorize applies the access rule to p and r, audits the decision under
-// action, and returns EFORBIDDEN when refused.
-func (s *Service) Authorize(ctx context.Context, p *recvault.Principal, r *recvault.Recording, action string) error {
-	if !p.MayAccess(r) {
-		s.Audit(ctx, p, action, r.ID, "denied", "not permitted")
-		return recvault.Errorf(recvault.EFORBIDDEN, "you may not access this recording")
-	}
-	return s.audit(ctx, p, recvault.AuditAction(action), r.ID, recvault.OutcomeGranted, "")
-}
-
-// Find looks up a recording by identity without authorising (façades then
-// call Authorize with their own wording).
-func (s *Service) Find(ctx context.Context, campaignID int64, crtObjectID string) (*recvault.Recording, error) {
-	return s.cat.RecordingByIdentity(ctx, campaignID, crtObjectID)
-}
-
-// FindAny lists recordings matching f in every scope, without authorising:
-// for façades that must tell "no such call" from "not yours" in their own
-// codes, and then call Authorize or Download, which do authorise.
-func (s *Service) FindAny(ctx context.Context, f recvault.RecordingFilter) ([]*recvault.Recording, error) {
-	f.Scope = recvault.Scope{All: true}
-	if f.Limit == 0 {
-		f.Limit = 20
-	}
-	recs, _, err := s.cat.FindRecordings(ctx, f)
-	return recs, err
-}
-
 // UserByAgentID returns the enabled user with that work number.
 func (s *Service) UserByAgentID(ctx context.Context, agentID string) (*recvault.User, error) {
 	return s.cat.UserByAgentID(ctx, agentID)
-}
-
-// OpenMedia authorises p for r, audits the download and opens its bytes.
-func (s *Service) OpenMedia(ctx context.Context, p *recvault.Principal, r *recvault.Recording) (recvault.Blob, error) {
-	if err := s.Authorize(ctx, p, r, "download"); err != nil {
-		return nil, err
-	}
-	b, err := s.blobs.Open(ctx, r.BlobKey)
-	if err != nil {
-		return nil, recvault.Internal(fmt.Errorf("%w: open blob of recording %s: %v", ErrStorage, r.ID, err))
-	}
-	if b.Size() != r.Size {
-		b.Close()
-		return nil, recvault.Internal(fmt.Errorf("%w: blob of recording %s has %d bytes, catalog says %d", ErrStorage, r.ID, b.Size(), r.Size))
-	}
-	return b, nil
-}
-
-// Lookup returns recording id for a download by p, without authorising
-// (Download does, and audits it); an unknown id is audited and ENOTFOUND.
-func (s *Service) Lookup(ctx context.Context, p *recvault.Principal, id string) (*recvault.Recording, error) {
-	r, err := s.cat.Recording(ctx, id)
-	if recvault.ErrorCode(err) == recvault.ENOTFOUND {
-		s.Audit(ctx, p, "download", id, "denied", "not found")
-	}
-	return r, err
-}
-
-// List returns the recordings p may see that match f.
-func (s *Service) List(ctx context.Context, p *recvault.Principal, f recvault.RecordingFilter) ([]*recvault.Recording, string, error) {
-	f.Scope = p.Scope()
-	recs, next, err := s.cat.FindRecordings(ctx, f)
-	if err != nil {
-		return nil, "", err
-	}
-	// Belt and braces: the catalog filtered by scope; the rule decides.
-	out := recs[:0]
-	for _, r := range recs {
-		if p.MayAccess(r) {
-			out = append(out, r)
-		}
-	}
-	return out, next, nil
 }
 
 // readyError names the backend that failed a readiness check.

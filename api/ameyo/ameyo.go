@@ -234,10 +234,19 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) (*loginBody, st
 		Kind: SessionKind, NewToken: func(u *recvault.User) string { return newSessionID(prefix, u) },
 		Exclusive: true, Force: bool(in.ForceLogin)})
 	if err != nil {
-		if recvault.ErrorCode(err) == recvault.EUNAUTHENTICATED {
+		switch recvault.ErrorCode(err) {
+		case recvault.EUNAUTHENTICATED:
 			// Ameyo 4.x answers a failed sign-in with HTTP 512.
 			h.fail(w, r, loginFailed, "invalid.user.credentials", "invalid userId or token")
-		} else {
+		case recvault.ETHROTTLED:
+			// Ameyo has no throttled answer; its clients know 512 as "sign-in
+			// failed" and would not act on a 429. So the same failure, with
+			// the wait in Retry-After and the info for whoever reads it.
+			if d, ok := recvault.RetryAfter(err); ok {
+				w.Header().Set("Retry-After", strconv.Itoa(int(d/time.Second)))
+			}
+			h.fail(w, r, loginFailed, "invalid.user.credentials", recvault.ErrorMessage(err))
+		default:
 			h.failErr(w, r, err)
 		}
 		return nil, "", nil, false
@@ -328,7 +337,7 @@ func (h *Handler) principal(r *http.Request, body string) (*recvault.Principal, 
 		}
 		return h.svc.Authenticate(r.Context(), a)
 	}
-	return nil, recvault.Errorf(recvault.EUNAUTHENTICATED, "no session")
+	return h.svc.Authenticate(r.Context(), "") // refused and audited by the core
 }
 
 // jwtKind marks sessions opened by refreshToken.
@@ -435,17 +444,15 @@ func (h *Handler) archive(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusBadRequest, "InvalidInput", "mediaType must be AUDIO")
 		return
 	}
-	recs, err := h.svc.FindAny(ctx, recvault.RecordingFilter{CallID: callID, Kind: recvault.KindVoice, Limit: 1})
+	d, err := h.svc.DownloadMatching(ctx, p, recvault.RecordingFilter{CallID: callID, Kind: recvault.KindVoice},
+		vault.Want{Action: recvault.ActionArchiveDownload, Subject: "callId=" + callID,
+			Media: media.Request{Format: media.FormatOriginal}, Range: r.Header.Get("Range")})
 	if err != nil {
 		h.failErr(w, r, err)
 		return
 	}
-	if len(recs) == 0 {
-		h.svc.Audit(ctx, p, "archive-download", "", "denied", "no voice log for call "+callID)
-		h.failErr(w, r, recvault.Errorf(recvault.ENOTFOUND, "no voice log for that call"))
-		return
-	}
-	h.serve(w, r, p, recs[0].CampaignID, recs[0].CRTObjectID, callID, media.FormatOriginal)
+	defer d.Close()
+	httputil.ServeDownload(w, r, d, "", h.log)
 }
 
 func remoteIP(r *http.Request) netip.Addr {
@@ -519,7 +526,6 @@ func targetFormat(s string) (string, bool) {
 func (h *Handler) downloader(w http.ResponseWriter, r *http.Request) (*recvault.Principal, bool) {
 	p, err := h.principal(r, "")
 	if err != nil {
-		h.svc.Audit(r.Context(), nil, "download", "", "denied", "unauthenticated")
 		h.failErr(w, r, err)
 		return nil, false
 	}
@@ -576,77 +582,23 @@ func (h *Handler) downloadVoiceLog(w http.ResponseWriter, r *http.Request) {
 		invalid("filters must carry callId")
 		return
 	}
-	h.serve(w, r, p, campaign, crt, callID, format)
+	h.serve(w, r, p, campaign, crt, callID, format, recvault.ActionDownload)
 }
 
-// serve finds, checks and streams one recording. campaign 0 means "any
-// campaign the principal may see" (the legacy command interface sends none).
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, p *recvault.Principal, campaign int64, crt, callID, format string) {
-	ctx := r.Context()
-	rec, err := h.find(r, p, campaign, crt)
-	if err != nil {
-		if recvault.ErrorCode(err) == recvault.ENOTFOUND {
-			h.svc.Audit(ctx, p, "download", "", "denied", "not found: campaign "+strconv.FormatInt(campaign, 10)+" crtObjectId "+crt)
-			// A supervisor not assigned the campaign is told so, whether
-			// or not the recording exists.
-			if campaign != 0 && !campaignVisible(p, campaign) {
-				h.failErr(w, r, recvault.Errorf(recvault.EFORBIDDEN, "campaign not allowed"))
-				return
-			}
-		}
-		h.failErr(w, r, err)
-		return
-	}
-	if !p.MayAccess(rec) {
-		h.svc.Audit(ctx, p, "download", rec.ID, "denied", "not permitted")
-		h.failErr(w, r, recvault.Errorf(recvault.EFORBIDDEN, "not permitted"))
-		return
-	}
-	if callID != "" && callID != rec.CallID {
-		h.svc.Audit(ctx, p, "download", rec.ID, "denied", "callId does not match")
-		h.failErr(w, r, recvault.Errorf(recvault.ENOTFOUND, "no voice log with that crtObjectId and callId"))
-		return
-	}
-	d, err := h.svc.Download(ctx, p, rec, media.Request{Format: format}, r.Header.Get("Range") != "")
+// serve asks the core for one recording by (campaign, crtObjectId) and the
+// call id, and streams it. campaign 0 means "any campaign the principal may
+// see" (the legacy command interface sends none). A recording the caller
+// may not see is answered 404 like a missing one: the core decides and
+// audits.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, p *recvault.Principal, campaign int64, crt, callID, format string, action recvault.AuditAction) {
+	d, err := h.svc.DownloadByIdentity(r.Context(), p, campaign, crt, callID,
+		vault.Want{Action: action, Media: media.Request{Format: format}, Range: r.Header.Get("Range")})
 	if err != nil {
 		h.failErr(w, r, err)
 		return
 	}
 	defer d.Close()
 	httputil.ServeDownload(w, r, d, "", h.log)
-}
-
-// campaignVisible reports whether p could see some recording of campaign:
-// admins always, supervisors for their campaigns, agents and inspectors
-// (whose scope is by agent) for any campaign.
-func campaignVisible(p *recvault.Principal, campaign int64) bool {
-	sc := p.Scope()
-	if sc.All || len(sc.AgentIDs) > 0 {
-		return true
-	}
-	for _, c := range sc.Campaigns {
-		if c == campaign {
-			return true
-		}
-	}
-	return false
-}
-
-func (h *Handler) find(r *http.Request, p *recvault.Principal, campaign int64, crt string) (*recvault.Recording, error) {
-	if campaign != 0 {
-		return h.svc.Find(r.Context(), campaign, crt)
-	}
-	recs, _, err := h.svc.List(r.Context(), p, recvault.RecordingFilter{CRTObject: crt, Limit: 2})
-	if err != nil {
-		return nil, err
-	}
-	switch len(recs) {
-	case 0:
-		return nil, recvault.Errorf(recvault.ENOTFOUND, "no voice log with that crtObjectId")
-	case 1:
-		return recs[0], nil
-	}
-	return nil, recvault.Errorf(recvault.EINVALID, "crtObjectId is in several campaigns: add campaignId to data")
 }
 
 // command is the legacy interface: GET /ameyowebaccess/command?command=
@@ -709,5 +661,9 @@ func (h *Handler) command(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h.serve(w, r, p, campaign, crt, data["callId"], format)
+	action := recvault.ActionDownload
+	if cmd == "playVoiceLog" {
+		action = recvault.ActionPlay
+	}
+	h.serve(w, r, p, campaign, crt, data["callId"], format, action)
 }

@@ -229,8 +229,8 @@ func (h *Handler) signIn(force bool) http.HandlerFunc {
 			return
 		}
 		var in signInBody
-		body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
-		if err := json.Unmarshal(body, &in); err != nil {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+		if err != nil || json.Unmarshal(body, &in) != nil {
 			reply(w, RetSignInParam, nil)
 			return
 		}
@@ -239,36 +239,27 @@ func (h *Handler) signIn(force bool) http.HandlerFunc {
 			reply(w, RetSignInParam, nil)
 			return
 		}
-		// One sign-in per work number at a time, across every replica:
-		// the vendor answers a concurrent one "in progress".
-		release, free, err := h.svc.TryLease(ctx, "ccgw-signin:"+agentID, 30*time.Second)
-		if err != nil {
-			h.internal(w, r, err)
-			return
-		}
-		if !free {
-			reply(w, RetSignInBusy, nil)
-			return
-		}
-		defer release()
-		u, err := h.svc.UserByAgentID(ctx, agentID)
-		if err != nil {
-			if recvault.ErrorCode(err) == recvault.ENOTFOUND {
-				h.svc.Audit(ctx, nil, "login", "", "denied", "unknown work number "+agentID)
-				reply(w, RetBadPassword, nil)
-				return
-			}
-			h.internal(w, r, err)
-			return
-		}
-		guid, p, err := h.svc.LoginWith(ctx, "", password, vault.LoginOptions{Kind: SessionKind, User: u,
-			NewToken: h.newGUID, Exclusive: true, Force: force, Idle: h.cfg.Idle})
+		// The password (throttled, and hashed even for an unknown work
+		// number, so that unknown and wrong answer alike and in the same
+		// time) is checked first; only a sign-in that passed takes the
+		// per-work-number lease, for the milliseconds of its session
+		// check-and-create. One at a time across every replica: the vendor
+		// answers a concurrent one "in progress". Wrong passwords never
+		// hold the lease, so they cannot keep the real agent out.
+		guid, p, err := h.svc.LoginWith(ctx, "", password, vault.LoginOptions{Kind: SessionKind, AgentID: agentID,
+			Lease: "ccgw-signin:" + agentID, NewToken: h.newGUID, Exclusive: true, Force: force, Idle: h.cfg.Idle})
 		switch recvault.ErrorCode(err) {
 		case "":
-		case recvault.EUNAUTHENTICATED:
+		case recvault.EUNAUTHENTICATED, recvault.ETHROTTLED:
+			// A throttled sign-in answers as a wrong password does: the
+			// vendor has no retcode for it, and its clients show 100-004.
 			reply(w, RetBadPassword, nil)
 			return
 		case recvault.ECONFLICT:
+			if errors.Is(err, vault.ErrSignInBusy) {
+				reply(w, RetSignInBusy, nil)
+				return
+			}
 			reply(w, RetAlreadySignedIn, nil)
 			return
 		default:
@@ -317,27 +308,17 @@ func (h *Handler) agent(f agentFunc) http.HandlerFunc {
 		ctx := r.Context()
 		agentID := r.PathValue("agentid")
 		guid := guidFrom(r)
-		if guid == "" {
-			h.svc.Audit(ctx, nil, "request", "", "denied", "no GUID: "+r.URL.Path)
+		p, err := h.svc.AuthenticateAgent(ctx, guid, SessionKind, agentID)
+		switch recvault.ErrorCode(err) {
+		case "":
+		case recvault.EUNAUTHENTICATED:
 			reply(w, RetNotSignedIn, nil)
 			return
-		}
-		p, err := h.svc.Authenticate(ctx, guid)
-		if err == nil && p.Session.Kind != SessionKind {
-			err = recvault.Errorf(recvault.EUNAUTHENTICATED, "not a CC-Gateway session")
-		}
-		if err != nil {
-			if recvault.ErrorCode(err) != recvault.EUNAUTHENTICATED {
-				h.internal(w, r, err)
-				return
-			}
-			h.svc.Audit(ctx, nil, "request", "", "denied", "unknown or expired GUID: "+r.URL.Path)
-			reply(w, RetNotSignedIn, nil)
-			return
-		}
-		if p.User.AgentID != agentID {
-			h.svc.Audit(ctx, p, "request", "", "denied", "GUID of another agent: "+r.URL.Path)
+		case recvault.EFORBIDDEN:
 			reply(w, RetNoRight, nil)
+			return
+		default:
+			h.internal(w, r, err)
 			return
 		}
 		c := &agentCall{p: p, agentID: agentID, guid: guid}
@@ -376,11 +357,10 @@ func (h *Handler) ok(w http.ResponseWriter, r *http.Request, c *agentCall) {
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request, c *agentCall) {
-	if _, err := h.svc.RevokeSessions(r.Context(), c.p.User, SessionKind); err != nil {
+	if _, err := h.svc.LogoutKind(r.Context(), c.p, SessionKind); err != nil {
 		h.internal(w, r, err)
 		return
 	}
-	h.svc.Audit(r.Context(), c.p, "logout", "", "granted", "")
 	reply(w, RetOK, nil)
 }
 
@@ -491,18 +471,22 @@ func (h *Handler) target(w http.ResponseWriter, r *http.Request, c *agentCall, w
 	return u.AgentID, true
 }
 
-// refuse answers a recording p may not have, in the role's terms.
-func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, c *agentCall, rec *recvault.Recording) {
-	h.svc.Audit(r.Context(), c.p, "download", rec.ID, "denied", "not permitted")
-	if c.p.User.Role == recvault.RoleInspector {
-		if rec.AgentID == c.p.User.AgentID {
-			reply(w, RetInspectSelf, nil)
+// answer maps the core's error for a recording request to a retcode, in
+// one place: a recording that is missing and one the caller may not have
+// are both 108-001.
+func (h *Handler) answer(w http.ResponseWriter, r *http.Request, err error) {
+	switch recvault.ErrorCode(err) {
+	case recvault.ENOTFOUND:
+		if vault.IsTokenError(err) {
+			reply(w, RetTokenInvalid, nil)
 			return
 		}
-		reply(w, RetNotInspected, nil)
-		return
+		reply(w, RetNoRecord, nil)
+	case recvault.EINVALID:
+		reply(w, RetNotVoice, nil)
+	default:
+		h.internal(w, r, err)
 	}
-	reply(w, RetNoRight, nil)
 }
 
 func (h *Handler) notFound(w http.ResponseWriter, r *http.Request, c *agentCall, what string) {
@@ -545,20 +529,18 @@ func (h *Handler) downloadEx(w http.ResponseWriter, r *http.Request, c *agentCal
 	}
 	f := recvault.RecordingFilter{CallID: dq.callID, AgentID: agent, Kind: recvault.KindVoice}
 	req := media.Request{Format: media.FormatWAVALaw}
+	subject := "callId=" + dq.callID + " workNo=" + dq.workNo
 	if dq.hwFileName != "" {
 		f.Kind, f.OriginalPath = recvault.KindVideo, dq.hwFileName
 		req = media.Request{Format: media.FormatOriginal}
+		subject += " hwFileName=" + dq.hwFileName
 	}
-	recs, err := h.svc.FindAny(r.Context(), f)
+	rec, err := h.svc.Locate(r.Context(), c.p, recvault.ActionDownload, subject, f)
 	if err != nil {
-		h.internal(w, r, err)
+		h.answer(w, r, err)
 		return
 	}
-	if len(recs) == 0 {
-		h.notFound(w, r, c, "call "+dq.callID)
-		return
-	}
-	h.send(w, r, c, recs[0], req)
+	h.send(w, r, c, rec, req)
 }
 
 // downloadByPath: the older GET …/recordfile/{agentid}?recordId=<recorder
@@ -592,20 +574,13 @@ func (h *Handler) byRecorderPath(w http.ResponseWriter, r *http.Request, c *agen
 		h.notFound(w, r, c, "unsafe recordId")
 		return nil, false
 	}
-	recs, err := h.svc.FindAny(r.Context(), recvault.RecordingFilter{OriginalPath: path, Kind: recvault.KindVoice})
+	rec, err := h.svc.Locate(r.Context(), c.p, recvault.ActionDownload, "recordId="+path,
+		recvault.RecordingFilter{OriginalPath: path, Kind: recvault.KindVoice})
 	if err != nil {
-		h.internal(w, r, err)
+		h.answer(w, r, err)
 		return nil, false
 	}
-	if len(recs) == 0 {
-		h.notFound(w, r, c, "recorder path")
-		return nil, false
-	}
-	if !c.p.MayAccess(recs[0]) {
-		h.refuse(w, r, c, recs[0])
-		return nil, false
-	}
-	return recs[0], true
+	return rec, true
 }
 
 // send streams a recording as the vendor does: application/octet-stream,
@@ -613,23 +588,12 @@ func (h *Handler) byRecorderPath(w http.ResponseWriter, r *http.Request, c *agen
 // while the download runs.
 func (h *Handler) send(w http.ResponseWriter, r *http.Request, c *agentCall, rec *recvault.Recording, req media.Request) {
 	ctx := r.Context()
-	if !c.p.MayAccess(rec) {
-		h.refuse(w, r, c, rec)
-		return
-	}
-	// random=true: an output of unknown size is converted whole before the
+	// Whole: an output of unknown size is converted whole before the
 	// answer starts, so a conversion failure still gets its retcode and the
 	// answer always has a Content-Length.
-	d, err := h.svc.Download(ctx, c.p, rec, req, true)
+	d, err := h.svc.Download(ctx, c.p, rec, vault.Want{Media: req, Range: r.Header.Get("Range"), Whole: true})
 	if err != nil {
-		switch recvault.ErrorCode(err) {
-		case recvault.EINVALID:
-			reply(w, RetNotVoice, nil)
-		case recvault.EFORBIDDEN:
-			h.refuse(w, r, c, rec)
-		default:
-			h.internal(w, r, err)
-		}
+		h.answer(w, r, err)
 		return
 	}
 	defer d.Close()

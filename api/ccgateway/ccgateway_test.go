@@ -18,9 +18,11 @@ import (
 	"github.com/recvault/recvault/vault"
 )
 
-// A second sign-in of an agent while one is still running — on this
-// replica or another one sharing the catalog — gets 000-007. (End-to-end
-// tests cover the rest of sign-in against a real server.)
+// A correct sign-in of an agent while another one is creating its session
+// — on this replica or another one sharing the catalog — gets 000-007; a
+// wrong password gets 100-004 whatever the lease (the lease is taken only
+// after the password checked out). (End-to-end tests cover the rest of
+// sign-in against a real server.)
 func TestSignInInProgress(t *testing.T) {
 	cat, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "catalog.db"))
 	if err != nil {
@@ -33,18 +35,23 @@ func TestSignInInProgress(t *testing.T) {
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	other := vault.New(cat, blobs, vault.Config{Logger: quiet}) // another replica
+	if err := other.AddUser(context.Background(), &recvault.User{Login: "agent4977", Role: recvault.RoleAgent, AgentID: "4977"}, "agent-pass-4977"); err != nil {
+		t.Fatal(err)
+	}
 	release, ok, err := other.TryLease(context.Background(), "ccgw-signin:4977", time.Minute)
 	if err != nil || !ok {
 		t.Fatalf("lease: %v %v", ok, err)
 	}
 	defer release()
 	h := New(vault.New(cat, blobs, vault.Config{Logger: quiet}), quiet, Config{})
-	rec := httptest.NewRecorder()
-	req := httptest.NewRequest("PUT", prefix+"/onlineagent/4977", strings.NewReader(`{"password":"x"}`))
-	h.ServeHTTP(rec, req)
-	var a answer
-	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &a) != nil || a.Retcode != "000-007" {
-		t.Fatalf("%d %s", rec.Code, rec.Body)
+	for password, want := range map[string]string{"agent-pass-4977": "000-007", "wrong-password": "100-004"} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("PUT", prefix+"/onlineagent/4977", strings.NewReader(`{"password":"`+password+`"}`))
+		h.ServeHTTP(rec, req)
+		var a answer
+		if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &a) != nil || a.Retcode != want {
+			t.Fatalf("password %s: %d %s, want %s", password, rec.Code, rec.Body, want)
+		}
 	}
 }
 

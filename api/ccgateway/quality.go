@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/recvault/recvault"
+	"github.com/recvault/recvault/api/httputil"
 	"github.com/recvault/recvault/media"
+	"github.com/recvault/recvault/vault"
 )
 
 // tokenTTL bounds how long a quality-control download token lives.
@@ -25,19 +27,19 @@ func (h *Handler) localRecordPath(w http.ResponseWriter, r *http.Request, c *age
 		reply(w, RetParam, nil)
 		return
 	}
-	rec, ok := h.byRecorderPath(w, r, c, recordID)
-	if !ok {
+	if !safeVendorPath(recordID) {
+		h.notFound(w, r, c, "unsafe recordId")
 		return
 	}
 	// The token is a catalog grant, so step two may land on any replica.
-	t, err := h.svc.IssueGrant(r.Context(), grantKind, c.p.User, c.agentID, rec, tokenTTL)
+	t, rec, err := h.svc.IssueDownloadGrant(r.Context(), c.p, grantKind, c.agentID, "recordId="+recordID,
+		recvault.RecordingFilter{OriginalPath: recordID, Kind: recvault.KindVoice}, tokenTTL)
 	if err != nil {
-		h.internal(w, r, err)
+		h.answer(w, r, err)
 		return
 	}
 	name := path.Base(recvault.NormalizeVendorPath(rec.OriginalPath))
 	name = strings.TrimSuffix(name, path.Ext(name)) + ".wav"
-	h.svc.Audit(r.Context(), c.p, "download-token", rec.ID, "granted", "")
 	reply(w, RetOK, map[string]string{"token": t, "localRecordPath": "/recordfile/" + c.agentID + "/" + name})
 }
 
@@ -48,20 +50,14 @@ func (h *Handler) localRecordPath(w http.ResponseWriter, r *http.Request, c *age
 func (h *Handler) qualityRecordFile(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	agentID := r.PathValue("agentid")
-	u, rec, err := h.svc.RedeemGrant(ctx, grantKind, r.URL.Query().Get("token"), agentID)
-	switch {
-	case u == nil && recvault.ErrorCode(err) == recvault.ENOTFOUND:
-		h.svc.Audit(ctx, nil, "download", "", "denied", "bad quality-control token")
-		reply(w, RetTokenInvalid, nil)
-		return
-	case u != nil && recvault.ErrorCode(err) == recvault.ENOTFOUND:
-		h.notFound(w, r, &agentCall{p: &recvault.Principal{User: u}}, "recording of token")
-		return
-	case err != nil:
-		h.internal(w, r, err)
+	d, err := h.svc.DownloadGrant(ctx, grantKind, r.URL.Query().Get("token"), agentID,
+		vault.Want{Media: media.Request{Format: media.FormatWAVALaw}, Range: r.Header.Get("Range"), Whole: true})
+	if err != nil {
+		h.answer(w, r, err)
 		return
 	}
-	h.send(w, r, &agentCall{p: &recvault.Principal{User: u}, agentID: agentID}, rec, media.Request{Format: media.FormatWAVALaw})
+	defer d.Close()
+	httputil.ServeDownload(w, r, d, "application/octet-stream;charset=utf-8", h.log)
 }
 
 // recordFromRecordID: GET …/recordplay/{agentid}/recordfilefromrecordid?recordid=<recorder path>.

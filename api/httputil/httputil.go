@@ -4,6 +4,8 @@
 package httputil
 
 import (
+	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -65,6 +67,27 @@ func serveDownload(w http.ResponseWriter, r *http.Request, d *vault.Download, ct
 		if f, ok := content.(interface{ OSFile() *os.File }); ok {
 			content = f.OSFile()
 		}
+		if rh := r.Header.Get("Range"); rh != "" {
+			size := d.Size
+			if size < 0 {
+				end, err := content.Seek(0, io.SeekEnd)
+				if err != nil {
+					return fmt.Errorf("size of download: %w", err)
+				}
+				if _, err := content.Seek(0, io.SeekStart); err != nil {
+					return fmt.Errorf("rewind download: %w", err)
+				}
+				size = end
+			}
+			if sane := saneRange(rh, size); sane != rh {
+				r = r.Clone(r.Context())
+				if sane == "" {
+					r.Header.Del("Range")
+				} else {
+					r.Header.Set("Range", sane)
+				}
+			}
+		}
 		http.ServeContent(w, r, "", d.ModTime, content)
 		return nil
 	}
@@ -91,4 +114,90 @@ func etagListHas(list, etag string) bool {
 		}
 	}
 	return false
+}
+
+// maxRanges is the most ranges one request may ask for. Players and
+// download managers ask for one, rarely a few; hundreds of tiny ranges only
+// make a multipart answer far larger and costlier than the file.
+const maxRanges = 16
+
+// saneRange returns the Range header that http.ServeContent should see for
+// a body of size bytes, to fix what it does not:
+//
+//   - A suffix range of zero bytes ("bytes=-0") is unsatisfiable (RFC 9110
+//     §14.1.3), but ServeContent answers it with an invalid 206. Such
+//     ranges are dropped; when none is left the header becomes one that
+//     ServeContent answers with 416 and "Content-Range: bytes */size".
+//   - More than maxRanges ranges, or ranges that overlap, are what range
+//     amplification attacks send: the header is ignored ("" is returned)
+//     and the whole file is served with 200, as RFC 9110 §14.2 allows.
+//
+// Anything else, including a header ServeContent will reject as malformed,
+// is returned unchanged, so a sane request (one range, or 2 to 16 disjoint
+// ones as a multipart answer) and If-Range/precondition handling stay
+// ServeContent's.
+func saneRange(h string, size int64) string {
+	spec, ok := strings.CutPrefix(h, "bytes=")
+	if !ok {
+		return h
+	}
+	type span struct{ start, end int64 } // end exclusive
+	var kept []string
+	var spans []span
+	count, dropped := 0, false
+	for ra := range strings.SplitSeq(spec, ",") {
+		ra = strings.TrimSpace(ra)
+		if ra == "" {
+			continue
+		}
+		if count++; count > maxRanges {
+			return ""
+		}
+		first, last, ok := strings.Cut(ra, "-")
+		first, last = strings.TrimSpace(first), strings.TrimSpace(last)
+		if !ok {
+			return h
+		}
+		var sp span
+		if first == "" {
+			n, err := strconv.ParseInt(last, 10, 64)
+			if err != nil || n < 0 {
+				return h
+			}
+			sp = span{max(size-n, 0), size}
+		} else {
+			a, err := strconv.ParseInt(first, 10, 64)
+			if err != nil || a < 0 {
+				return h
+			}
+			sp = span{a, size}
+			if last != "" {
+				b, err := strconv.ParseInt(last, 10, 64)
+				if err != nil || b < a {
+					return h
+				}
+				sp.end = min(b+1, size)
+			}
+		}
+		if sp.start >= sp.end {
+			// Unsatisfiable: past the end, or a suffix of no bytes.
+			dropped = true
+			continue
+		}
+		for _, o := range spans {
+			if sp.start < o.end && o.start < sp.end {
+				return ""
+			}
+		}
+		spans = append(spans, sp)
+		kept = append(kept, ra)
+	}
+	switch {
+	case !dropped:
+		return h
+	case len(kept) == 0:
+		// Starts at the end: ServeContent's own "no overlap" 416.
+		return fmt.Sprintf("bytes=%d-", size)
+	}
+	return "bytes=" + strings.Join(kept, ",")
 }

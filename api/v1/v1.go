@@ -33,10 +33,12 @@ func New(svc *vault.Service, log *slog.Logger) *Handler {
 	h := &Handler{svc: svc, log: log, mux: http.NewServeMux()}
 	h.mux.HandleFunc("POST /api/v1/sessions", h.login)
 	h.mux.HandleFunc("DELETE /api/v1/sessions/current", h.authed(h.logout))
+	h.mux.HandleFunc("DELETE /api/v1/sessions", h.authed(h.logoutAll))
 	h.mux.HandleFunc("GET /api/v1/recordings", h.authed(h.list))
 	h.mux.HandleFunc("POST /api/v1/recordings", h.authed(h.ingest))
 	h.mux.HandleFunc("GET /api/v1/recordings/{id}", h.authed(h.get))
 	h.mux.HandleFunc("GET /api/v1/recordings/{id}/media", h.authed(h.media))
+	h.mux.HandleFunc("GET /api/v1/audit", h.authed(h.auditLog))
 	h.mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		h.error(w, r, recvault.Errorf(recvault.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
@@ -62,6 +64,8 @@ func statusOf(code string) int {
 		return http.StatusBadRequest
 	case recvault.ECONFLICT:
 		return http.StatusConflict
+	case recvault.ETHROTTLED:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }
@@ -74,6 +78,10 @@ func (h *Handler) error(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if code == recvault.EUNAUTHENTICATED {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="recvault"`)
+	}
+	if d, ok := recvault.RetryAfter(err); ok {
+		// Whole seconds, as Retry-After wants; the core rounds up.
+		w.Header().Set("Retry-After", strconv.Itoa(int(d/time.Second)))
 	}
 	writeJSON(w, statusOf(code), map[string]any{"error": map[string]string{"code": code, "message": recvault.ErrorMessage(err)}})
 }
@@ -102,9 +110,6 @@ func (h *Handler) authed(f authedFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, err := h.svc.Authenticate(r.Context(), bearer(r))
 		if err != nil {
-			if recvault.ErrorCode(err) == recvault.EUNAUTHENTICATED {
-				h.svc.Audit(r.Context(), nil, "request", r.PathValue("id"), "denied", "unauthenticated "+r.Method+" "+r.URL.Path)
-			}
 			h.error(w, r, err)
 			return
 		}
@@ -215,12 +220,7 @@ func (h *Handler) media(w http.ResponseWriter, r *http.Request, p *recvault.Prin
 			*dst = n
 		}
 	}
-	rec, err := h.svc.Lookup(r.Context(), p, r.PathValue("id"))
-	if err != nil {
-		h.error(w, r, err)
-		return
-	}
-	d, err := h.svc.Download(r.Context(), p, rec, req, r.Header.Get("Range") != "")
+	d, err := h.svc.DownloadByID(r.Context(), p, r.PathValue("id"), vault.Want{Media: req, Range: r.Header.Get("Range")})
 	if err != nil {
 		h.error(w, r, err)
 		return
@@ -233,11 +233,6 @@ func (h *Handler) media(w http.ResponseWriter, r *http.Request, p *recvault.Prin
 // the query, or as multipart/form-data whose metadata fields come before the
 // file part (so the file can be streamed without buffering).
 func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, p *recvault.Principal) {
-	if p.User.Role != recvault.RoleAdmin {
-		h.svc.Audit(r.Context(), p, "ingest", "", "denied", "not an admin")
-		h.error(w, r, recvault.Errorf(recvault.EFORBIDDEN, "only admins may ingest recordings"))
-		return
-	}
 	fields := map[string]string{}
 	for k, v := range r.URL.Query() {
 		fields[k] = v[0]

@@ -3,8 +3,9 @@
 //
 // Durability: a blob is written to tmp/, hashed while written, fsynced, renamed
 // into place and its directory fsynced before Put returns. A crash at any
-// moment leaves either nothing or a stray file in tmp/ (removed by Clean),
-// never a partial blob under its key.
+// moment leaves either nothing or a stray file in tmp/ (removed by Clean,
+// which tells it from a running write by the write's flock on it), never a
+// partial blob under its key.
 package disk
 
 import (
@@ -20,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/recvault/recvault"
@@ -66,18 +68,18 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (recvault.Blob
 	if _, err := os.Lstat(dst); err == nil {
 		return recvault.BlobInfo{}, recvault.Errorf(recvault.ECONFLICT, "blob %s exists", key)
 	}
-	var rnd [8]byte
-	_, _ = rand.Read(rnd[:])
-	tmpName := filepath.Join(s.root, "tmp", hex.EncodeToString(rnd[:])+".part")
-	f, err := os.OpenFile(tmpName, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+	f, tmpName, err := s.createTemp()
 	if err != nil {
-		return recvault.BlobInfo{}, fmt.Errorf("create temp blob: %w", err)
+		return recvault.BlobInfo{}, err
 	}
 	committed := false
 	defer func() {
 		if !committed {
-			f.Close()
-			os.Remove(tmpName)
+			// Best effort, the write's error says what failed; a name
+			// left behind is unlocked once closed, so Clean takes it.
+			// Removed before closing: the name goes while still locked.
+			_ = os.Remove(tmpName)
+			_ = f.Close()
 		}
 	}()
 	h := sha256.New()
@@ -88,14 +90,13 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (recvault.Blob
 	if err := f.Sync(); err != nil {
 		return recvault.BlobInfo{}, fmt.Errorf("sync blob %s: %w", key, err)
 	}
-	if err := f.Close(); err != nil {
-		return recvault.BlobInfo{}, fmt.Errorf("close blob %s: %w", key, err)
-	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
 		return recvault.BlobInfo{}, fmt.Errorf("blob dir: %w", err)
 	}
 	// Link rather than rename so that a concurrent Put of the same key fails
-	// instead of silently replacing the first writer's blob.
+	// instead of silently replacing the first writer's blob. The file stays
+	// open (locked) until its temporary name is gone, lest Clean take it
+	// for a crashed write's and remove it under us.
 	if err := os.Link(tmpName, dst); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return recvault.BlobInfo{}, recvault.Errorf(recvault.ECONFLICT, "blob %s exists", key)
@@ -103,7 +104,15 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (recvault.Blob
 		return recvault.BlobInfo{}, fmt.Errorf("place blob %s: %w", key, err)
 	}
 	committed = true
-	os.Remove(tmpName)
+	rmErr := os.Remove(tmpName)
+	// Synced data cannot be lost by close; an error here is reported, and
+	// the placed blob is then an orphan for the sweep.
+	if err := f.Close(); err != nil {
+		return recvault.BlobInfo{}, fmt.Errorf("close blob %s: %w", key, err)
+	}
+	if rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
+		return recvault.BlobInfo{}, fmt.Errorf("remove temporary name of blob %s: %w", key, rmErr)
+	}
 	if err := syncDir(filepath.Dir(dst)); err != nil {
 		return recvault.BlobInfo{}, err
 	}
@@ -142,28 +151,159 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// Clean removes temporary files older than age, the leftovers of writes
-// that a crash interrupted. Age keeps it from racing a concurrent writer
-// (another recvault process on the same directory).
+// createTemp creates a temporary file in tmp/ and takes an exclusive flock
+// on it, held until the file is closed: the lock is how Clean tells a live
+// write (in this or another process, such as a CLI ingest beside the
+// server) from a crashed one's leftover, whose lock the kernel released.
+// Between create and lock, Clean may find the file unlocked and take it;
+// then the lock fails or the name no longer leads to our file, and a new
+// name is tried.
+func (s *Store) createTemp() (*os.File, string, error) {
+	for range 5 {
+		var rnd [8]byte
+		if _, err := rand.Read(rnd[:]); err != nil {
+			return nil, "", fmt.Errorf("temp blob name: %w", err)
+		}
+		name := filepath.Join(s.root, "tmp", hex.EncodeToString(rnd[:])+".part")
+		f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+		if err != nil {
+			return nil, "", fmt.Errorf("create temp blob: %w", err)
+		}
+		locked, err := tryLock(f)
+		if err != nil && !errors.Is(err, errNoLocks) {
+			return nil, "", errors.Join(fmt.Errorf("lock temp blob: %w", err), f.Close(), os.Remove(name))
+		}
+		if errors.Is(err, errNoLocks) || locked && sameFile(f, name) {
+			return f, name, nil // without locks, Clean goes by age
+		}
+		// Clean has it: it removes the name; ours is the file alone.
+		if err := f.Close(); err != nil {
+			return nil, "", fmt.Errorf("close temp blob: %w", err)
+		}
+	}
+	return nil, "", errors.New("create temp blob: its name kept being cleaned away")
+}
+
+// errNoLocks is wrapped by tryLock's error when the file system has no
+// flock (some network and FUSE file systems).
+var errNoLocks = errors.New("file locks not supported")
+
+// tryLock takes an exclusive flock on f without waiting. It reports false
+// when another open file holds the lock.
+func tryLock(f *os.File) (bool, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false, err
+	}
+	var lerr error
+	if err := rc.Control(func(fd uintptr) {
+		for {
+			lerr = syscall.Flock(int(fd), syscall.LOCK_EX|syscall.LOCK_NB)
+			if lerr != syscall.EINTR {
+				return
+			}
+		}
+	}); err != nil {
+		return false, err
+	}
+	switch {
+	case lerr == nil:
+		return true, nil
+	case errors.Is(lerr, syscall.EWOULDBLOCK):
+		return false, nil
+	case errors.Is(lerr, syscall.ENOTSUP), errors.Is(lerr, syscall.EOPNOTSUPP):
+		return false, fmt.Errorf("%w: %w", errNoLocks, lerr)
+	}
+	return false, lerr
+}
+
+// sameFile reports whether name still leads to the open file f.
+func sameFile(f *os.File, name string) bool {
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	ni, err := os.Lstat(name)
+	return err == nil && os.SameFile(fi, ni)
+}
+
+// Clean removes the leftovers of writes that a crash interrupted: every
+// temporary file whose lock it can take, however young (the writer that
+// held it is gone), but none whose lock is held (a write running in this
+// or another process). Where the file system has no locks, or the entry is
+// not a plain file, it falls back to age: only files older than age go.
 func (s *Store) Clean(ctx context.Context, age time.Duration) (int, error) {
-	entries, err := os.ReadDir(filepath.Join(s.root, "tmp"))
+	dir := filepath.Join(s.root, "tmp")
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return 0, fmt.Errorf("clean blob store: %w", err)
 	}
 	n := 0
+	var errs []error // one bad entry must not keep the others
 	for _, e := range entries {
-		info, err := e.Info()
-		if err != nil || time.Since(info.ModTime()) < age {
-			continue
-		}
 		if err := ctx.Err(); err != nil {
 			return n, err
 		}
-		if os.Remove(filepath.Join(s.root, "tmp", e.Name())) == nil {
+		removed, err := cleanTemp(filepath.Join(dir, e.Name()), e, age)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if removed {
 			n++
 		}
 	}
+	if err := errors.Join(errs...); err != nil {
+		return n, fmt.Errorf("clean blob store: %w", err)
+	}
 	return n, nil
+}
+
+// cleanTemp removes one temporary file if it is a crashed write's. A file
+// that vanished meanwhile (its write finished) is not an error.
+func cleanTemp(p string, e fs.DirEntry, age time.Duration) (bool, error) {
+	byAge := func() (bool, error) {
+		info, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		} else if err != nil {
+			return false, fmt.Errorf("stat %s: %w", p, err)
+		}
+		if time.Since(info.ModTime()) < age {
+			return false, nil
+		}
+		return remove(p)
+	}
+	if !e.Type().IsRegular() {
+		return byAge()
+	}
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("open %s: %w", p, err)
+	}
+	defer f.Close() // read-only: nothing to lose on close; releases the lock
+	locked, err := tryLock(f)
+	switch {
+	case errors.Is(err, errNoLocks):
+		return byAge()
+	case err != nil:
+		return false, fmt.Errorf("lock %s: %w", p, err)
+	case !locked:
+		return false, nil // a live write
+	}
+	// Held, so no writer can take it now; remove it while still held.
+	return remove(p)
+}
+
+func remove(p string) (bool, error) {
+	err := os.Remove(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("temporary file: %w", err)
+	}
+	return true, nil
 }
 
 // Ping checks that the store's directories are there and usable.

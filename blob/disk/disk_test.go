@@ -7,8 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -115,24 +117,132 @@ func TestKeysCannotEscape(t *testing.T) {
 	}
 }
 
-func TestCleanRemovesOldTemporaries(t *testing.T) {
+// A temporary file nobody holds is a crashed write's: Clean removes it at
+// once, however young, so a restart leaves no partial upload behind.
+func TestCleanRemovesCrashedTemporaries(t *testing.T) {
 	dir := t.TempDir()
-	s, _ := Open(dir)
-	old := filepath.Join(dir, "tmp", "old.part")
-	fresh := filepath.Join(dir, "tmp", "fresh.part")
-	os.WriteFile(old, []byte("x"), 0o600)
-	os.WriteFile(fresh, []byte("x"), 0o600)
-	past := time.Now().Add(-2 * time.Hour)
-	os.Chtimes(old, past, past)
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crashed := filepath.Join(dir, "tmp", "crashed.part")
+	if err := os.WriteFile(crashed, []byte("half an upload"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	n, err := s.Clean(context.Background(), time.Hour)
 	if err != nil || n != 1 {
+		t.Fatalf("Clean = %d, %v; want the crashed write's file removed", n, err)
+	}
+	if _, err := os.Stat(crashed); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("crashed write's temporary kept: %v", err)
+	}
+}
+
+// A temporary file whose lock is held belongs to a running write (here or
+// in another process): Clean leaves it, whatever its age, and takes it once
+// the lock is gone.
+func TestCleanKeepsLockedTemporary(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := filepath.Join(dir, "tmp", "live.part")
+	f, err := os.OpenFile(live, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().Add(-48 * time.Hour)
+	if err := os.Chtimes(live, past, past); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Clean(context.Background(), time.Hour); err != nil || n != 0 {
+		t.Fatalf("Clean = %d, %v; want the locked file kept", n, err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Fatalf("a live write's temporary was removed: %v", err)
+	}
+	if err := f.Close(); err != nil { // the writer dies
+		t.Fatal(err)
+	}
+	if n, err := s.Clean(context.Background(), time.Hour); err != nil || n != 1 {
+		t.Fatalf("Clean after the writer died = %d, %v", n, err)
+	}
+}
+
+// A Put blocked halfway (its client is slow) survives a Clean and then
+// completes with every byte.
+func TestCleanSparesRunningPut(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	type result struct {
+		info recvault.BlobInfo
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		info, err := s.Put(context.Background(), "k/slow", pr)
+		done <- result{info, err}
+	}()
+	half := bytes.Repeat([]byte("a"), 100_000)
+	if _, err := pw.Write(half); err != nil {
+		t.Fatal(err)
+	}
+	// The Put has its temporary file (the write above was consumed).
+	ents, err := os.ReadDir(filepath.Join(dir, "tmp"))
+	if err != nil || len(ents) != 1 {
+		t.Fatalf("tmp/ holds %v, %v; want the running Put's file", ents, err)
+	}
+	if n, err := s.Clean(context.Background(), 0); err != nil || n != 0 {
+		t.Fatalf("Clean during a Put = %d, %v", n, err)
+	}
+	if _, err := pw.Write(half); err != nil {
+		t.Fatal(err)
+	}
+	if err := pw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || r.info.Size != 200_000 {
+		t.Fatalf("Put after Clean: %+v, %v", r.info, r.err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(ents) != 0 {
+		t.Fatalf("temporary files left after the Put: %v", ents)
+	}
+}
+
+// Entries Clean cannot lock (not plain files) fall back to the age rule.
+func TestCleanFallsBackToAge(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, fresh := filepath.Join(dir, "tmp", "old.d"), filepath.Join(dir, "tmp", "fresh.d")
+	for _, d := range []string{old, fresh} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	past := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(old, past, past); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Clean(context.Background(), time.Hour); err != nil || n != 1 {
 		t.Fatalf("Clean = %d, %v", n, err)
 	}
-	if _, err := os.Stat(old); !os.IsNotExist(err) {
-		t.Fatal("old temporary kept")
+	if _, err := os.Stat(old); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal("old entry kept")
 	}
 	if _, err := os.Stat(fresh); err != nil {
-		t.Fatal("fresh temporary (a running write) removed")
+		t.Fatal("fresh entry removed")
 	}
 }
 

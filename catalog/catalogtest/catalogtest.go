@@ -18,12 +18,16 @@ func Run(t *testing.T, open func(t *testing.T) recvault.Catalog) {
 	t.Run("Users", func(t *testing.T) { testUsers(t, open(t)) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open(t)) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open(t)) })
+	t.Run("AuditChainRoundTrip", func(t *testing.T) { testAuditChain(t, open(t)) })
+	t.Run("AuditConcurrentBatches", func(t *testing.T) { testAuditConcurrent(t, open(t)) })
+	t.Run("FindAuditFiltersCursor", func(t *testing.T) { testFindAudit(t, open(t)) })
 	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, open(t)) })
 	t.Run("PendingBlobs", func(t *testing.T) { testPendingBlobs(t, open(t)) })
 	t.Run("RotateSessionOnce", func(t *testing.T) { testRotate(t, open(t)) })
 	t.Run("GrantsSingleUse", func(t *testing.T) { testGrants(t, open(t)) })
 	t.Run("Leases", func(t *testing.T) { testLeases(t, open(t)) })
 	t.Run("Settings", func(t *testing.T) { testSettings(t, open(t)) })
+	t.Run("LoginThrottle", func(t *testing.T) { testLoginThrottle(t, open(t)) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := open(t).Ping(context.Background()); err != nil {
 			t.Fatal(err)
@@ -256,14 +260,17 @@ func testSessions(t *testing.T, c recvault.Catalog) {
 func testAudit(t *testing.T, c recvault.Catalog) {
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
-		if err := c.AppendAudit(ctx, recvault.AuditEvent{At: base.Add(time.Duration(i) * time.Second), Actor: "a",
-			Action: "download", RecordingID: fmt.Sprint(i), Outcome: "granted", API: "v1"}); err != nil {
+		if err := c.AppendAudit(ctx, []*recvault.AuditEvent{{At: base.Add(time.Duration(i) * time.Second), Actor: "a",
+			Action: "download", RecordingID: fmt.Sprint(i), Outcome: "granted", API: "v1"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	ev, err := c.Audit(ctx, 2)
 	if err != nil || len(ev) != 2 || ev[0].RecordingID != "2" || ev[1].RecordingID != "1" || ev[0].API != "v1" {
 		t.Fatalf("audit: %+v %v", ev, err)
+	}
+	if ev[0].Seq != 3 || ev[1].Seq != 2 || ev[0].PrevHash != ev[1].Hash || ev[0].Hash == "" {
+		t.Fatalf("audit records not chained: %+v", ev)
 	}
 }
 

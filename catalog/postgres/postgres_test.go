@@ -204,7 +204,7 @@ func TestTextPostgreSQLCannotStore(t *testing.T) {
 	if err := db.CreateUser(ctx, &recvault.User{Login: "u\xff", Role: recvault.RoleAdmin}); recvault.ErrorCode(err) != recvault.EINVALID {
 		t.Errorf("create: %v", err)
 	}
-	if err := db.AppendAudit(ctx, recvault.AuditEvent{Actor: "a", Action: "download", Detail: bad, Outcome: "denied"}); err != nil {
+	if err := db.AppendAudit(ctx, []*recvault.AuditEvent{{Actor: "a", Action: "download", Detail: bad, Outcome: "denied"}}); err != nil {
 		t.Fatalf("audit: %v", err)
 	}
 	ev, err := db.Audit(ctx, 1)

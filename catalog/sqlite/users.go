@@ -253,37 +253,3 @@ func (c *DB) DeleteUserSessions(ctx context.Context, userID int64) error {
 	}
 	return nil
 }
-
-// AppendAudit adds e to the audit trail.
-func (c *DB) AppendAudit(ctx context.Context, e recvault.AuditEvent) error {
-	_, err := c.db.ExecContext(ctx, `INSERT INTO audit (at, actor, action, recording_id, outcome, detail, remote, request_id, via)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, nanos(e.At), e.Actor, string(e.Action), e.RecordingID, string(e.Outcome), e.Detail, e.Remote, e.RequestID, e.API)
-	if err != nil {
-		return fmt.Errorf("append audit: %w", err)
-	}
-	return nil
-}
-
-// Audit returns the newest limit events, newest first.
-func (c *DB) Audit(ctx context.Context, limit int) ([]recvault.AuditEvent, error) {
-	if limit <= 0 {
-		limit = 100
-	}
-	rows, err := c.db.QueryContext(ctx, `SELECT at, actor, action, recording_id, outcome, detail, remote, request_id, via
-		FROM audit ORDER BY id DESC LIMIT ?`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("read audit: %w", err)
-	}
-	defer rows.Close()
-	var out []recvault.AuditEvent
-	for rows.Next() {
-		var e recvault.AuditEvent
-		var at int64
-		if err := rows.Scan(&at, &e.Actor, &e.Action, &e.RecordingID, &e.Outcome, &e.Detail, &e.Remote, &e.RequestID, &e.API); err != nil {
-			return nil, err
-		}
-		e.At = fromNanos(at)
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}

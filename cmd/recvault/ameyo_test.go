@@ -225,15 +225,19 @@ func TestAmeyoErrorRows(t *testing.T) {
 	wantAmeyoError(t, resp, b, 401, "invalid.authentication.token", 909090, "")
 	resp, b = env.rawGET(dl+full.Encode(), "Sessionid: d741-6904fad1-ses-supervisor@exotel.in-forged-1")
 	wantAmeyoError(t, resp, b, 401, "invalid.authentication.token", 909090, "")
-	// 403: a supervisor of campaign 110 asking for campaign 120.
+	// 404, not 403: a supervisor of campaign 110 asking for campaign 120
+	// learns nothing about what is stored there.
 	resp, b = env.rawGET(dl+with("campaignId", "120"), "Sessionid: "+sid)
-	wantAmeyoError(t, resp, b, 403, "access.denied", 0, "")
+	wantAmeyoError(t, resp, b, 404, "requested.resource.not.found", 0, "")
 	other := "campaignId=120&crtObjectId=d741-6904fad1-vce-daf-700001&targetFormat=wav&filters={callId:d741-6904fad1-vcall-20000001}"
-	resp, b = env.rawGET(dl+other, "Sessionid: "+sid)
-	wantAmeyoError(t, resp, b, 403, "access.denied", 0, "")
-	// 404: no such crtObjectId in an allowed campaign.
+	resp, denied := env.rawGET(dl+other, "Sessionid: "+sid)
+	wantAmeyoError(t, resp, denied, 404, "requested.resource.not.found", 0, "")
+	// 404: no such crtObjectId in an allowed campaign — the same bytes.
 	resp, b = env.rawGET(dl+with("crtObjectId", "no-such-crt"), "Sessionid: "+sid)
 	wantAmeyoError(t, resp, b, 404, "requested.resource.not.found", 0, "")
+	if !bytes.Equal(b, denied) {
+		t.Fatalf("denied and missing differ:\n%s\n%s", denied, b)
+	}
 	// 500: the stored file is gone; the client learns nothing internal.
 	rec := env.recordingID(110, seedCRT)
 	env.replaceBlob(rec.BlobKey, nil)
@@ -250,7 +254,8 @@ func TestAmeyoErrorRows(t *testing.T) {
 	ev, _ := env.app.cat.Audit(context.Background(), 1000)
 	n := 0
 	for _, e := range ev {
-		if e.API == "ameyo" && e.Action == "download" {
+		// refused before authentication: "request"; after: "download"
+		if e.API == "ameyo" && (e.Action == "download" || e.Action == "request") {
 			n++
 		}
 	}
@@ -350,7 +355,7 @@ func TestAmeyoRoles(t *testing.T) {
 	q := "/ameyorestapi/cc/downloadVoiceLog?" + strings.Replace(seedQuery, "mp3", "wav-alaw", 1)
 	for user, want := range map[string]int{
 		"admin": 200, "supervisor@exotel.in": 200, "agent5001@example.com": 200,
-		"agent4977@example.com": 403, "inspector@example.com": 403,
+		"agent4977@example.com": 404, "inspector@example.com": 404, // not theirs: as if missing
 	} {
 		resp, b := env.rawGET(q, "Sessionid: "+env.ameyoLogin(user, true))
 		if resp.StatusCode != want {

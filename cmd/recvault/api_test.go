@@ -166,7 +166,7 @@ func TestRolesAcrossRecordings(t *testing.T) {
 						t.Errorf("%s: %s bytes differ", login, crt)
 					}
 				} else {
-					wantError(t, resp, b, 403, recvault.EFORBIDDEN)
+					wantError(t, resp, b, 404, recvault.ENOTFOUND) // not theirs: as if missing
 				}
 			}
 		}

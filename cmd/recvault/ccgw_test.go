@@ -324,7 +324,7 @@ func TestCCGatewayInspector(t *testing.T) {
 	// An agent's call the inspector does not inspect, by recorder path.
 	env.app.svc.Ingest(context.Background(), nil, ingestReqPath(110, "p5001", "5001", "Y:/1/0/20260101/5001/7.V3"), bytes.NewReader(wavPCM16(800, 9)))
 	resp, b, _ := env.rawDo("GET", ccgw+"/recordfile/4900?recordId=Y:/1/0/20260101/5001/7.V3&filetype=1", "", "Guid: "+g)
-	wantRetcode(t, resp, b, "104-002")
+	wantRetcode(t, resp, b, "108-001") // not the inspector's: as if missing
 }
 
 func TestCCGatewayDynamicGUID(t *testing.T) {

@@ -181,7 +181,7 @@ func TestCompatAmeyoAPIKeys(t *testing.T) {
 	}
 	// The key's scope holds: campaign 120 is not its.
 	other := "campaignId=120&crtObjectId=d741-6904fad1-vce-daf-700001&targetFormat=wav&filters={callId:d741-6904fad1-vcall-20000001}"
-	if resp, _ := env.rawGET("/ameyorestapi/cc/downloadVoiceLog?"+other, key...); resp.StatusCode != 403 {
+	if resp, _ := env.rawGET("/ameyorestapi/cc/downloadVoiceLog?"+other, key...); resp.StatusCode != 404 {
 		t.Errorf("key outside its campaigns: %d", resp.StatusCode)
 	}
 	// Wrong host, wrong policy, unknown key.

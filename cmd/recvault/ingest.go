@@ -260,7 +260,7 @@ func importRow(ctx context.Context, svc *vault.Service, base string, row manifes
 		return res
 	}
 	defer f.Close()
-	if existing, err := svc.Find(ctx, req.CampaignID, req.CRTObjectID); err == nil {
+	if existing, err := svc.OperatorRecording(ctx, req.CampaignID, req.CRTObjectID); err == nil {
 		// Resuming: hash locally and skip identical rows without writing a blob.
 		if same, err := sameFile(f, existing); err == nil && same {
 			res.Status, res.ID = "present", existing.ID

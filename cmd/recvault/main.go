@@ -47,6 +47,8 @@ Usage:
                   [--progress auto|json|bar|none] [--cacert F] [--insecure] [--timeout D] [-v]
   recvault apikey add --data DIR --name N --role R [--campaign N]... [--host H]...
   recvault apikey list|revoke --data DIR [--name N]
+  recvault audit verify [--checkpoint FILE]... [--data DIR]
+  recvault audit export [--since T] [--until T] [--recording ID] [--actor LOGIN] [--format jsonl|csv] [--data DIR]
 
 Passwords come from the RECVAULT_PASSWORD environment variable, else a prompt.
 Run "recvault COMMAND -h" for a command's flags.
@@ -86,6 +88,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdGet(ctx, args[1:], stdin, stdout, stderr)
 	case "apikey":
 		err = cmdAPIKey(ctx, args[1:], stdout, stderr)
+	case "audit":
+		err = cmdAudit(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "recvault: unknown command %q\n\n%s", args[0], usage)
 		return 2
@@ -207,6 +211,7 @@ type appOptions struct {
 	Logger                  *slog.Logger
 	Now                     func() time.Time // tests' fake clock
 	CacheBytes              int64            // transcode cache bound; default 1 GiB
+	AuditCheckpoint         string           // serve --audit-checkpoint
 }
 
 // openApp opens (creating if needed) the storage at loc.
@@ -247,7 +252,7 @@ func openApp(ctx context.Context, loc locations, o appOptions) (*app, error) {
 	}
 	a.svc = vault.New(cat, blobs, vault.Config{
 		SessionIdle: o.SessionIdle, SessionMax: o.SessionMax, Logger: o.Logger, Probe: probeMedia, Now: o.Now,
-		Cache: a.cache,
+		Cache: a.cache, AuditCheckpoint: o.AuditCheckpoint,
 	})
 	return a, nil
 }
@@ -265,8 +270,16 @@ func localDir(u string) (string, bool) {
 	return "", false
 }
 
-// Close closes the catalog and removes a private cache.
-func (a *app) Close() error { return errors.Join(a.cat.Close(), a.cleanup()) }
+// Close flushes the core's audit writer, then closes the catalog and
+// removes a private cache. The writer goes first: its last batch and flood
+// summaries need the catalog.
+func (a *app) Close() error {
+	var err error
+	if a.svc != nil {
+		err = a.svc.Close()
+	}
+	return errors.Join(err, a.cat.Close(), a.cleanup())
+}
 
 // probeMedia adapts the media prober to the core's Probe signature.
 func probeMedia(r io.ReaderAt, size int64, codec string) (vault.Probed, error) {

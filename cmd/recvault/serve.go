@@ -35,6 +35,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	archivePath := fs.String("ameyo-archive-path", "", "serve Ameyo's archive download (?dacxURI=…) at this path; off when empty")
 	fs.Var(&archiveAllow, "ameyo-archive-allow", "client network (CIDR) allowed the archive download without an API key (repeatable)")
 	cacheMB := fs.Int64("cache-mb", 1024, "transcode cache size in MiB (converted MP3 outputs)")
+	checkpoint := fs.String("audit-checkpoint", "", "append the audit chain head (\"seq hash time\") to FILE after each commit, for audit verify --checkpoint")
+	maxConns := fs.Int("max-conns-per-client", 256, "connections open at once from one client address; more are refused (trusted proxies exempt; 0 = unlimited)")
+	maxIngestMB := fs.Int64("max-ingest-mb", 4096, "largest recording an upload may store, in MiB (0 = unlimited)")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -49,6 +52,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *archivePath != "" && (!strings.HasPrefix(*archivePath, "/") || strings.HasPrefix(*archivePath, "/api/") ||
 		strings.HasPrefix(*archivePath, "/agentgateway/") || strings.HasPrefix(*archivePath, "/ameyo")) {
 		return usagef("--ameyo-archive-path must be an absolute path outside the API prefixes, e.g. /dacx/archive")
+	}
+	if *maxConns < 0 {
+		return usagef("--max-conns-per-client must be 0 (unlimited) or more")
+	}
+	if *maxIngestMB < 0 || *maxIngestMB > 1<<40 {
+		return usagef("--max-ingest-mb must be 0 (unlimited) or a size in MiB")
 	}
 	if (*cert == "") != (*key == "") {
 		return usagef("--tls-cert and --tls-key go together")
@@ -75,11 +84,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	a, err := openApp(ctx, loc, appOptions{SessionIdle: *idle, SessionMax: *maxLife, Logger: log,
-		CacheBytes: *cacheMB << 20})
+		CacheBytes: *cacheMB << 20, AuditCheckpoint: *checkpoint})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	// openApp is shared with the other commands, which keep the default.
+	a.svc.SetMaxIngestBytes(unlimitedAsNegative(*maxIngestMB << 20))
 	if cleaned, orphans, err := a.svc.SweepOrphans(ctx, time.Hour); err != nil {
 		log.Warn("sweep blob store", "err", err)
 	} else if cleaned+orphans > 0 {
@@ -97,7 +108,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	srv := server.New(a.svc, server.Config{Logger: log, TLSCert: *cert, TLSKey: *key, ShutdownGrace: *grace,
 		CCGateway: ccgateway.Config{DynamicGUID: *dynGUID, CORSOrigins: corsOrigins},
-		Ameyo:     ameyo.Config{ArchivePath: *archivePath, ArchiveAllow: nets}, TrustedProxies: proxies})
+		Ameyo:     ameyo.Config{ArchivePath: *archivePath, ArchiveAllow: nets}, TrustedProxies: proxies,
+		MaxConnsPerClient: int(unlimitedAsNegative(int64(*maxConns)))})
 	scheme := "http"
 	if *cert != "" {
 		scheme = "https"
@@ -118,4 +130,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	return <-errc
+}
+
+// unlimitedAsNegative maps a flag's "0 = unlimited" to the configs' "0 =
+// default, negative = unlimited".
+func unlimitedAsNegative(n int64) int64 {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Cost of an audited download against a plain static file server: the
+# same ~100 KB recording fetched with wrk from recvault (session check,
+# catalogue lookup, access rule, a durable hash-chained audit record
+# through the group-committing writer, blob open, body by sendfile) and
+# from nginx serving the same bytes from disk (a location that only wants
+# some Authorization header). $ROUNDS interleaved rounds of
+# wrk -t2 -c$CONNS -d${SECS}s; the medians and their ratio are printed.
+#
+# recvault runs `serve --demo --data DIR` (embedded SQLite, synchronous=FULL)
+# with --audit-checkpoint and --log-level $LOGLEVEL (error by default: the
+# per-request and per-commit log lines are not what is measured here).
+#
+# Needs: go, wrk, curl, python3, nginx (Debian's /usr/sbin/nginx).
+# Usage: bench/audit.sh   (ROUNDS=N, SECS=N, CONNS=N, LOGLEVEL=info|error)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-3}
+SECS=${SECS:-8}
+CONNS=${CONNS:-64}
+LOGLEVEL=${LOGLEVEL:-error}
+export PATH="$PATH:/usr/sbin"
+for t in go wrk curl python3 nginx; do
+	command -v "$t" >/dev/null || { echo "bench/audit.sh needs $t" >&2; exit 1; }
+done
+
+WORK=$(mktemp -d)
+chmod 755 "$WORK"
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+waitfor() { # waitfor URL [curl args]
+	local u=$1
+	shift
+	for _ in $(seq 200); do curl -fsS -o /dev/null "$@" "$u" 2>/dev/null && return 0; sleep 0.1; done
+	echo "not answering: $u" >&2
+	exit 1
+}
+
+go build -o "$WORK/recvault" ./cmd/recvault
+RV="$WORK/recvault"
+DATA="$WORK/data"
+
+# A 100 KB recording: 6.25 s of 8 kHz 16-bit mono PCM (100,000 bytes of
+# samples and a 44-byte header).
+python3 - "$WORK/small.wav" <<'EOF'
+import math, struct, sys
+n = 50000
+data = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / 8000))) for i in range(n))
+hdr = b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16) \
+    + b"data" + struct.pack("<I", len(data))
+open(sys.argv[1], "wb").write(hdr + data)
+EOF
+
+export RECVAULT_PASSWORD=bench-password
+"$RV" user add --data "$DATA" --login bench --role admin >/dev/null
+ID=$("$RV" ingest --data "$DATA" --campaign 1 --crt-object-id bench-small --call-id s --agent 1 "$WORK/small.wav" | cut -d' ' -f1)
+
+RVPORT=$(port)
+"$RV" serve --demo --data "$DATA" --addr "127.0.0.1:$RVPORT" --log-level "$LOGLEVEL" \
+	--audit-checkpoint "$WORK/audit.checkpoint" >"$WORK/recvault.out" 2>"$WORK/recvault.err" &
+PIDS+=($!)
+RVURL="http://127.0.0.1:$RVPORT"
+waitfor "$RVURL/readyz"
+TOKEN=$(curl -fsS -X POST "$RVURL/api/v1/sessions" -d '{"login":"bench","password":"bench-password"}' |
+	sed 's/.*"token":"\([^"]*\)".*/\1/')
+MEDIA="$RVURL/api/v1/recordings/$ID/media"
+mkdir -p "$WORK/www"
+curl -fsS -H "Authorization: Bearer $TOKEN" -o "$WORK/www/small.wav" "$MEDIA"
+cmp -s "$WORK/small.wav" "$WORK/www/small.wav" || { echo "recvault served other bytes" >&2; exit 1; }
+SIZE=$(wc -c <"$WORK/www/small.wav")
+
+# nginx in the foreground with its own configuration and temp paths.
+NGPORT=$(port)
+mkdir -p "$WORK/nginx"
+USER_LINE=""
+[ "$(id -u)" -eq 0 ] && USER_LINE="user root;"
+cat >"$WORK/nginx/nginx.conf" <<EOF
+daemon off;
+master_process on;
+$USER_LINE
+worker_processes auto;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	sendfile on;
+	tcp_nopush on;
+	keepalive_requests 100000;
+	default_type application/octet-stream;
+	client_body_temp_path $WORK/nginx/body;
+	proxy_temp_path $WORK/nginx/proxy;
+	fastcgi_temp_path $WORK/nginx/fastcgi;
+	uwsgi_temp_path $WORK/nginx/uwsgi;
+	scgi_temp_path $WORK/nginx/scgi;
+	server {
+		listen 127.0.0.1:$NGPORT;
+		location /media/ {
+			if (\$http_authorization = "") { return 401; }
+			alias $WORK/www/;
+		}
+	}
+}
+EOF
+nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
+PIDS+=($!)
+NGURL="http://127.0.0.1:$NGPORT/media/small.wav"
+waitfor "$NGURL" -H "Authorization: Bearer x"
+
+# run URL → prints req/s
+run() {
+	wrk -t2 -c"$CONNS" -d"${SECS}s" -H "Authorization: Bearer $TOKEN" "$1" | awk '
+		/Non-2xx/ {bad=1}
+		/Requests\/sec/ {r=$2}
+		END {if (bad) {print "non-2xx answers" > "/dev/stderr"; exit 1}; printf "%.0f\n", r}'
+}
+median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# The checkpoint file gets a line per audit commit: "seq hash time".
+ckpt() { tail -1 "$WORK/audit.checkpoint" | cut -d' ' -f1; }
+seq0=$(ckpt)
+lines0=$(wc -l <"$WORK/audit.checkpoint")
+RV_RPS="" NG_RPS=""
+for r in $(seq "$ROUNDS"); do
+	rps=$(run "$MEDIA")
+	RV_RPS+="$rps "
+	echo "round $r recvault: $rps req/s" >&2
+	rps=$(run "$NGURL")
+	NG_RPS+="$rps "
+	echo "round $r nginx:    $rps req/s" >&2
+done
+
+# The audit trail kept up: every download has its record, the chain is
+# intact, and the checkpoint lines show how many records a commit carried.
+records=$(($(ckpt) - seq0))
+commits=$(($(wc -l <"$WORK/audit.checkpoint") - lines0))
+kill "${PIDS[0]}"
+wait "${PIDS[0]}" 2>/dev/null || true
+"$RV" audit verify --data "$DATA" --checkpoint "$WORK/audit.checkpoint" >&2
+
+rv=$(echo "$RV_RPS" | median)
+ng=$(echo "$NG_RPS" | median)
+echo "median of $ROUNDS rounds, wrk -t2 -c$CONNS -d${SECS}s, $SIZE-byte recording, bearer token"
+printf '%-34s %8s req/s\n' "recvault (audited, SQLite FULL)" "$rv"
+printf '%-34s %8s req/s\n' "nginx (static file)" "$ng"
+printf '%-34s %9.2fx\n' "recvault/nginx" "$(awk -v a="$rv" -v b="$ng" 'BEGIN{print a/b}')"
+printf '%-34s %8s records in %s commits (%.1f per commit)\n' "audit trail during the runs" \
+	"$records" "$commits" "$(awk -v a="$records" -v b="$commits" 'BEGIN{print a/b}')"

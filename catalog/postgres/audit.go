@@ -1,0 +1,210 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/recvault/recvault"
+	"github.com/recvault/recvault/catalog/internal/cursor"
+)
+
+// auditCursorTag marks a page token as an audit one (the shared cursor
+// encoding carries a row id and a string).
+const auditCursorTag = "audit"
+
+const auditCols = `id, seq, at, actor, role, via, action, outcome, recording_id, recording_ids,
+	subject, format, byte_range, detail, remote, request_id, prev_hash, hash`
+
+const auditInsert = `INSERT INTO audit (seq, at, actor, role, via, action, outcome, recording_id,
+	recording_ids, subject, format, byte_range, detail, remote, request_id, prev_hash, hash)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
+
+// AppendAudit appends events to the hash chain in one transaction. The
+// chain is one sequence for every replica: the head row, locked FOR
+// UPDATE, orders concurrent writers (a second batch waits for the first to
+// commit and then continues from its head), and a batch costs four round
+// trips whatever its size (begin, head, all inserts and the head update in
+// one pipeline, commit).
+//
+// Text PostgreSQL cannot store (invalid UTF-8, NUL) is replaced on the
+// events before they are hashed, rather than refused: a record is the
+// trace of an attempt and must be written whatever a client sent, and its
+// hash must be over what is stored.
+func (c *DB) AppendAudit(ctx context.Context, events []*recvault.AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	err := c.inTx(ctx, "append audit", func(tx pgx.Tx) error {
+		var seq int64
+		var hash string
+		if err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE`).Scan(&seq, &hash); err != nil {
+			return fmt.Errorf("append audit: lock chain head: %w", err)
+		}
+		b := &pgx.Batch{}
+		for _, e := range events {
+			cleanEvent(e)
+			ids := cleanText(recvault.JoinRecordingIDs(e.RecordingIDs))
+			e.RecordingIDs = recvault.SplitRecordingIDs(ids)
+			seq++
+			e.Seq, e.PrevHash = seq, hash
+			e.Hash = e.ChainHash(hash)
+			hash = e.Hash
+			b.Queue(auditInsert, e.Seq, nanos(e.At), e.Actor, e.Role, e.API, string(e.Action), string(e.Outcome),
+				e.RecordingID, ids, e.Subject, e.Format, e.Range, e.Detail, e.Remote, e.RequestID, e.PrevHash, e.Hash)
+		}
+		b.Queue(`UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, seq, hash)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("append audit: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		for _, e := range events {
+			e.Seq, e.PrevHash, e.Hash = 0, "", ""
+		}
+		return err
+	}
+	return nil
+}
+
+// cleanEvent makes every text of e storable (see cleanText); the
+// recording ids are cleaned once joined, as stored.
+func cleanEvent(e *recvault.AuditEvent) {
+	for _, s := range []*string{&e.Actor, &e.Role, &e.API, &e.RecordingID, &e.Subject, &e.Format,
+		&e.Range, &e.Detail, &e.Remote, &e.RequestID} {
+		*s = cleanText(*s)
+	}
+	e.Action = recvault.AuditAction(cleanText(string(e.Action)))
+	e.Outcome = recvault.AuditOutcome(cleanText(string(e.Outcome)))
+}
+
+func scanAudit(row pgx.Row) (recvault.AuditEvent, int64, error) {
+	var e recvault.AuditEvent
+	var id, at int64
+	var seq *int64
+	var ids, action, outcome string
+	err := row.Scan(&id, &seq, &at, &e.Actor, &e.Role, &e.API, &action, &outcome, &e.RecordingID, &ids,
+		&e.Subject, &e.Format, &e.Range, &e.Detail, &e.Remote, &e.RequestID, &e.PrevHash, &e.Hash)
+	if err != nil {
+		return e, 0, err
+	}
+	if seq != nil { // records from before the chain: 0
+		e.Seq = *seq
+	}
+	e.At = fromNanos(at)
+	e.Action, e.Outcome = recvault.AuditAction(action), recvault.AuditOutcome(outcome)
+	e.RecordingIDs = recvault.SplitRecordingIDs(ids)
+	return e, id, nil
+}
+
+// queryAudit runs q and reads its records, with their row ids.
+func (c *DB) queryAudit(ctx context.Context, op, q string, args ...any) ([]recvault.AuditEvent, []int64, error) {
+	rows, err := c.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", op, err)
+	}
+	defer rows.Close()
+	var out []recvault.AuditEvent
+	var ids []int64
+	for rows.Next() {
+		e, id, err := scanAudit(rows)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", op, err)
+		}
+		out, ids = append(out, e), append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return out, ids, nil
+}
+
+// Audit returns the newest limit records, newest first.
+func (c *DB) Audit(ctx context.Context, limit int) ([]recvault.AuditEvent, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	out, _, err := c.queryAudit(ctx, "read audit", `SELECT `+auditCols+` FROM audit ORDER BY id DESC LIMIT $1`, limit)
+	return out, err
+}
+
+// FindAudit lists the records matching f in the order they were appended:
+// by row id, which follows Seq for chained records (ids are drawn while
+// the chain head is locked, so in Seq order) and puts records from before
+// the chain first. The cursor is the row id of a page's last record.
+func (c *DB) FindAudit(ctx context.Context, f recvault.AuditFilter) ([]recvault.AuditEvent, string, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if !storable(f.Actor, f.RecordingID) {
+		return nil, "", nil // no stored record can match
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "at >= "+arg(f.Since.UnixNano()))
+	}
+	if !f.Until.IsZero() {
+		where = append(where, "at < "+arg(f.Until.UnixNano()))
+	}
+	if f.Actor != "" {
+		where = append(where, "actor = "+arg(f.Actor))
+	}
+	if f.RecordingID != "" {
+		id := recvault.JoinRecordingIDs([]string{f.RecordingID}) // spelt as stored
+		where = append(where, "(recording_id = "+arg(f.RecordingID)+
+			" OR strpos(' ' || recording_ids || ' ', ' ' || "+arg(id)+" || ' ') > 0)")
+	}
+	if f.Cursor != "" {
+		after, tag, err := cursor.Decode(f.Cursor)
+		if err != nil || tag != auditCursorTag {
+			return nil, "", recvault.Errorf(recvault.EINVALID, "invalid cursor")
+		}
+		where = append(where, "id > "+arg(after))
+	}
+	limit := f.AuditPageLimit()
+	q := `SELECT ` + auditCols + ` FROM audit`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id LIMIT " + arg(limit+1)
+	out, ids, err := c.queryAudit(ctx, "find audit", q, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = cursor.Encode(ids[limit-1], auditCursorTag)
+	}
+	return out, next, nil
+}
+
+// AuditChain returns up to limit chained records after afterSeq, by Seq.
+func (c *DB) AuditChain(ctx context.Context, afterSeq int64, limit int) ([]recvault.AuditEvent, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	out, _, err := c.queryAudit(ctx, "read audit chain",
+		`SELECT `+auditCols+` FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2`, afterSeq, limit)
+	return out, err
+}
+
+// AuditHead returns the Seq and Hash of the last record appended.
+func (c *DB) AuditHead(ctx context.Context) (int64, string, error) {
+	var seq int64
+	var hash string
+	err := c.pool.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, "", recvault.Internal(errors.New("audit head: the audit_head row is missing"))
+	} else if err != nil {
+		return 0, "", fmt.Errorf("audit head: %w", err)
+	}
+	return seq, hash, nil
+}

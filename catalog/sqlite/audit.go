@@ -1,0 +1,196 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/recvault/recvault"
+	"github.com/recvault/recvault/catalog/internal/cursor"
+)
+
+// auditCursorTag marks a page token as an audit one (the shared cursor
+// encoding carries a row id and a string).
+const auditCursorTag = "audit"
+
+const auditCols = `id, seq, at, actor, role, via, action, outcome, recording_id, recording_ids,
+	subject, format, byte_range, detail, remote, request_id, prev_hash, hash`
+
+// AppendAudit appends events to the hash chain in one transaction. The
+// transaction is IMMEDIATE (the DSN's _txlock), so it holds SQLite's write
+// lock from its first statement: the head read, the inserts and the head
+// update of one batch cannot interleave with another writer's, in this
+// process or any other on the file.
+func (c *DB) AppendAudit(ctx context.Context, events []*recvault.AuditEvent) (err error) {
+	if len(events) == 0 {
+		return nil
+	}
+	defer func() {
+		if err != nil {
+			unchain(events)
+		}
+	}()
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("append audit: %w", err)
+	}
+	defer tx.Rollback()
+	var seq int64
+	var hash string
+	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &hash); err != nil {
+		return fmt.Errorf("append audit: read chain head: %w", err)
+	}
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit (seq, at, actor, role, via, action, outcome,
+		recording_id, recording_ids, subject, format, byte_range, detail, remote, request_id, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("append audit: %w", err)
+	}
+	defer stmt.Close()
+	for _, e := range events {
+		ids := recvault.JoinRecordingIDs(e.RecordingIDs)
+		e.RecordingIDs = recvault.SplitRecordingIDs(ids)
+		seq++
+		e.Seq, e.PrevHash = seq, hash
+		e.Hash = e.ChainHash(hash)
+		hash = e.Hash
+		if _, err := stmt.ExecContext(ctx, e.Seq, nanos(e.At), e.Actor, e.Role, e.API, string(e.Action), string(e.Outcome),
+			e.RecordingID, ids, e.Subject, e.Format, e.Range, e.Detail, e.Remote, e.RequestID, e.PrevHash, e.Hash); err != nil {
+			return fmt.Errorf("append audit: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, seq, hash); err != nil {
+		return fmt.Errorf("append audit: move chain head: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("append audit: %w", err)
+	}
+	return nil
+}
+
+// unchain undoes what a failed AppendAudit set on the events, so that no
+// caller mistakes an unstored event for a chained one.
+func unchain(events []*recvault.AuditEvent) {
+	for _, e := range events {
+		e.Seq, e.PrevHash, e.Hash = 0, "", ""
+	}
+}
+
+func scanAudit(sc scanner) (recvault.AuditEvent, int64, error) {
+	var e recvault.AuditEvent
+	var id, at int64
+	var seq sql.NullInt64
+	var ids string
+	err := sc.Scan(&id, &seq, &at, &e.Actor, &e.Role, &e.API, &e.Action, &e.Outcome, &e.RecordingID, &ids,
+		&e.Subject, &e.Format, &e.Range, &e.Detail, &e.Remote, &e.RequestID, &e.PrevHash, &e.Hash)
+	if err != nil {
+		return e, 0, err
+	}
+	e.Seq = seq.Int64 // records from before the chain: 0
+	e.At = fromNanos(at)
+	e.RecordingIDs = recvault.SplitRecordingIDs(ids)
+	return e, id, nil
+}
+
+// queryAudit runs q and reads its records, with their row ids.
+func (c *DB) queryAudit(ctx context.Context, op, q string, args ...any) ([]recvault.AuditEvent, []int64, error) {
+	rows, err := c.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", op, err)
+	}
+	defer rows.Close()
+	var out []recvault.AuditEvent
+	var ids []int64
+	for rows.Next() {
+		e, id, err := scanAudit(rows)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", op, err)
+		}
+		out, ids = append(out, e), append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return out, ids, nil
+}
+
+// Audit returns the newest limit records, newest first.
+func (c *DB) Audit(ctx context.Context, limit int) ([]recvault.AuditEvent, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	out, _, err := c.queryAudit(ctx, "read audit", `SELECT `+auditCols+` FROM audit ORDER BY id DESC LIMIT ?`, limit)
+	return out, err
+}
+
+// FindAudit lists the records matching f in the order they were appended:
+// by row id, which follows Seq for chained records (they are inserted
+// under the write lock, in Seq order) and puts records from before the
+// chain first. The cursor is the row id of a page's last record.
+func (c *DB) FindAudit(ctx context.Context, f recvault.AuditFilter) ([]recvault.AuditEvent, string, error) {
+	var where []string
+	var args []any
+	if !f.Since.IsZero() {
+		where, args = append(where, "at >= ?"), append(args, f.Since.UnixNano())
+	}
+	if !f.Until.IsZero() {
+		where, args = append(where, "at < ?"), append(args, f.Until.UnixNano())
+	}
+	if f.Actor != "" {
+		where, args = append(where, "actor = ?"), append(args, f.Actor)
+	}
+	if f.RecordingID != "" {
+		id := recvault.JoinRecordingIDs([]string{f.RecordingID}) // spelt as stored
+		where = append(where, "(recording_id = ? OR instr(' ' || recording_ids || ' ', ' ' || ? || ' ') > 0)")
+		args = append(args, f.RecordingID, id)
+	}
+	if f.Cursor != "" {
+		after, tag, err := cursor.Decode(f.Cursor)
+		if err != nil || tag != auditCursorTag {
+			return nil, "", recvault.Errorf(recvault.EINVALID, "invalid cursor")
+		}
+		where, args = append(where, "id > ?"), append(args, after)
+	}
+	limit := f.AuditPageLimit()
+	q := `SELECT ` + auditCols + ` FROM audit`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id LIMIT ?"
+	args = append(args, limit+1)
+	out, ids, err := c.queryAudit(ctx, "find audit", q, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = cursor.Encode(ids[limit-1], auditCursorTag)
+	}
+	return out, next, nil
+}
+
+// AuditChain returns up to limit chained records after afterSeq, by Seq.
+func (c *DB) AuditChain(ctx context.Context, afterSeq int64, limit int) ([]recvault.AuditEvent, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	out, _, err := c.queryAudit(ctx, "read audit chain",
+		`SELECT `+auditCols+` FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
+	return out, err
+}
+
+// AuditHead returns the Seq and Hash of the last record appended.
+func (c *DB) AuditHead(ctx context.Context) (int64, string, error) {
+	var seq int64
+	var hash string
+	err := c.db.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", recvault.Internal(errors.New("audit head: the audit_head row is missing"))
+	} else if err != nil {
+		return 0, "", fmt.Errorf("audit head: %w", err)
+	}
+	return seq, hash, nil
+}
