@@ -79,9 +79,18 @@ func (s *Service) refuse(ctx context.Context, p *recvault.Principal, e recvault.
 	return errNotFound()
 }
 
+// note records e for a request that already fails with an error of its
+// own: a failure to record is logged by record and does not replace that
+// error.
+func (s *Service) note(ctx context.Context, p *recvault.Principal, e recvault.AuditEvent) {
+	if err := s.record(ctx, p, e); err != nil {
+		s.log.Warn("audit of a failed request not recorded", "action", e.Action, "err", err)
+	}
+}
+
 // failed audits an internal failure and returns it.
 func (s *Service) failed(ctx context.Context, p *recvault.Principal, action recvault.AuditAction, subject string, err error) error {
-	_ = s.record(ctx, p, recvault.AuditEvent{Action: action, Subject: subject, Outcome: recvault.OutcomeError, Detail: "internal error"})
+	s.note(ctx, p, recvault.AuditEvent{Action: action, Subject: subject, Outcome: recvault.OutcomeError, Detail: "internal error"})
 	return err
 }
 
@@ -96,7 +105,7 @@ func (s *Service) List(ctx context.Context, p *recvault.Principal, f recvault.Re
 		if recvault.ErrorCode(err) == recvault.EINVALID {
 			outcome = recvault.OutcomeInvalid
 		}
-		_ = s.record(ctx, p, recvault.AuditEvent{Action: recvault.ActionList, Subject: subject, Outcome: outcome, Detail: recvault.ErrorMessage(err)})
+		s.note(ctx, p, recvault.AuditEvent{Action: recvault.ActionList, Subject: subject, Outcome: outcome, Detail: recvault.ErrorMessage(err)})
 		return nil, "", err
 	}
 	// Belt and braces: the catalog filtered by scope; the rule decides.
@@ -180,7 +189,7 @@ func (s *Service) DownloadByIdentity(ctx context.Context, p *recvault.Principal,
 		case 1:
 			r = recs[0]
 		default:
-			_ = s.record(ctx, p, recvault.AuditEvent{Action: w.action(), Subject: w.Subject, Outcome: recvault.OutcomeInvalid, Detail: "crtObjectId in several campaigns"})
+			s.note(ctx, p, recvault.AuditEvent{Action: w.action(), Subject: w.Subject, Outcome: recvault.OutcomeInvalid, Detail: "crtObjectId in several campaigns"})
 			return nil, recvault.Errorf(recvault.EINVALID, "crtObjectId is in several campaigns: add campaignId")
 		}
 	}
@@ -252,7 +261,7 @@ func (s *Service) DownloadGrant(ctx context.Context, kind, token, agentID string
 	u, r, err := s.RedeemGrant(ctx, kind, token, agentID)
 	if u == nil {
 		if recvault.ErrorCode(err) == recvault.ENOTFOUND {
-			_ = s.record(ctx, nil, recvault.AuditEvent{Action: w.action(), Subject: "token", Outcome: recvault.OutcomeDenied, Detail: "bad download token"})
+			s.note(ctx, nil, recvault.AuditEvent{Action: w.action(), Subject: "token", Outcome: recvault.OutcomeDenied, Detail: "bad download token"})
 		}
 		return nil, err
 	}

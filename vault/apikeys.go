@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -97,4 +98,26 @@ func (s *Service) AuthenticateKey(ctx context.Context, secret, requestingHost st
 		return nil, err
 	}
 	return p, nil
+}
+
+// AuthenticateNetwork is the principal of a credential-free request from
+// an allow-listed network (old Ameyo archive clients send none): an admin
+// named after the address, for that one request, audited. A request from
+// elsewhere is EUNAUTHENTICATED, audited.
+func (s *Service) AuthenticateNetwork(ctx context.Context, addr netip.Addr, allow []netip.Prefix) (*recvault.Principal, error) {
+	for _, p := range allow {
+		if addr.IsValid() && p.Contains(addr) {
+			pr := &recvault.Principal{User: &recvault.User{Login: "network:" + addr.String(), Role: recvault.RoleAdmin}}
+			if err := s.record(ctx, pr, recvault.AuditEvent{Action: recvault.ActionRequest, Subject: RequestInfoFrom(ctx).Route,
+				Outcome: recvault.OutcomeGranted, Detail: "allow-listed network " + p.String()}); err != nil {
+				return nil, err
+			}
+			return pr, nil
+		}
+	}
+	if err := s.record(ctx, nil, recvault.AuditEvent{Action: recvault.ActionRequest, Subject: RequestInfoFrom(ctx).Route,
+		Outcome: recvault.OutcomeDenied, Detail: "no credentials, network not allowed"}); err != nil {
+		return nil, err
+	}
+	return nil, recvault.Errorf(recvault.EUNAUTHENTICATED, "needs an API key or an allowed network")
 }

@@ -100,7 +100,7 @@ func (s *Service) Download(ctx context.Context, p *recvault.Principal, r *recvau
 	blob, err := s.openBlob(ctx, r)
 	if err != nil {
 		ev.Outcome, ev.Detail = recvault.OutcomeError, "stored bytes unreadable"
-		_ = s.record(ctx, p, ev)
+		s.note(ctx, p, ev)
 		return nil, err
 	}
 	// The answer starts only after its audit record is durable.

@@ -199,7 +199,7 @@ func (s *Service) LoginWith(ctx context.Context, login, password string, o Login
 			return "", nil, err
 		}
 		if len(live) > 0 && !o.Force {
-			s.Audit(ctx, p, "login", "", "denied", "already signed in")
+			s.note(ctx, p, recvault.AuditEvent{Action: recvault.ActionLogin, Outcome: recvault.OutcomeDenied, Detail: "already signed in"})
 			return "", nil, recvault.Errorf(recvault.ECONFLICT, "user %s is already logged in; log in with forceLogin to replace that session", u.Login)
 		}
 		for _, ls := range live {
@@ -219,7 +219,9 @@ func (s *Service) LoginWith(ctx context.Context, login, password string, o Login
 		return "", nil, err
 	}
 	p.Session = sess
-	s.Audit(ctx, p, "login", "", "granted", o.Kind)
+	if err := s.audit(ctx, p, recvault.ActionLogin, "", recvault.OutcomeGranted, o.Kind); err != nil {
+		return "", nil, err
+	}
 	return token, p, nil
 }
 
@@ -390,12 +392,16 @@ func (s *Service) authenticate(ctx context.Context, token string) (*recvault.Pri
 	}
 	now := s.now()
 	if !s.alive(sess, now) {
-		_ = s.cat.DeleteSession(ctx, sess.ID)
+		if err := s.cat.DeleteSession(ctx, sess.ID); err != nil {
+			s.log.Warn("delete dead session", "err", err)
+		}
 		return nil, recvault.Errorf(recvault.EUNAUTHENTICATED, "session expired")
 	}
 	u, err := s.cat.UserByID(ctx, sess.UserID)
 	if recvault.ErrorCode(err) == recvault.ENOTFOUND || (err == nil && u.Disabled) {
-		_ = s.cat.DeleteSession(ctx, sess.ID)
+		if err := s.cat.DeleteSession(ctx, sess.ID); err != nil {
+			s.log.Warn("delete dead session", "err", err)
+		}
 		return nil, unauth
 	} else if err != nil {
 		return nil, err
@@ -429,7 +435,9 @@ func (s *Service) Logout(ctx context.Context, p *recvault.Principal) error {
 	if err := s.cat.DeleteSession(ctx, p.Session.ID); err != nil {
 		return err
 	}
-	s.Audit(ctx, p, "logout", "", "granted", "")
+	if err := s.audit(ctx, p, recvault.ActionLogout, "", recvault.OutcomeGranted, ""); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -541,19 +549,23 @@ type IngestRequest struct {
 // the same (campaign, crtObjectId) is ECONFLICT and nothing is overwritten.
 func (s *Service) Ingest(ctx context.Context, p *recvault.Principal, req IngestRequest, body io.Reader) (rec *recvault.Recording, created bool, err error) {
 	if p != nil && (p.User == nil || p.User.Role != recvault.RoleAdmin) {
-		s.Audit(ctx, p, "ingest", "", "denied", "not an admin")
+		s.note(ctx, p, recvault.AuditEvent{Action: recvault.ActionIngest, Outcome: recvault.OutcomeDenied, Detail: "not an admin"})
 		return nil, false, recvault.Errorf(recvault.EFORBIDDEN, "only admins may ingest recordings")
 	}
 	defer func() {
-		outcome, detail := "granted", ""
+		e := recvault.AuditEvent{Action: recvault.ActionIngest, Outcome: recvault.OutcomeGranted}
 		if err != nil {
-			outcome, detail = "failed", recvault.ErrorMessage(err)
+			e.Outcome, e.Detail = recvault.OutcomeError, recvault.ErrorMessage(err)
+			if code := recvault.ErrorCode(err); code == recvault.EINVALID || code == recvault.ECONFLICT {
+				e.Outcome = recvault.OutcomeInvalid
+			}
 		}
-		id := ""
 		if rec != nil {
-			id = rec.ID
+			e.RecordingID = rec.ID
 		}
-		s.Audit(ctx, p, "ingest", id, outcome, detail)
+		if aerr := s.record(ctx, p, e); aerr != nil && err == nil {
+			err = aerr // an ingest that cannot be recorded is reported as failed
+		}
 	}()
 	if req.Codec != "" && req.Codec != "alaw" && req.Codec != "ulaw" {
 		return nil, false, recvault.Errorf(recvault.EINVALID, "codec must be alaw or ulaw (for headerless G.711)")

@@ -414,18 +414,14 @@ func (h *Handler) pushes(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) archive(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var p *recvault.Principal
+	var err error
 	if r.Header.Get("Hash-Key") != "" {
-		var err error
-		if p, err = h.principal(r, ""); err != nil {
-			h.svc.Audit(ctx, nil, "archive-download", "", "denied", "bad API key")
-			h.failErr(w, r, err)
-			return
-		}
-	} else if h.allowedNetwork(r) {
-		p = &recvault.Principal{User: &recvault.User{Login: "archive-network:" + remoteIP(r).String(), Role: recvault.RoleAdmin}}
+		p, err = h.principal(r, "") // the core audits a bad key
 	} else {
-		h.svc.Audit(ctx, nil, "archive-download", "", "denied", "no API key, network not allowed: "+remoteIP(r).String())
-		h.failErr(w, r, recvault.Errorf(recvault.EUNAUTHENTICATED, "archive download needs an API key or an allowed network"))
+		p, err = h.svc.AuthenticateNetwork(ctx, remoteIP(r), h.cfg.ArchiveAllow)
+	}
+	if err != nil {
+		h.failErr(w, r, err)
 		return
 	}
 	raw, _ := rawParam(r.URL.RawQuery, "dacxURI")
@@ -436,8 +432,7 @@ func (h *Handler) archive(w http.ResponseWriter, r *http.Request) {
 	const scheme = "dacx://voicelog-archiver-storage-path/"
 	callID, ok := strings.CutPrefix(uri, scheme)
 	if !ok || callID == "" || strings.ContainsAny(callID, "/\\\x00") || len(callID) > 128 {
-		h.svc.Audit(ctx, p, "archive-download", "", "denied", "malformed dacxURI")
-		h.fail(w, r, http.StatusBadRequest, "InvalidInput", "dacxURI must be "+scheme+"<callId>")
+		h.failErr(w, r, h.svc.Refuse(ctx, p, recvault.ActionArchiveDownload, "dacxURI="+uri, "dacxURI must be "+scheme+"<callId>"))
 		return
 	}
 	if mt := r.URL.Query().Get("mediaType"); mt != "" && !strings.EqualFold(mt, "AUDIO") {
@@ -463,15 +458,6 @@ func remoteIP(r *http.Request) netip.Addr {
 	return ap.Addr().Unmap()
 }
 
-func (h *Handler) allowedNetwork(r *http.Request) bool {
-	ip := remoteIP(r)
-	for _, p := range h.cfg.ArchiveAllow {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
 
 type sessionBody struct {
 	SessionID string `json:"sessionId"`
@@ -541,8 +527,7 @@ func (h *Handler) downloadVoiceLog(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	invalid := func(info string) {
-		h.svc.Audit(ctx, p, "download", "", "denied", "invalid input: "+info)
-		h.fail(w, r, http.StatusBadRequest, "InvalidInput", info)
+		h.failErr(w, r, h.svc.Refuse(ctx, p, recvault.ActionDownload, r.URL.RawQuery, info))
 	}
 	cs := strings.TrimSpace(q.Get("campaignId"))
 	if cs == "" {
@@ -636,8 +621,7 @@ func (h *Handler) command(w http.ResponseWriter, r *http.Request) {
 	}
 	data, err := looseParam(raw, "data")
 	if err != nil {
-		h.svc.Audit(ctx, p, "download", "", "denied", "invalid data")
-		h.fail(w, r, http.StatusBadRequest, "InvalidInput", "data must be an object with crtObjectId")
+		h.failErr(w, r, h.svc.Refuse(ctx, p, recvault.ActionDownload, "data", "data must be an object with crtObjectId"))
 		return
 	}
 	crt := data["crtObjectId"]

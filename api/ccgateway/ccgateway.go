@@ -433,42 +433,40 @@ func safeVendorPath(p string) bool {
 // inspected agent (voice downloads). It writes the refusal and returns
 // false when the call may not go on.
 func (h *Handler) target(w http.ResponseWriter, r *http.Request, c *agentCall, workNo string, needWorkNo bool) (string, bool) {
-	u := c.p.User
-	deny := func(rc Retcode, why string) (string, bool) {
-		h.svc.Audit(r.Context(), c.p, "download", "", "denied", why)
-		reply(w, rc, nil)
+	if workNo != "" && !validAgentID(workNo) {
+		h.refused(w, r, c, "workNo="+workNo, "malformed workNo", RetParam)
 		return "", false
 	}
-	if workNo != "" && !validAgentID(workNo) {
-		return deny(RetParam, "malformed workNo")
+	agent, err := h.svc.CallsOf(r.Context(), c.p, recvault.ActionDownload, workNo, needWorkNo)
+	switch {
+	case err == nil:
+		return agent, true
+	case errors.Is(err, vault.ErrWorkNoNeeded):
+		reply(w, RetParam, nil)
+	case errors.Is(err, vault.ErrInspectSelf):
+		reply(w, RetInspectSelf, nil)
+	case errors.Is(err, vault.ErrNotInspected):
+		reply(w, RetNotInspected, nil)
+	case errors.Is(err, vault.ErrAnotherAgents):
+		reply(w, RetNoRight, nil)
+	default:
+		h.internal(w, r, err)
 	}
-	switch u.Role {
-	case recvault.RoleInspector:
-		if workNo == "" {
-			if needWorkNo {
-				return deny(RetParam, "inspector without workNo")
-			}
-			return "", true // any inspected agent; the recording decides
-		}
-		if workNo == u.AgentID {
-			return deny(RetInspectSelf, "inspector asked for itself")
-		}
-		for _, a := range u.Inspects {
-			if a == workNo {
-				return workNo, true
-			}
-		}
-		return deny(RetNotInspected, "agent "+workNo+" not inspected by "+u.Login)
-	case recvault.RoleAgent:
-		if workNo != "" && workNo != u.AgentID {
-			return deny(RetNoRight, "agent asked for another agent's calls")
-		}
-		return u.AgentID, true
+	return "", false
+}
+
+// refused has the core record a request that could not be parsed, then
+// answers rc.
+func (h *Handler) refused(w http.ResponseWriter, r *http.Request, c *agentCall, subject, reason string, rc Retcode) {
+	var p *recvault.Principal
+	if c != nil {
+		p = c.p
 	}
-	if workNo != "" {
-		return workNo, true
+	if err := h.svc.Refuse(r.Context(), p, recvault.ActionDownload, subject, reason); recvault.ErrorCode(err) != recvault.EINVALID {
+		h.internal(w, r, err)
+		return
 	}
-	return u.AgentID, true
+	reply(w, rc, nil)
 }
 
 // answer maps the core's error for a recording request to a retcode, in
@@ -489,9 +487,11 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
+// notFound answers an unsafe recorder path as the vendor answers a
+// missing file (a path game learns nothing), recorded as the invalid
+// request it is.
 func (h *Handler) notFound(w http.ResponseWriter, r *http.Request, c *agentCall, what string) {
-	h.svc.Audit(r.Context(), c.p, "download", "", "denied", "not found: "+what)
-	reply(w, RetNoRecord, nil)
+	h.refused(w, r, c, what, "unsafe recorder path", RetNoRecord)
 }
 
 // downloadQuery is what recordfiledownloadEx was asked.
@@ -519,8 +519,7 @@ func parseDownloadQuery(rawQuery string) (downloadQuery, Retcode, bool) {
 func (h *Handler) downloadEx(w http.ResponseWriter, r *http.Request, c *agentCall) {
 	dq, rc, ok := parseDownloadQuery(r.URL.RawQuery)
 	if !ok {
-		h.svc.Audit(r.Context(), c.p, "download", "", "denied", "refused query: "+rc.Message)
-		reply(w, rc, nil)
+		h.refused(w, r, c, r.URL.RawQuery, "refused query: "+rc.Message, rc)
 		return
 	}
 	agent, ok := h.target(w, r, c, dq.workNo, dq.hwFileName == "")
@@ -550,8 +549,7 @@ func (h *Handler) downloadByPath(w http.ResponseWriter, r *http.Request, c *agen
 	path := q.Get("recordId")
 	ft := q.Get("filetype")
 	if path == "" || (ft != "" && ft != "1" && ft != "2") {
-		h.svc.Audit(r.Context(), c.p, "download", "", "denied", "recordId missing or filetype invalid")
-		reply(w, RetParam, nil)
+		h.refused(w, r, c, "recordId="+path+" filetype="+ft, "recordId missing or filetype invalid", RetParam)
 		return
 	}
 	h.sendByRecorderPath(w, r, c, path)
@@ -571,7 +569,7 @@ func (h *Handler) sendByRecorderPath(w http.ResponseWriter, r *http.Request, c *
 // path and checks the caller's rules on its agent.
 func (h *Handler) byRecorderPath(w http.ResponseWriter, r *http.Request, c *agentCall, path string) (*recvault.Recording, bool) {
 	if !safeVendorPath(path) {
-		h.notFound(w, r, c, "unsafe recordId")
+		h.notFound(w, r, c, "recordId="+path)
 		return nil, false
 	}
 	rec, err := h.svc.Locate(r.Context(), c.p, recvault.ActionDownload, "recordId="+path,

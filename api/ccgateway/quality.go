@@ -24,11 +24,11 @@ const grantKind = "ccgw-quality"
 func (h *Handler) localRecordPath(w http.ResponseWriter, r *http.Request, c *agentCall) {
 	recordID := r.URL.Query().Get("recordId")
 	if recordID == "" {
-		reply(w, RetParam, nil)
+		h.refused(w, r, c, "", "recordId missing", RetParam)
 		return
 	}
 	if !safeVendorPath(recordID) {
-		h.notFound(w, r, c, "unsafe recordId")
+		h.notFound(w, r, c, "recordId="+recordID)
 		return
 	}
 	// The token is a catalog grant, so step two may land on any replica.
@@ -64,7 +64,7 @@ func (h *Handler) qualityRecordFile(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) recordFromRecordID(w http.ResponseWriter, r *http.Request, c *agentCall) {
 	p := r.URL.Query().Get("recordid")
 	if p == "" {
-		reply(w, RetParam, nil)
+		h.refused(w, r, c, "", "recordid missing", RetParam)
 		return
 	}
 	h.sendByRecorderPath(w, r, c, p)
