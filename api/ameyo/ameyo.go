@@ -458,7 +458,6 @@ func remoteIP(r *http.Request) netip.Addr {
 	return ap.Addr().Unmap()
 }
 
-
 type sessionBody struct {
 	SessionID string `json:"sessionId"`
 	Reason    string `json:"reason"`
