@@ -49,32 +49,22 @@ const (
 	commitTimeout   = 30 * time.Second // longest an audit transaction may take before it fails
 )
 
-// auditWriters holds each Service's writer. The writer lives beside the
-// Service rather than in it so that the core's struct stays as it is; it
-// is made on first use and kept until Close.
-var auditWriters sync.Map // *Service → *auditWriter
-
 // writer returns s's audit writer, making it on first use.
 func (s *Service) writer() *auditWriter {
-	if w, ok := auditWriters.Load(s); ok {
-		return w.(*auditWriter)
-	}
-	w, _ := auditWriters.LoadOrStore(s, &auditWriter{
-		cat: s.cat, log: s.log, now: s.now, checkpoint: s.cfg.AuditCheckpoint,
-		wake: make(chan struct{}, 1), floods: map[floodKey]*flood{},
+	s.auditOnce.Do(func() {
+		s.auditW = &auditWriter{
+			cat: s.cat, log: s.log, now: s.now, checkpoint: s.cfg.AuditCheckpoint,
+			wake: make(chan struct{}, 1), floods: map[floodKey]*flood{},
+		}
 	})
-	return w.(*auditWriter)
+	return s.auditW
 }
 
 // Close flushes the audit trail (pending events, flood summaries, the
 // checkpoint file) and stops the audit writer. Call it before closing the
 // catalog. Records written after Close are stored one by one, unbatched.
 func (s *Service) Close() error {
-	w, ok := auditWriters.Load(s)
-	if !ok {
-		return nil
-	}
-	return w.(*auditWriter).close()
+	return s.writer().close()
 }
 
 // AuditCommits reports how many audit transactions s has committed or
@@ -96,6 +86,9 @@ func (s *Service) record(ctx context.Context, p *recvault.Principal, e recvault.
 		e.Actor, e.Role = p.User.Login, string(p.User.Role)
 	case ri.Via == "cli":
 		e.Actor = "cli"
+	case ri.Via == "":
+		// The process itself (demo seeding, start-up work), not a request.
+		e.Actor = "recvault"
 	default:
 		anonymous = true
 	}

@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/recvault/recvault"
@@ -62,6 +63,9 @@ type Service struct {
 	log   *slog.Logger
 	// holder names this service (replica) as the holder of catalog leases.
 	holder string
+	// auditW is the group-commit audit writer, made on first use.
+	auditOnce sync.Once
+	auditW    *auditWriter
 }
 
 // New returns a service over a catalog and a blob store.
