@@ -12,7 +12,8 @@ import (
 
 // CreateAPIKey stores a new key and returns its secret, which is shown
 // once: only its hash is kept.
-func (s *Service) CreateAPIKey(ctx context.Context, k *recvault.APIKey) (string, error) {
+func (s *Service) CreateAPIKey(ctx context.Context, k *recvault.APIKey) (_ string, err error) {
+	defer s.administered(ctx, recvault.ActionKeyAdmin, "add key "+k.Name+" role "+string(k.Role), &err)
 	u := recvault.User{Login: "apikey:" + k.Name, Role: k.Role, AgentID: k.AgentID, Campaigns: k.Campaigns, Inspects: k.Inspects}
 	if err := u.Validate(); err != nil {
 		return "", err
@@ -32,7 +33,8 @@ func (s *Service) CreateAPIKey(ctx context.Context, k *recvault.APIKey) (string,
 }
 
 // RevokeAPIKey revokes the key named name.
-func (s *Service) RevokeAPIKey(ctx context.Context, name string) error {
+func (s *Service) RevokeAPIKey(ctx context.Context, name string) (err error) {
+	defer s.administered(ctx, recvault.ActionKeyAdmin, "revoke key "+name, &err)
 	keys, err := s.cat.APIKeys(ctx)
 	if err != nil {
 		return err

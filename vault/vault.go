@@ -481,7 +481,8 @@ func (s *Service) SessionTimes() (idle, max time.Duration) {
 // --- Users ----------------------------------------------------------------
 
 // AddUser validates u, hashes password and stores the user.
-func (s *Service) AddUser(ctx context.Context, u *recvault.User, password string) error {
+func (s *Service) AddUser(ctx context.Context, u *recvault.User, password string) (err error) {
+	defer s.administered(ctx, recvault.ActionUserAdmin, "add user "+u.Login+" role "+string(u.Role), &err)
 	if err := u.Validate(); err != nil {
 		return err
 	}
@@ -498,7 +499,8 @@ func (s *Service) AddUser(ctx context.Context, u *recvault.User, password string
 }
 
 // SetPassword replaces a user's password and revokes its sessions.
-func (s *Service) SetPassword(ctx context.Context, login, password string) error {
+func (s *Service) SetPassword(ctx context.Context, login, password string) (err error) {
+	defer s.administered(ctx, recvault.ActionUserAdmin, "set password of "+login, &err)
 	if len(password) < 8 {
 		return recvault.Errorf(recvault.EINVALID, "password must have at least 8 characters")
 	}
@@ -516,7 +518,8 @@ func (s *Service) SetPassword(ctx context.Context, login, password string) error
 }
 
 // SetDisabled disables (or re-enables) a user; disabling revokes its sessions.
-func (s *Service) SetDisabled(ctx context.Context, login string, disabled bool) error {
+func (s *Service) SetDisabled(ctx context.Context, login string, disabled bool) (err error) {
+	defer s.administered(ctx, recvault.ActionUserAdmin, "set disabled="+strconv.FormatBool(disabled)+" on "+login, &err)
 	u, err := s.cat.UserByLogin(ctx, login)
 	if err != nil {
 		return err
@@ -529,6 +532,25 @@ func (s *Service) SetDisabled(ctx context.Context, login string, disabled bool) 
 		return s.cat.DeleteUserSessions(ctx, u.ID)
 	}
 	return nil
+}
+
+// administered records an administrative change (users, API keys) with
+// its outcome; deferred with the operation's named error, it turns an
+// unrecordable change into a failure.
+func (s *Service) administered(ctx context.Context, action recvault.AuditAction, subject string, err *error) {
+	e := recvault.AuditEvent{Action: action, Subject: subject, Outcome: recvault.OutcomeGranted}
+	switch code := recvault.ErrorCode(*err); code {
+	case "":
+	case recvault.EINVALID, recvault.ECONFLICT:
+		e.Outcome, e.Detail = recvault.OutcomeInvalid, recvault.ErrorMessage(*err)
+	case recvault.ENOTFOUND:
+		e.Outcome, e.Detail = recvault.OutcomeNotFound, recvault.ErrorMessage(*err)
+	default:
+		e.Outcome, e.Detail = recvault.OutcomeError, recvault.ErrorMessage(*err)
+	}
+	if aerr := s.record(ctx, nil, e); aerr != nil && *err == nil {
+		*err = aerr
+	}
 }
 
 // --- Recordings -----------------------------------------------------------

@@ -126,3 +126,47 @@ func TestListAndMetadataAudited(t *testing.T) {
 		t.Fatalf("metadata audit record: %+v", meta)
 	}
 }
+
+// TestAdminChangesAudited: user and key administration from the command
+// line lands in the audit trail with what changed.
+func TestAdminChangesAudited(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("RECVAULT_PASSWORD", "admin-change-pass")
+	for _, args := range [][]string{
+		{"user", "add", "--data", dir, "--login", "ops@example.com", "--role", "admin"},
+		{"user", "disable", "--data", dir, "--login", "ops@example.com"},
+		{"apikey", "add", "--data", dir, "--name", "k1", "--role", "supervisor", "--campaign", "1"},
+		{"apikey", "revoke", "--data", dir, "--name", "k1"},
+	} {
+		if code, _, errs := runCLI(t, "", args...); code != 0 {
+			t.Fatalf("%v: %d %s", args, code, errs)
+		}
+	}
+	if code, _, _ := runCLI(t, "", "user", "disable", "--data", dir, "--login", "nobody@example.com"); code == 0 {
+		t.Fatal("disabling an unknown user succeeded")
+	}
+	a, err := openApp(context.Background(), dirLocations(dir), appOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ev, err := a.cat.Audit(context.Background(), 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]recvault.AuditOutcome{
+		"add user ops@example.com role admin":     recvault.OutcomeGranted,
+		"set disabled=true on ops@example.com":    recvault.OutcomeGranted,
+		"add key k1 role supervisor":              recvault.OutcomeGranted,
+		"revoke key k1":                           recvault.OutcomeGranted,
+		"set disabled=true on nobody@example.com": recvault.OutcomeNotFound,
+	}
+	for _, e := range ev {
+		if o, ok := want[e.Subject]; ok && o == e.Outcome && e.Actor == "cli" && (e.Action == recvault.ActionUserAdmin || e.Action == recvault.ActionKeyAdmin) {
+			delete(want, e.Subject)
+		}
+	}
+	if len(want) > 0 {
+		t.Fatalf("administrative changes not audited: %v", want)
+	}
+}

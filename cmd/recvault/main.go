@@ -70,6 +70,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return 0
 	}
+	// Everything a command does at the data is the operator's, and audited
+	// as "cli" (the server's requests carry their own request info).
+	ctx = vault.WithRequestInfo(ctx, vault.RequestInfo{Via: "cli"})
 	var err error
 	switch args[0] {
 	case "serve":
