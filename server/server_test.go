@@ -56,3 +56,28 @@ func TestRequestID(t *testing.T) {
 		}
 	}
 }
+
+// FuzzClientAddr: whatever X-Forwarded-For holds, the client address is a
+// valid host:port, and from an untrusted peer always the peer itself.
+func FuzzClientAddr(f *testing.F) {
+	f.Add("10.1.2.3:4000", "203.0.113.9, 10.9.9.9")
+	f.Add("192.0.2.7:5555", "1.1.1.1")
+	f.Add("10.0.0.1:1", ",,, ::ffff:1.2.3.4 , zz")
+	s := &Server{cfg: Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}}
+	f.Fuzz(func(t *testing.T, peer, xff string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = peer
+		r.Header.Set("X-Forwarded-For", xff)
+		got := s.clientAddr(r)
+		ap, err := netip.ParseAddrPort(peer)
+		if err != nil || !ap.Addr().Unmap().Is4() || !netip.MustParsePrefix("10.0.0.0/8").Contains(ap.Addr().Unmap()) {
+			if got != peer {
+				t.Fatalf("untrusted peer %q: client %q", peer, got)
+			}
+			return
+		}
+		if _, err := netip.ParseAddrPort(got); err != nil {
+			t.Fatalf("peer %q xff %q: client %q is no address", peer, xff, got)
+		}
+	})
+}
