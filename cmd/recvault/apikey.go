@@ -29,11 +29,7 @@ func cmdAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if _, err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
-	loc, err := stores.locations()
-	if err != nil {
-		return err
-	}
-	a, err := openApp(ctx, loc, appOptions{})
+	a, err := stores.open(ctx, appOptions{})
 	if err != nil {
 		return err
 	}

@@ -69,11 +69,7 @@ func cmdAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		lines = append(lines, l...)
 	}
-	loc, err := stores.locations()
-	if err != nil {
-		return err
-	}
-	a, err := openApp(ctx, loc, appOptions{})
+	a, err := stores.open(ctx, appOptions{})
 	if err != nil {
 		return err
 	}
@@ -152,11 +148,7 @@ func cmdAuditExport(ctx context.Context, args []string, stdout, stderr io.Writer
 	default:
 		return usagef("--format must be jsonl or csv")
 	}
-	loc, err := stores.locations()
-	if err != nil {
-		return err
-	}
-	a, err := openApp(ctx, loc, appOptions{})
+	a, err := stores.open(ctx, appOptions{})
 	if err != nil {
 		return err
 	}

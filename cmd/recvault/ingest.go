@@ -62,11 +62,7 @@ func cmdIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		defer f.Close()
 		body = f
 	}
-	loc, err := stores.locations()
-	if err != nil {
-		return err
-	}
-	a, err := openApp(ctx, loc, appOptions{})
+	a, err := stores.open(ctx, appOptions{})
 	if err != nil {
 		return err
 	}
@@ -123,11 +119,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	loc, err := stores.locations()
-	if err != nil {
-		return err
-	}
-	a, err := openApp(ctx, loc, appOptions{})
+	a, err := stores.open(ctx, appOptions{})
 	if err != nil {
 		return err
 	}

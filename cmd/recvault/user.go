@@ -29,11 +29,7 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if sub != "list" && *login == "" {
 		return usagef("--login is required")
 	}
-	loc, err := stores.locations()
-	if err != nil {
-		return err
-	}
-	a, err := openApp(ctx, loc, appOptions{})
+	a, err := stores.open(ctx, appOptions{})
 	if err != nil {
 		return err
 	}
