@@ -1,0 +1,424 @@
+package sealed
+
+import (
+	"context"
+	"crypto/cipher"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/recvault/recvault"
+)
+
+// OpenOption configures one OpenSealed.
+type OpenOption func(*openConfig)
+
+type openConfig struct {
+	expect string
+}
+
+// Expect gives the plaintext's expected SHA-256 (lower-case hex, as
+// BlobInfo has it). It matters only for a legacy (unsealed) blob, which it
+// lets open with sequential reads verified; a sealed blob verifies itself
+// chunk by chunk.
+func Expect(sha string) OpenOption { return func(c *openConfig) { c.expect = sha } }
+
+// Open opens the blob key, taking the key as recording id and the wrapped
+// data key from the header (as Put wrote it).
+func (s *Store) Open(ctx context.Context, key string) (recvault.Blob, error) {
+	return s.OpenSealed(ctx, key, key, nil)
+}
+
+// OpenSealed opens the blob key of recording recordingID. wk is the wrapped
+// data key PutSealed returned; nil takes it from the blob header. A non-nil
+// wk also demands an encrypted blob, so that a blob swapped for one in mode
+// verified (whose checks anyone can compute) is refused. The Blob
+// reads and verifies (and decrypts) only the chunks a read touches; it
+// holds at most two chunk buffers, one for Read and one for ReadAt.
+func (s *Store) OpenSealed(ctx context.Context, key, recordingID string, wk WrappedKey, opts ...OpenOption) (recvault.Blob, error) {
+	var cfg openConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := validRecordingID(recordingID); err != nil {
+		return nil, err
+	}
+	in, err := s.inner.Open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.open(in, key, recordingID, wk, cfg)
+	if err != nil {
+		return nil, errors.Join(err, in.Close())
+	}
+	return b, nil
+}
+
+func (s *Store) open(in recvault.Blob, key, recordingID string, wk WrappedKey, cfg openConfig) (recvault.Blob, error) {
+	fixed := make([]byte, fixedHeader)
+	n, err := io.ReadFull(in, fixed)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return nil, fmt.Errorf("open blob %s: %w", key, err)
+	}
+	if n < len(magic) || string(fixed[:len(magic)]) != magic {
+		if n >= len(magic) && nearMagic(fixed[:len(magic)]) {
+			return nil, fmt.Errorf("open blob %s: %w: damaged header (magic)", key, ErrIntegrity)
+		}
+		return s.openLegacy(in, key, cfg)
+	}
+	if n < fixedHeader {
+		return nil, fmt.Errorf("open blob %s: %w: header truncated", key, ErrIntegrity)
+	}
+	w := int(binary.BigEndian.Uint16(fixed[14:16]))
+	if w > maxWrapped {
+		return nil, fmt.Errorf("open blob %s: %w: damaged header (key length %d)", key, ErrIntegrity, w)
+	}
+	rest := make([]byte, w+sumSize)
+	if _, err := io.ReadFull(in, rest); err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return nil, fmt.Errorf("open blob %s: %w: header truncated", key, ErrIntegrity)
+		}
+		return nil, fmt.Errorf("open blob %s: %w", key, err)
+	}
+	h := sha256.New()
+	h.Write(fixed)
+	h.Write(rest[:w])
+	check := h.Sum(nil)
+	if subtle.ConstantTimeCompare(check, rest[w:]) != 1 {
+		return nil, fmt.Errorf("open blob %s: %w: header check does not match", key, ErrIntegrity)
+	}
+	// The header is as written; its fields may still be unsupported.
+	ver, mode, csize := fixed[8], fixed[9], int64(binary.BigEndian.Uint32(fixed[10:14]))
+	if ver != version {
+		return nil, fmt.Errorf("open blob %s: sealed format version %d not supported", key, ver)
+	}
+	if csize < minChunk || csize > maxChunk {
+		return nil, fmt.Errorf("open blob %s: chunk size %d not supported", key, csize)
+	}
+	b := &blob{in: in, key: key, chunk: csize, adPrefix: check, recID: recordingID,
+		hdrLen: int64(fixedHeader + w + sumSize), inPos: int64(fixedHeader + w + sumSize)}
+	switch mode {
+	case modeVerified:
+		if wk != nil {
+			// The catalogue holds a data key, so the blob was sealed
+			// encrypted: a blob in mode verified here was replaced, and
+			// anyone can compute its SHA-256 checks.
+			return nil, fmt.Errorf("open blob %s: %w: a data key was given but the blob is not encrypted", key, ErrIntegrity)
+		}
+		b.tag = sumSize
+	case modeEncrypt:
+		b.tag = tagSize
+		if wk == nil {
+			wk = WrappedKey(rest[:w])
+		}
+		if len(wk) == 0 {
+			return nil, fmt.Errorf("open blob %s: encrypted, and its wrapped data key is kept outside the blob: pass it to OpenSealed", key)
+		}
+		if s.ring == nil {
+			return nil, fmt.Errorf("open blob %s: encrypted, and the store has no key ring", key)
+		}
+		dk, err := s.ring.unwrap(wk)
+		if err != nil {
+			return nil, fmt.Errorf("open blob %s: %w", key, err)
+		}
+		a, err := newGCM(dk)
+		clear(dk)
+		if err != nil {
+			return nil, fmt.Errorf("open blob %s: %w", key, err)
+		}
+		b.aead = a
+	default:
+		return nil, fmt.Errorf("open blob %s: sealed mode %d not supported", key, mode)
+	}
+	if err := b.geometry(in.Size()); err != nil {
+		return nil, err
+	}
+	// Verify the last chunk now, so that Size() is authenticated: a blob
+	// cut at a chunk boundary, or with chunks appended, fails here.
+	b.at.idx, b.rd.idx = -1, -1
+	if err := b.load(&b.at, b.nchunks-1, true); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// nearMagic reports whether p (8 bytes, not the magic) is the magic with 1
+// to 4 bytes changed: a damaged sealed header rather than a legacy file.
+func nearMagic(p []byte) bool {
+	same := 0
+	for i := range len(magic) {
+		if p[i] == magic[i] {
+			same++
+		}
+	}
+	return same >= len(magic)-4
+}
+
+// blob is an open sealed blob. Read and ReadAt each keep one chunk buffer
+// holding the last chunk they verified, so that small consecutive reads
+// within a chunk read it once. ReadAt calls are serialised by a mutex.
+type blob struct {
+	in       recvault.Blob
+	key      string
+	aead     cipher.AEAD // nil in mode verified
+	adPrefix []byte
+	recID    string
+	chunk    int64 // plaintext bytes per chunk
+	tag      int   // check bytes per chunk
+	hdrLen   int64
+	nchunks  int64
+	lastLen  int64
+	size     int64
+	closed   bool
+
+	pos   int64 // plaintext offset of the next Read
+	inPos int64 // offset of in's Read position, or -1 when unknown
+	rd    chunkBuf
+
+	atMu sync.Mutex
+	at   chunkBuf
+}
+
+type chunkBuf struct {
+	buf  []byte
+	idx  int64 // chunk in data, or -1
+	data []byte
+}
+
+// geometry derives the chunk count and plaintext size from the stored size
+// (see the package doc); a stored size no writer produces is ErrIntegrity.
+func (b *blob) geometry(stored int64) error {
+	body := stored - b.hdrLen
+	full := b.chunk + int64(b.tag)
+	if body < int64(b.tag) {
+		return fmt.Errorf("open blob %s: %w: truncated (no chunk after the header)", b.key, ErrIntegrity)
+	}
+	b.nchunks = (body + full - 1) / full
+	b.lastLen = body - (b.nchunks-1)*full - int64(b.tag)
+	if b.lastLen < 0 || b.lastLen == 0 && b.nchunks > 1 {
+		return fmt.Errorf("open blob %s: %w: stored size %d ends inside a chunk's check", b.key, ErrIntegrity, stored)
+	}
+	b.size = (b.nchunks-1)*b.chunk + b.lastLen
+	return nil
+}
+
+func (b *blob) Size() int64 { return b.size }
+
+// load reads, verifies and (if encrypted) decrypts chunk idx into c. With
+// at it reads by ReadAt, else by in's sequential Read (which on S3 keeps
+// one streamed GET for a whole-file read). On failure c holds no chunk.
+func (b *blob) load(c *chunkBuf, idx int64, at bool) error {
+	if c.idx == idx {
+		return nil
+	}
+	c.idx = -1
+	if c.buf == nil {
+		c.buf = make([]byte, b.chunk+int64(b.tag))
+	}
+	plen := b.chunk
+	if idx == b.nchunks-1 {
+		plen = b.lastLen
+	}
+	off := b.hdrLen + idx*(b.chunk+int64(b.tag))
+	raw := c.buf[:plen+int64(b.tag)]
+	var err error
+	if at {
+		var n int
+		n, err = b.in.ReadAt(raw, off)
+		if n == len(raw) {
+			err = nil
+		}
+	} else {
+		if b.inPos != off {
+			b.inPos = -1
+			if _, err := b.in.Seek(off, io.SeekStart); err != nil {
+				return fmt.Errorf("read blob %s: %w", b.key, err)
+			}
+		}
+		_, err = io.ReadFull(b.in, raw)
+		if err == nil {
+			b.inPos = off + int64(len(raw))
+		}
+	}
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return fmt.Errorf("read blob %s: chunk %d: %w: stored blob shorter than at open", b.key, idx, ErrIntegrity)
+	} else if err != nil {
+		return fmt.Errorf("read blob %s: chunk %d: %w", b.key, idx, err)
+	}
+	ad := chunkAD(b.adPrefix, uint64(idx), idx == b.nchunks-1, b.recID)
+	if b.aead != nil {
+		p, err := b.aead.Open(raw[:0], chunkNonce(uint64(idx)), raw, ad)
+		if err != nil {
+			return fmt.Errorf("read blob %s: chunk %d: %w: does not authenticate", b.key, idx, ErrIntegrity)
+		}
+		c.data = p
+	} else {
+		h := sha256.New()
+		h.Write(ad)
+		h.Write(raw[:plen])
+		var sum [sumSize]byte
+		if subtle.ConstantTimeCompare(h.Sum(sum[:0]), raw[plen:]) != 1 {
+			return fmt.Errorf("read blob %s: chunk %d: %w: SHA-256 does not match", b.key, idx, ErrIntegrity)
+		}
+		c.data = raw[:plen]
+	}
+	c.idx = idx
+	return nil
+}
+
+func (b *blob) Read(p []byte) (int, error) {
+	if b.closed {
+		return 0, os.ErrClosed
+	}
+	if b.pos >= b.size {
+		return 0, io.EOF
+	}
+	n := 0
+	for n < len(p) && b.pos < b.size {
+		idx := b.pos / b.chunk
+		if err := b.load(&b.rd, idx, false); err != nil {
+			return n, err
+		}
+		m := copy(p[n:], b.rd.data[b.pos-idx*b.chunk:])
+		n += m
+		b.pos += int64(m)
+	}
+	return n, nil
+}
+
+func (b *blob) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("read blob %s: negative offset %d", b.key, off)
+	}
+	b.atMu.Lock()
+	defer b.atMu.Unlock()
+	if b.closed {
+		return 0, os.ErrClosed
+	}
+	n := 0
+	for n < len(p) && off < b.size {
+		idx := off / b.chunk
+		if err := b.load(&b.at, idx, true); err != nil {
+			return n, err
+		}
+		m := copy(p[n:], b.at.data[off-idx*b.chunk:])
+		n += m
+		off += int64(m)
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (b *blob) Seek(offset int64, whence int) (int64, error) {
+	if b.closed {
+		return 0, os.ErrClosed
+	}
+	var pos int64
+	switch whence {
+	case io.SeekStart:
+		pos = offset
+	case io.SeekCurrent:
+		pos = b.pos + offset
+	case io.SeekEnd:
+		pos = b.size + offset
+	default:
+		return 0, fmt.Errorf("seek blob %s: invalid whence %d", b.key, whence)
+	}
+	if pos < 0 {
+		return 0, fmt.Errorf("seek blob %s: negative position %d", b.key, pos)
+	}
+	b.pos = pos
+	return pos, nil
+}
+
+func (b *blob) Close() error {
+	b.atMu.Lock()
+	defer b.atMu.Unlock()
+	if b.closed {
+		return os.ErrClosed
+	}
+	b.closed = true
+	b.rd, b.at = chunkBuf{}, chunkBuf{}
+	return b.in.Close()
+}
+
+// openLegacy returns an unsealed blob: checked against cfg.expect on
+// sequential reads, or unverified if the store allows legacy blobs.
+func (s *Store) openLegacy(in recvault.Blob, key string, cfg openConfig) (recvault.Blob, error) {
+	if _, err := in.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("open blob %s: %w", key, err)
+	}
+	if cfg.expect == "" {
+		if !s.legacy {
+			return nil, fmt.Errorf("open blob %s: %w: not sealed, and no expected SHA-256 given", key, ErrIntegrity)
+		}
+		return in, nil
+	}
+	want, err := hex.DecodeString(cfg.expect)
+	if err != nil || len(want) != sha256.Size {
+		return nil, recvault.Errorf(recvault.EINVALID, "expected SHA-256 %q is not 64 hex digits", cfg.expect)
+	}
+	return &legacyBlob{Blob: in, key: key, want: want, h: sha256.New()}, nil
+}
+
+// legacyBlob hashes a sequential read from offset 0 and fails at its end
+// if the hash is not the expected one. ReadAt and reads after a Seek away
+// from the hashed prefix pass through unverified (see the package doc).
+type legacyBlob struct {
+	recvault.Blob
+	key    string
+	want   []byte
+	h      hash.Hash
+	pos    int64 // Read position
+	hashed int64 // bytes [0, hashed) went into h
+}
+
+func (l *legacyBlob) Read(p []byte) (int, error) {
+	n, err := l.Blob.Read(p)
+	if l.hashed == l.pos { // still the sequential read from 0
+		l.h.Write(p[:n])
+		l.hashed += int64(n)
+	}
+	l.pos += int64(n)
+	if err == io.EOF && l.hashed == l.Size() {
+		if subtle.ConstantTimeCompare(l.h.Sum(nil), l.want) != 1 {
+			return n, fmt.Errorf("read blob %s: %w: SHA-256 of the legacy blob is not the catalogue's", l.key, ErrIntegrity)
+		}
+	}
+	return n, err
+}
+
+func (l *legacyBlob) Seek(offset int64, whence int) (int64, error) {
+	pos, err := l.Blob.Seek(offset, whence)
+	if err != nil {
+		return pos, err
+	}
+	l.pos = pos
+	return pos, nil
+}
+
+// Walk lists the inner store's keys.
+func (s *Store) Walk(ctx context.Context, fn func(key string, mod time.Time) error) error {
+	return s.inner.Walk(ctx, fn)
+}
+
+// Delete removes the blob key from the inner store.
+func (s *Store) Delete(ctx context.Context, key string) error { return s.inner.Delete(ctx, key) }
+
+// Clean cleans the inner store's leftovers.
+func (s *Store) Clean(ctx context.Context, age time.Duration) (int, error) {
+	return s.inner.Clean(ctx, age)
+}
+
+// Ping pings the inner store.
+func (s *Store) Ping(ctx context.Context) error { return s.inner.Ping(ctx) }

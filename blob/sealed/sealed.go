@@ -1,0 +1,352 @@
+// Package sealed stores recordings as independently verifiable chunks, and
+// optionally encrypts them, over any recvault.BlobStore.
+//
+// Why: a plain blob file with one flipped byte is served as good. Here a
+// blob is cut into 64 KiB chunks, each stored with its own check — a
+// SHA-256 (mode "verified") or an AES-256-GCM tag (mode "encrypted") — so
+// that every read (whole file, an HTTP Range at any offset, the media
+// engine's ReadAt calls) reads and verifies only the chunks it touches
+// before any of their bytes is used. A chunk that fails is never returned:
+// the read fails with an error wrapping ErrIntegrity.
+//
+// # Format
+//
+// All integers are big-endian. The header:
+//
+//	off  len  field
+//	0    8    magic "RVSEAL1\n"
+//	8    1    version, 1
+//	9    1    mode: 1 verified (SHA-256 per chunk), 2 encrypted (AES-256-GCM)
+//	10   4    chunk size C (65536 as written)
+//	14   2    W, length of the wrapped data key in the header; 0 when the
+//	          caller keeps it (PutSealed), always 0 in mode verified
+//	16   W    wrapped data key (see WrappedKey)
+//	16+W 32   SHA-256 of bytes [0, 16+W): the header check
+//
+// Then chunks 0..n-1, back to back: every chunk holds C plaintext bytes
+// except the last, which holds 1..C (0 only when the whole blob is empty:
+// an empty blob still has one, final, chunk, so that a file cut back to
+// its header is detected). A chunk is stored as
+//
+//	verified:  plaintext || SHA-256(AD || plaintext)
+//	encrypted: AES-256-GCM(data key, nonce, plaintext, AD) (ciphertext || 16-byte tag)
+//	           nonce = 4 zero bytes || chunk index (8 bytes)
+//	AD = header check (32) || chunk index (8) || final flag (1: 1 for the
+//	     last chunk) || len(recording id) (2) || recording id
+//
+// The nonce needs no storage: the data key is random per blob, so a
+// counter never repeats under one key. The AD binds each chunk to its
+// place (swapping or reordering chunks fails), to its recording (a chunk
+// or a whole blob copied under another recording fails) and to its header
+// (a changed chunk size, mode or wrapped key fails). The plaintext length
+// is not in the header, because Put streams and a stored header cannot be
+// rewritten once its bytes are sent to the inner store; instead it follows
+// from the stored size, and the final flag authenticates it (the STREAM
+// construction): a file cut at a chunk boundary ends with a chunk sealed
+// as not final, one with chunks appended has a final chunk in the middle.
+// Open verifies the last chunk, so that Size() is known good before any
+// read (one extra chunk read per open; on S3 one extra ranged GET).
+//
+// Mode verified protects against corruption (bit rot, a truncated copy),
+// not against someone who can write the store: he can recompute SHA-256.
+// Mode encrypted protects against both, and keeps the bytes secret.
+//
+// # Keys
+//
+// Envelope encryption: each Put draws a random 256-bit data key, seals the
+// chunks with it and wraps it (AES-256-GCM) under the key ring's current
+// master key, whose id travels with the wrapped key (see WrappedKey).
+//
+// Where the wrapped key lives is the caller's choice, and that is why there
+// are two sets of methods. PutSealed and OpenSealed hand the wrapped key to
+// the caller, who keeps it in the catalogue beside the recording: rotating
+// a master key (Rewrap) then rewrites a few bytes per recording in the
+// catalogue and never the recording itself, and the header check, which
+// covers the header's (then empty) key field, stays valid. The plain
+// recvault.BlobStore methods (Put, Open), which have nowhere to return a
+// key, keep it in the blob header instead, with the blob key as recording
+// id; such blobs cannot be re-keyed without rewriting them, so they suit
+// the conformance suite and tools, not the vault's recordings.
+//
+// # Legacy blobs
+//
+// A blob written before sealing has no magic. OpenSealed with Expect(sha)
+// opens it and checks sequential reads against sha: a read that starts at
+// offset 0 and goes on without seeking hashes as it goes, and instead of
+// io.EOF it fails with ErrIntegrity if the hash differs. Bytes read before
+// the end have been handed out by then, so a streaming client must treat
+// the error as "discard what you got". Ranged reads (ReadAt, or a Read
+// after a Seek) of a legacy blob are NOT verified: nothing in a plain file
+// allows checking part of it. Without Expect a legacy blob opens only if
+// the store was made with AllowLegacy, unverified. A file whose first 8
+// bytes differ from the magic in 1 to 4 places is taken for a sealed blob
+// with a damaged header (ErrIntegrity), never for a legacy one: no WAV,
+// MP3 or MP4 starts that close to the magic.
+package sealed
+
+import (
+	"context"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+
+	"github.com/recvault/recvault"
+)
+
+// ErrIntegrity is wrapped by every error that reports stored bytes failing
+// verification: a damaged header, a chunk whose hash or tag does not match,
+// a truncated or extended blob, a wrapped key that does not authenticate,
+// a legacy blob whose hash is not the expected one.
+var ErrIntegrity = errors.New("blob integrity check failed")
+
+// ChunkSize is the plaintext size of every chunk but the last. 64 KiB keeps
+// the overhead small (32 or 16 bytes a chunk, 0.05%) and a ranged read's
+// extra work bounded (at most 2 chunks read for any short range).
+const ChunkSize = 64 << 10
+
+const (
+	magic        = "RVSEAL1\n"
+	version      = 1
+	modeVerified = 1
+	modeEncrypt  = 2
+	fixedHeader  = 16
+	sumSize      = sha256.Size
+	tagSize      = 16
+	minChunk     = 1 << 10
+	maxChunk     = 16 << 20
+	maxWrapped   = 1024
+)
+
+// Store seals the blobs it writes into an inner store and verifies the
+// blobs it reads. It implements recvault.BlobStore.
+type Store struct {
+	inner  recvault.BlobStore
+	ring   *Keyring
+	legacy bool
+}
+
+var _ recvault.BlobStore = (*Store)(nil)
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithKeyring makes the store encrypt what it writes, wrapping data keys
+// under ring's current key, and lets it open blobs wrapped under any of
+// ring's keys. Without it, the store writes mode verified and cannot open
+// encrypted blobs.
+func WithKeyring(ring *Keyring) Option { return func(s *Store) { s.ring = ring } }
+
+// AllowLegacy lets Open (and OpenSealed without Expect) return unsealed
+// blobs unverified, as the inner store has them. Without it they fail
+// with ErrIntegrity, so that a store meant to be sealed never silently
+// serves unchecked bytes.
+func AllowLegacy() Option { return func(s *Store) { s.legacy = true } }
+
+// New returns a store sealing into inner.
+func New(inner recvault.BlobStore, opts ...Option) *Store {
+	s := &Store{inner: inner}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Put seals r into key, keeping the wrapped data key (if encrypting) in the
+// blob header and using key as the recording id. The BlobInfo is the
+// plaintext's.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader) (recvault.BlobInfo, error) {
+	return s.put(ctx, key, key, r, true)
+}
+
+// PutSealed seals r into key for the recording recordingID and returns the
+// plaintext's BlobInfo and the wrapped data key, which the caller must keep
+// (in the catalogue) to open the blob: it is not in the blob. Without a key
+// ring the blob is in mode verified and the WrappedKey is nil.
+func (s *Store) PutSealed(ctx context.Context, key, recordingID string, r io.Reader) (recvault.BlobInfo, WrappedKey, error) {
+	sr, err := s.newSealer(recordingID, r, false)
+	if err != nil {
+		return recvault.BlobInfo{}, nil, err
+	}
+	info, err := s.putWith(ctx, key, sr)
+	if err != nil {
+		return recvault.BlobInfo{}, nil, err
+	}
+	return info, sr.wk, nil
+}
+
+func (s *Store) put(ctx context.Context, key, recordingID string, r io.Reader, keyInHeader bool) (recvault.BlobInfo, error) {
+	sr, err := s.newSealer(recordingID, r, keyInHeader)
+	if err != nil {
+		return recvault.BlobInfo{}, err
+	}
+	return s.putWith(ctx, key, sr)
+}
+
+func (s *Store) putWith(ctx context.Context, key string, sr *sealer) (recvault.BlobInfo, error) {
+	defer sr.wipe()
+	if _, err := s.inner.Put(ctx, key, sr); err != nil {
+		return recvault.BlobInfo{}, err
+	}
+	if !sr.done || len(sr.out) > 0 {
+		// The inner store returned without reading to the end. No store
+		// should, but the short blob it kept would fail every open: remove
+		// it and say so now rather than at the first download.
+		return recvault.BlobInfo{}, errors.Join(fmt.Errorf("seal blob %s: inner store stopped reading early", key),
+			s.inner.Delete(context.WithoutCancel(ctx), key))
+	}
+	return recvault.BlobInfo{Size: sr.size, SHA256: hex.EncodeToString(sr.sum.Sum(nil))}, nil
+}
+
+func validRecordingID(id string) error {
+	if len(id) > 0xffff {
+		return recvault.Errorf(recvault.EINVALID, "recording id too long")
+	}
+	return nil
+}
+
+// sealer is the sealed form of a plaintext reader, produced as the inner
+// store reads it: one chunk buffer, no goroutine.
+type sealer struct {
+	src       io.Reader
+	aead      cipher.AEAD // nil in mode verified
+	wk        WrappedKey
+	dk        []byte
+	adPrefix  []byte // the header check, which starts every chunk's AD
+	recID     string
+	buf       []byte // C+1 plaintext bytes, then the sealed chunk
+	out       []byte // sealed bytes not yet read
+	look      byte   // the look-ahead byte, when hasLook
+	hasLook   bool
+	idx       uint64
+	size      int64
+	sum       hash.Hash
+	done, eof bool
+	err       error
+}
+
+func (s *Store) newSealer(recordingID string, r io.Reader, keyInHeader bool) (*sealer, error) {
+	if err := validRecordingID(recordingID); err != nil {
+		return nil, err
+	}
+	sr := &sealer{src: r, recID: recordingID, sum: sha256.New(), buf: make([]byte, ChunkSize+sumSize+1)}
+	mode := byte(modeVerified)
+	var hdrKey []byte
+	if s.ring != nil {
+		mode = modeEncrypt
+		sr.dk = make([]byte, MasterKeySize)
+		if _, err := rand.Read(sr.dk); err != nil {
+			return nil, fmt.Errorf("seal: data key: %w", err)
+		}
+		a, err := newGCM(sr.dk)
+		if err != nil {
+			return nil, fmt.Errorf("seal: %w", err)
+		}
+		sr.aead = a
+		wk, err := s.ring.wrap(sr.dk)
+		if err != nil {
+			return nil, fmt.Errorf("seal: %w", err)
+		}
+		sr.wk = wk
+		if keyInHeader {
+			hdrKey = wk
+		}
+	}
+	hdr := make([]byte, 0, fixedHeader+len(hdrKey)+sumSize)
+	hdr = append(hdr, magic...)
+	hdr = append(hdr, version, mode)
+	hdr = binary.BigEndian.AppendUint32(hdr, ChunkSize)
+	hdr = binary.BigEndian.AppendUint16(hdr, uint16(len(hdrKey)))
+	hdr = append(hdr, hdrKey...)
+	check := sha256.Sum256(hdr)
+	hdr = append(hdr, check[:]...)
+	sr.out = hdr
+	sr.adPrefix = check[:]
+	return sr, nil
+}
+
+func (sr *sealer) wipe() { clear(sr.dk) }
+
+func (sr *sealer) Read(p []byte) (int, error) {
+	for len(sr.out) == 0 {
+		if sr.err != nil {
+			return 0, sr.err
+		}
+		if sr.done {
+			return 0, io.EOF
+		}
+		if err := sr.next(); err != nil {
+			sr.err = err
+			return 0, err
+		}
+	}
+	n := copy(p, sr.out)
+	sr.out = sr.out[n:]
+	return n, nil
+}
+
+// next reads and seals one chunk, in place in buf. It reads one byte
+// beyond the chunk to learn whether the chunk is the last, which its AD
+// must say; that look-ahead byte starts the next chunk and is put in
+// place only here, once the sealed chunk occupying buf has been read out.
+func (sr *sealer) next() error {
+	b := sr.buf[:ChunkSize+1]
+	n := 0
+	if sr.hasLook {
+		b[0], n, sr.hasLook = sr.look, 1, false
+	}
+	if !sr.eof {
+		m, err := io.ReadFull(sr.src, b[n:])
+		n += m
+		switch err {
+		case nil:
+		case io.EOF, io.ErrUnexpectedEOF:
+			sr.eof = true
+		default:
+			return err
+		}
+	}
+	final := n <= ChunkSize
+	plain := b[:min(n, ChunkSize)]
+	if !final {
+		sr.look, sr.hasLook = b[ChunkSize], true
+	}
+	sr.sum.Write(plain)
+	sr.size += int64(len(plain))
+	ad := chunkAD(sr.adPrefix, sr.idx, final, sr.recID)
+	if sr.aead != nil {
+		sr.out = sr.aead.Seal(plain[:0], chunkNonce(sr.idx), plain, ad)
+	} else {
+		h := sha256.New()
+		h.Write(ad)
+		h.Write(plain)
+		sr.out = h.Sum(plain)
+	}
+	sr.idx++
+	sr.done = final
+	return nil
+}
+
+func chunkNonce(idx uint64) []byte {
+	var n [12]byte
+	binary.BigEndian.PutUint64(n[4:], idx)
+	return n[:]
+}
+
+func chunkAD(check []byte, idx uint64, final bool, recID string) []byte {
+	ad := make([]byte, 0, len(check)+8+1+2+len(recID))
+	ad = append(ad, check...)
+	ad = binary.BigEndian.AppendUint64(ad, idx)
+	f := byte(0)
+	if final {
+		f = 1
+	}
+	ad = append(ad, f)
+	ad = binary.BigEndian.AppendUint16(ad, uint16(len(recID)))
+	return append(ad, recID...)
+}

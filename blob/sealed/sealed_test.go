@@ -1,0 +1,589 @@
+package sealed
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"io"
+	mrand "math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/recvault/recvault"
+	"github.com/recvault/recvault/blob/blobtest"
+	"github.com/recvault/recvault/blob/disk"
+	"github.com/recvault/recvault/blob/s3"
+	"github.com/recvault/recvault/internal/s3test"
+)
+
+func newDisk(t testing.TB) (*disk.Store, string) {
+	t.Helper()
+	dir := t.TempDir()
+	d, err := disk.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, dir
+}
+
+func newRing(t testing.TB, ids ...string) *Keyring {
+	t.Helper()
+	var keys []MasterKey
+	for _, id := range ids {
+		k := make([]byte, MasterKeySize)
+		if _, err := rand.Read(k); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, MasterKey{ID: id, Key: k})
+	}
+	r, err := NewKeyring(keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func storedPath(dir, key string) string {
+	return filepath.Join(dir, "objects", filepath.FromSlash(key))
+}
+
+func TestSuiteVerified(t *testing.T) {
+	blobtest.Run(t, func(t *testing.T) recvault.BlobStore {
+		d, _ := newDisk(t)
+		return New(d)
+	})
+}
+
+func TestSuiteEncrypted(t *testing.T) {
+	ring := newRing(t, "k1")
+	blobtest.Run(t, func(t *testing.T) recvault.BlobStore {
+		d, _ := newDisk(t)
+		return New(d, WithKeyring(ring))
+	})
+}
+
+func TestSuiteEncryptedS3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	ring := newRing(t, "k1")
+	blobtest.Run(t, func(t *testing.T) recvault.BlobStore {
+		s, err := s3.Open(context.Background(), s3test.URL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return New(s, WithKeyring(ring))
+	})
+}
+
+// modes runs f over a store in mode verified and one in mode encrypted,
+// both on a fresh disk store in dir.
+func modes(t *testing.T, f func(t *testing.T, s *Store, dir string)) {
+	t.Run("verified", func(t *testing.T) {
+		d, dir := newDisk(t)
+		f(t, New(d), dir)
+	})
+	t.Run("encrypted", func(t *testing.T) {
+		d, dir := newDisk(t)
+		f(t, New(d, WithKeyring(newRing(t, "k1"))), dir)
+	})
+}
+
+func putT(t testing.TB, s *Store, key string, data []byte) recvault.BlobInfo {
+	t.Helper()
+	info, err := s.Put(context.Background(), key, bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	if info.Size != int64(len(data)) || info.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Fatalf("BlobInfo %+v is not the plaintext's", info)
+	}
+	return info
+}
+
+func readFile(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func writeFile(t *testing.T, p string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(p, b, 0o640); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wav returns a WAV file of a repeating tone: the kind of plaintext whose
+// patterns a weak cipher would leak.
+func wav(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString("RIFF")
+	_ = binary.Write(&b, binary.LittleEndian, uint32(n-8))
+	b.WriteString("WAVEfmt ")
+	for b.Len() < n {
+		_ = binary.Write(&b, binary.LittleEndian, int16((b.Len()%200)*100-10000))
+	}
+	return b.Bytes()[:n]
+}
+
+func TestRandomReads(t *testing.T) {
+	modes(t, func(t *testing.T, s *Store, _ string) {
+		ctx := context.Background()
+		for _, n := range []int{0, 1, ChunkSize - 1, ChunkSize, ChunkSize + 1, 3 * ChunkSize, 5*ChunkSize + 777} {
+			data := blobtest.Data(uint64(n), n)
+			key := "r/" + strings.Repeat("x", 1+n%7)
+			if err := s.Delete(ctx, key); err != nil {
+				t.Fatal(err)
+			}
+			putT(t, s, key, data)
+			b, err := s.Open(ctx, key)
+			if err != nil {
+				t.Fatalf("%d bytes: %v", n, err)
+			}
+			if b.Size() != int64(n) {
+				t.Fatalf("Size() = %d, want %d", b.Size(), n)
+			}
+			all, err := io.ReadAll(b)
+			if err != nil || !bytes.Equal(all, data) {
+				t.Fatalf("%d bytes: whole read: %d bytes, %v", n, len(all), err)
+			}
+			if n == 0 {
+				if err := b.Close(); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			rng := mrand.New(mrand.NewPCG(uint64(n), 1))
+			for range 200 {
+				off := rng.Int64N(int64(n))
+				l := 1 + rng.IntN(3*ChunkSize)
+				want := data[off:min(int(off)+l, n)]
+				p := make([]byte, l)
+				m, err := b.ReadAt(p, off)
+				if !bytes.Equal(p[:m], want) || (err != nil && !(err == io.EOF && m < l)) || (m < l && err != io.EOF) {
+					t.Fatalf("%d bytes: ReadAt(%d, %d) = %d, %v", n, l, off, m, err)
+				}
+				if _, err := b.Seek(off, io.SeekStart); err != nil {
+					t.Fatal(err)
+				}
+				m, err = io.ReadFull(b, p[:len(want)])
+				if err != nil || !bytes.Equal(p[:m], want) {
+					t.Fatalf("%d bytes: Seek(%d)+Read(%d) = %d, %v", n, off, len(want), m, err)
+				}
+			}
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+// checkBad asserts that every read touching the chunk [lo, hi) of the
+// plaintext fails with ErrIntegrity and returns none of its bytes, and
+// that reads elsewhere return the plaintext.
+func checkBad(t *testing.T, s *Store, key string, data []byte, lo, hi int64) {
+	t.Helper()
+	ctx := context.Background()
+	b, err := s.Open(ctx, key)
+	if err != nil {
+		if !errors.Is(err, ErrIntegrity) {
+			t.Fatalf("Open: %v; want ErrIntegrity", err)
+		}
+		return // refused at Open: no read can return anything
+	}
+	defer func() {
+		if err := b.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	if got, err := io.ReadAll(b); !errors.Is(err, ErrIntegrity) || int64(len(got)) > lo || !bytes.Equal(got, data[:len(got)]) {
+		t.Errorf("whole read: %d bytes, %v; want at most %d good bytes and ErrIntegrity", len(got), err, lo)
+	}
+	rng := mrand.New(mrand.NewPCG(uint64(lo), 2))
+	for range 50 {
+		off := lo + rng.Int64N(hi-lo)
+		start := max(0, off-rng.Int64N(2*ChunkSize))
+		p := make([]byte, off-start+1+rng.Int64N(ChunkSize))
+		n, err := b.ReadAt(p, start)
+		if !errors.Is(err, ErrIntegrity) || n > 0 && start+int64(n) > lo || !bytes.Equal(p[:n], data[start:start+int64(n)]) || bytes.ContainsFunc(p[n:], func(r rune) bool { return r != 0 }) {
+			t.Fatalf("ReadAt(%d, %d) over the bad chunk = %d, %v", len(p), start, n, err)
+		}
+		if _, err := b.Seek(off, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		q := make([]byte, 100)
+		if n, err := b.Read(q); n != 0 || !errors.Is(err, ErrIntegrity) || bytes.ContainsFunc(q, func(r rune) bool { return r != 0 }) {
+			t.Fatalf("Seek(%d)+Read = %d, %v", off, n, err)
+		}
+	}
+	// Chunks before the bad one still read (and are verified).
+	if lo > 0 {
+		p := make([]byte, lo)
+		if n, err := b.ReadAt(p, 0); err != nil || !bytes.Equal(p[:n], data[:lo]) {
+			t.Errorf("ReadAt of the good chunks before = %d, %v", n, err)
+		}
+	}
+}
+
+func TestCorruption(t *testing.T) {
+	modes(t, func(t *testing.T, s *Store, dir string) {
+		ctx := context.Background()
+		data := blobtest.Data(3, 5*ChunkSize+1234)
+		size := int64(len(data))
+		putT(t, s, "c/a", data)
+		p := storedPath(dir, "c/a")
+		orig := readFile(t, p)
+		in, err := s.inner.Open(ctx, "c/a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		probe, err := s.open(in, "c/a", "c/a", nil, openConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sb := probe.(*blob)
+		hdr, full := sb.hdrLen, ChunkSize+int64(sb.tag)
+		if err := probe.Close(); err != nil {
+			t.Fatal(err)
+		}
+		lastLo := 5 * int64(ChunkSize)
+		for _, tc := range []struct {
+			name   string
+			at     int64
+			lo, hi int64 // the plaintext that may not be returned
+		}{
+			{"magic", 3, 0, size},
+			{"mode", 9, 0, size},
+			{"header check", hdr - 1, 0, size},
+			{"middle chunk data", hdr + 2*full + 100, 2 * ChunkSize, 3 * ChunkSize},
+			{"middle chunk check", hdr + 3*full - 1, 2 * ChunkSize, 3 * ChunkSize},
+			{"last chunk tag", int64(len(orig)) - 1, lastLo, size},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				bad := bytes.Clone(orig)
+				bad[tc.at] ^= 0x01
+				writeFile(t, p, bad)
+				checkBad(t, s, "c/a", data, tc.lo, tc.hi)
+			})
+		}
+		t.Run("swap chunks", func(t *testing.T) {
+			bad := bytes.Clone(orig)
+			c1, c2 := bad[hdr+full:hdr+2*full], bytes.Clone(bad[hdr+2*full:hdr+3*full])
+			copy(bad[hdr+2*full:], c1)
+			copy(bad[hdr+full:], c2)
+			writeFile(t, p, bad)
+			checkBad(t, s, "c/a", data, ChunkSize, 3*ChunkSize)
+		})
+		t.Run("truncated by one chunk", func(t *testing.T) {
+			writeFile(t, p, orig[:int64(len(orig))-(int64(len(orig))-hdr)%full])
+			checkBad(t, s, "c/a", data, 0, size)
+		})
+		t.Run("one chunk appended", func(t *testing.T) {
+			writeFile(t, p, append(bytes.Clone(orig), orig[hdr:hdr+full]...))
+			checkBad(t, s, "c/a", data, 0, size)
+		})
+		t.Run("other recording", func(t *testing.T) {
+			writeFile(t, p, orig)
+			if _, err := s.OpenSealed(ctx, "c/a", "c/b", nil); !errors.Is(err, ErrIntegrity) {
+				t.Errorf("open under another recording id: %v; want ErrIntegrity", err)
+			}
+		})
+	})
+}
+
+func TestEncryptedHidesPlaintext(t *testing.T) {
+	d, dir := newDisk(t)
+	s := New(d, WithKeyring(newRing(t, "k1")))
+	data := wav(7*ChunkSize + 99)
+	ctx := context.Background()
+	_, wk, err := s.PutSealed(ctx, "e/a", "rec-1", bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := readFile(t, storedPath(dir, "e/a"))
+	if bytes.Contains(stored, []byte("RIFF")) || bytes.Contains(stored, []byte("WAVE")) {
+		t.Error("stored blob contains RIFF or WAVE")
+	}
+	// Every 64-byte run of the plaintext holds an aligned 32-byte block:
+	// none of those may appear anywhere in the stored bytes.
+	windows := make(map[[32]byte]bool, len(stored))
+	for i := 0; i+32 <= len(stored); i++ {
+		windows[[32]byte(stored[i:i+32])] = true
+	}
+	for i := 0; i+32 <= len(data); i += 32 {
+		if windows[[32]byte(data[i:i+32])] {
+			t.Fatalf("stored blob contains the plaintext at %d", i)
+		}
+	}
+	b, err := s.OpenSealed(ctx, "e/a", "rec-1", wk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := io.ReadAll(b); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read back: %d bytes, %v", len(got), err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.OpenSealed(ctx, "e/a", "rec-2", wk); !errors.Is(err, ErrIntegrity) {
+		t.Errorf("open as another recording: %v; want ErrIntegrity", err)
+	}
+	if _, err := s.Open(ctx, "e/a"); err == nil || !strings.Contains(err.Error(), "outside the blob") {
+		t.Errorf("open without the wrapped key: %v", err)
+	}
+	// Replaced by a blob in mode verified (forgeable by anyone who can
+	// write the store): refused when the catalogue has a data key.
+	if err := d.Delete(ctx, "e/a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := New(d).PutSealed(ctx, "e/a", "rec-1", bytes.NewReader([]byte("forged"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.OpenSealed(ctx, "e/a", "rec-1", wk); !errors.Is(err, ErrIntegrity) {
+		t.Errorf("downgraded blob: %v; want ErrIntegrity", err)
+	}
+}
+
+func TestRotation(t *testing.T) {
+	d, _ := newDisk(t)
+	ctx := context.Background()
+	oldRing, newRing := newRing(t, "old"), newRing(t, "new")
+	data := blobtest.Data(11, 2*ChunkSize+5)
+	_, wk, err := New(d, WithKeyring(oldRing)).PutSealed(ctx, "k/a", "rec-a", bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err := wk.KeyID(); err != nil || id != "old" {
+		t.Fatalf("KeyID = %q, %v", id, err)
+	}
+	wk2, err := Rewrap(wk, oldRing, newRing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(d, WithKeyring(newRing)).OpenSealed(ctx, "k/a", "rec-a", wk2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := io.ReadAll(b); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read after rotation: %d bytes, %v", len(got), err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(d, WithKeyring(oldRing)).OpenSealed(ctx, "k/a", "rec-a", wk2)
+	if !errors.Is(err, ErrUnknownKey) || !strings.Contains(err.Error(), `"new"`) {
+		t.Errorf("old ring, new wrapped key: %v; want ErrUnknownKey naming new", err)
+	}
+	_, err = New(d, WithKeyring(newRing)).OpenSealed(ctx, "k/a", "rec-a", wk)
+	if !errors.Is(err, ErrUnknownKey) || !strings.Contains(err.Error(), `"old"`) {
+		t.Errorf("new ring, old wrapped key: %v; want ErrUnknownKey naming old", err)
+	}
+	if _, err := Rewrap(wk2, oldRing, newRing); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("rewrap with a ring lacking the key: %v", err)
+	}
+	// Same id, other key material: a clean ErrIntegrity, no garbage.
+	impostor := newRingT(t, "new")
+	if _, err := New(d, WithKeyring(impostor)).OpenSealed(ctx, "k/a", "rec-a", wk2); !errors.Is(err, ErrIntegrity) {
+		t.Errorf("same id, wrong key: %v; want ErrIntegrity", err)
+	}
+}
+
+func newRingT(t *testing.T, id string) *Keyring { return newRing(t, id) }
+
+func TestUnknownKeyInHeader(t *testing.T) {
+	d, _ := newDisk(t)
+	ctx := context.Background()
+	putT(t, New(d, WithKeyring(newRing(t, "gone-key"))), "u/a", []byte("hello"))
+	_, err := New(d, WithKeyring(newRing(t, "other"))).Open(ctx, "u/a")
+	if !errors.Is(err, ErrUnknownKey) || !strings.Contains(err.Error(), "gone-key") {
+		t.Errorf("Open: %v; want ErrUnknownKey naming gone-key", err)
+	}
+	if _, err := New(d).Open(ctx, "u/a"); err == nil || !strings.Contains(err.Error(), "no key ring") {
+		t.Errorf("Open without a ring: %v", err)
+	}
+}
+
+func TestLegacy(t *testing.T) {
+	d, _ := newDisk(t)
+	ctx := context.Background()
+	data := wav(3*ChunkSize + 17)
+	info, err := d.Put(ctx, "l/a", bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(d)
+	if _, err := s.Open(ctx, "l/a"); !errors.Is(err, ErrIntegrity) {
+		t.Errorf("legacy blob without Expect or AllowLegacy: %v; want ErrIntegrity", err)
+	}
+	read := func(s *Store, opts ...OpenOption) ([]byte, error) {
+		b, err := s.OpenSealed(ctx, "l/a", "l/a", nil, opts...)
+		if err != nil {
+			return nil, err
+		}
+		got, err := io.ReadAll(b)
+		return got, errors.Join(err, b.Close())
+	}
+	if got, err := read(s, Expect(info.SHA256)); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("legacy with the right SHA-256: %d bytes, %v", len(got), err)
+	}
+	wrong := strings.Repeat("0", 64)
+	if _, err := read(s, Expect(wrong)); !errors.Is(err, ErrIntegrity) {
+		t.Errorf("legacy with a wrong SHA-256: %v; want ErrIntegrity", err)
+	}
+	if got, err := read(New(d, AllowLegacy())); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("legacy allowed: %d bytes, %v", len(got), err)
+	}
+	// A flipped byte in a legacy blob is caught by a whole read.
+	bad := bytes.Clone(data)
+	bad[1000] ^= 1
+	if _, err := d.Put(ctx, "l/b", bytes.NewReader(bad)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.OpenSealed(ctx, "l/b", "l/b", nil, Expect(info.SHA256))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(b); !errors.Is(err, ErrIntegrity) {
+		t.Errorf("damaged legacy blob: %v; want ErrIntegrity", err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// countingStore counts the bytes its blobs read by ReadAt.
+type countingStore struct {
+	recvault.BlobStore
+	n atomic.Int64
+}
+
+type countingBlob struct {
+	recvault.Blob
+	n *atomic.Int64
+}
+
+func (c *countingStore) Open(ctx context.Context, key string) (recvault.Blob, error) {
+	b, err := c.BlobStore.Open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return countingBlob{b, &c.n}, nil
+}
+
+func (c countingBlob) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.Blob.ReadAt(p, off)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func TestReadsOnlyTouchedChunks(t *testing.T) {
+	d, _ := newDisk(t)
+	cs := &countingStore{BlobStore: d}
+	s := New(cs, WithKeyring(newRing(t, "k1")))
+	ctx := context.Background()
+	data := blobtest.Data(5, 10*ChunkSize)
+	putT(t, s, "t/a", data)
+	b, err := s.Open(ctx, "t/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := b.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	full := int64(ChunkSize + tagSize)
+	for _, tc := range []struct {
+		off    int64
+		chunks int64
+	}{{3*ChunkSize + 100, 1}, {6*ChunkSize - 5, 2}} {
+		cs.n.Store(0)
+		p := make([]byte, 10)
+		if _, err := b.ReadAt(p, tc.off); err != nil || !bytes.Equal(p, data[tc.off:tc.off+10]) {
+			t.Fatalf("ReadAt: %v", err)
+		}
+		if got := cs.n.Load(); got != tc.chunks*full {
+			t.Errorf("ReadAt(10, %d) read %d stored bytes, want %d (%d chunks)", tc.off, got, tc.chunks*full, tc.chunks)
+		}
+	}
+}
+
+func TestMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	d, _ := newDisk(t)
+	s := New(d, WithKeyring(newRing(t, "k1")))
+	ctx := context.Background()
+	const size = 64 << 20
+	if _, err := s.Put(ctx, "m/a", io.LimitReader(zeroReader{}, size)); err != nil {
+		t.Fatal(err)
+	}
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	p := make([]byte, 4096)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	b, err := s.Open(ctx, "m/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 500 {
+		off := rng.Int64N(size - int64(len(p)))
+		if _, err := b.ReadAt(p, off); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Seek(rng.Int64N(size-int64(len(p))), io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(b, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	t.Logf("open + 1000 random reads of 64 MiB: %d bytes allocated", after.TotalAlloc-before.TotalAlloc)
+	// Two chunk buffers and small change per read; a blob-sized buffer
+	// would be 64 MiB.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 2<<20 {
+		t.Errorf("open and 1000 random reads of a 64 MiB blob allocated %d bytes", alloc)
+	}
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+func TestPutMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	d, _ := newDisk(t)
+	s := New(d, WithKeyring(newRing(t, "k1")))
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	if _, err := s.Put(context.Background(), "m/p", io.LimitReader(zeroReader{}, 32<<20)); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	// One chunk buffer, the disk store's copy buffer, and per-chunk AD.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4<<20 {
+		t.Errorf("Put of 32 MiB allocated %d bytes", alloc)
+	}
+}
