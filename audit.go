@@ -25,12 +25,16 @@ const (
 	ActionIngest          AuditAction = "ingest"
 	ActionLogin           AuditAction = "login"
 	ActionLogout          AuditAction = "logout"
-	ActionAPIKeyUse       AuditAction = "apikey-use"   // a request authenticated by an API key
-	ActionUserAdmin       AuditAction = "user-admin"   // user added, changed, disabled, password set
-	ActionKeyAdmin        AuditAction = "apikey-admin" // API key added or revoked
-	ActionRequest         AuditAction = "request"      // a request refused before its action was known
-	ActionAuditRead       AuditAction = "audit-read"   // the audit trail itself was read or exported
-	ActionSuppressed      AuditAction = "suppressed"   // a summary of a flood of unauthenticated attempts
+	ActionAPIKeyUse       AuditAction = "apikey-use"      // a request authenticated by an API key
+	ActionUserAdmin       AuditAction = "user-admin"      // user added, changed, disabled, password set
+	ActionKeyAdmin        AuditAction = "apikey-admin"    // API key added or revoked
+	ActionRequest         AuditAction = "request"         // a request refused before its action was known
+	ActionAuditRead       AuditAction = "audit-read"      // the audit trail itself was read or exported
+	ActionSuppressed      AuditAction = "suppressed"      // a summary of a flood of unauthenticated attempts
+	ActionDelete          AuditAction = "delete"          // a recording destroyed (by request or by the purge)
+	ActionPurge           AuditAction = "purge"           // a retention purge run (or dry run), summarised
+	ActionRetentionAdmin  AuditAction = "retention-admin" // a retention policy set or cleared
+	ActionHoldAdmin       AuditAction = "hold-admin"      // a legal hold added or removed
 )
 
 // AuditOutcome is how an audited attempt ended.

@@ -21,6 +21,12 @@ const (
 	ETHROTTLED = "throttled"
 )
 
+// ErrIntegrity marks stored bytes that failed verification (a chunk whose
+// checksum or authentication tag does not match, a blob whose SHA-256 is
+// not the catalogue's). Blob stores wrap it; the core tells it apart to log
+// and audit the failure, and never serves the bad bytes.
+var ErrIntegrity = errors.New("blob integrity check failed")
+
 // Error is the one error type of the domain. Message is safe to show to a
 // client; Err holds the internal cause, which is logged and never sent.
 type Error struct {

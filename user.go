@@ -269,6 +269,42 @@ type Catalog interface {
 	// LoginSuccess forgets the failures (and blocks) of keys.
 	LoginSuccess(ctx context.Context, keys []string) error
 
+	// Retention, legal holds and deletion. A recording is deleted in two
+	// steps so that a crash never leaves a row whose bytes are gone:
+	// BeginDelete writes its tombstone (state TombstoneDeleting) and
+	// removes its row in one transaction, the caller then deletes the blob,
+	// and FinishDelete marks the tombstone TombstoneDone.
+	//
+	// SetRetention stores (or replaces) the policy of r.CampaignID (0: the
+	// default); ClearRetention removes it (ENOTFOUND if there is none).
+	// Retentions lists the policies, the default first, then by campaign.
+	SetRetention(ctx context.Context, r *Retention) error
+	ClearRetention(ctx context.Context, campaignID int64) error
+	Retentions(ctx context.Context) ([]*Retention, error)
+	// AddHold stores h (setting h.ID); ECONFLICT if its selector is held.
+	// RemoveHold removes the hold with sel's selector (ENOTFOUND if none).
+	// Holds lists the holds, oldest first.
+	AddHold(ctx context.Context, h *Hold) error
+	RemoveHold(ctx context.Context, sel Hold) error
+	Holds(ctx context.Context) ([]*Hold, error)
+	// PurgeCandidates returns up to limit recordings with id > afterID, by
+	// id, whose StartedAt is more than their campaign's retention (or the
+	// default's) before now and that no hold covers. No policy: none.
+	PurgeCandidates(ctx context.Context, now time.Time, afterID string, limit int) ([]*Recording, error)
+	// SHA256InUse reports whether any recording has those bytes.
+	SHA256InUse(ctx context.Context, sha256 string) (bool, error)
+	// BeginDelete, in one transaction, writes the tombstone of recording
+	// id (by, reason, at; state TombstoneDeleting) and removes its row.
+	// ENOTFOUND if there is no such recording; ECONFLICT "recording is
+	// under legal hold: REASON" if a hold covers it (nothing changes).
+	BeginDelete(ctx context.Context, id, by, reason string, at time.Time) (*Tombstone, error)
+	// FinishDelete marks the tombstone of recording id TombstoneDone
+	// (idempotent; ENOTFOUND if there is none).
+	FinishDelete(ctx context.Context, id string, at time.Time) error
+	// Tombstones lists up to limit tombstones in state ("" for any),
+	// newest first.
+	Tombstones(ctx context.Context, state string, limit int) ([]*Tombstone, error)
+
 	// Ping checks that the catalog answers (for readiness probes).
 	Ping(ctx context.Context) error
 	Close() error
@@ -285,4 +321,62 @@ type Grant struct {
 	RecordingID string
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
+}
+
+// Retention is how long recordings of a campaign are kept: a recording
+// whose StartedAt is more than Days days ago is purged. CampaignID 0 is
+// the default policy, for campaigns without one of their own; with no
+// policy at all a recording is kept for ever.
+type Retention struct {
+	CampaignID int64     `json:"campaignId"` // 0: the default
+	Days       int       `json:"days"`
+	SetBy      string    `json:"setBy"`
+	SetAt      time.Time `json:"setAt"`
+}
+
+// MaxRetentionDays bounds a policy (a century), so that a cut-off time
+// stays representable.
+const MaxRetentionDays = 36500
+
+// Hold is a legal hold: the recordings it covers are never purged or
+// deleted, whatever their age. Exactly one selector is set: a campaign,
+// a call id (every recording of the call), or one recording.
+type Hold struct {
+	ID          int64     `json:"id"`
+	CampaignID  int64     `json:"campaignId,omitempty"`
+	CallID      string    `json:"callId,omitempty"`
+	RecordingID string    `json:"recordingId,omitempty"`
+	Reason      string    `json:"reason"`
+	By          string    `json:"by"`
+	At          time.Time `json:"at"`
+}
+
+// Covers reports whether the hold applies to r.
+func (h *Hold) Covers(r *Recording) bool {
+	return (h.CampaignID != 0 && h.CampaignID == r.CampaignID) ||
+		(h.CallID != "" && h.CallID == r.CallID) ||
+		(h.RecordingID != "" && h.RecordingID == r.ID)
+}
+
+// Tombstone states.
+const (
+	TombstoneDeleting = "deleting" // the row is gone; the bytes may not be yet
+	TombstoneDone     = "done"     // the bytes are gone too
+)
+
+// Tombstone is what the catalogue keeps of a deleted recording: who
+// deleted it, when and why, and enough to find its bytes again until they
+// are gone (BlobKey) and to answer for it (its identifiers).
+type Tombstone struct {
+	RecordingID string    `json:"recordingId"`
+	CampaignID  int64     `json:"campaignId"`
+	CRTObjectID string    `json:"crtObjectId"`
+	CallID      string    `json:"callId"`
+	SHA256      string    `json:"sha256"`
+	BlobKey     string    `json:"-"`
+	By          string    `json:"by"`
+	Reason      string    `json:"reason"`
+	At          time.Time `json:"at"`
+	State       string    `json:"state"`
+	DoneAt      time.Time `json:"doneAt"`
 }

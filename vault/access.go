@@ -281,9 +281,22 @@ func IsTokenError(err error) bool {
 	return recvault.ErrorCode(err) == recvault.ENOTFOUND && strings.HasPrefix(recvault.ErrorMessage(err), "token")
 }
 
-// openBlob opens r's bytes and checks their size against the catalog.
+// verifyingStore is a blob store that verifies what it reads (blob/sealed),
+// given the catalogue's SHA-256 for blobs stored before verification.
+type verifyingStore interface {
+	OpenVerified(ctx context.Context, key, sha string) (recvault.Blob, error)
+}
+
+// openBlob opens r's bytes, verified when the store can, and checks their
+// size against the catalog.
 func (s *Service) openBlob(ctx context.Context, r *recvault.Recording) (recvault.Blob, error) {
-	b, err := s.blobs.Open(ctx, r.BlobKey)
+	open := s.blobs.Open
+	if vs, ok := s.blobs.(verifyingStore); ok {
+		open = func(ctx context.Context, key string) (recvault.Blob, error) {
+			return vs.OpenVerified(ctx, key, r.SHA256)
+		}
+	}
+	b, err := open(ctx, r.BlobKey)
 	if err != nil {
 		return nil, recvault.Internal(fmt.Errorf("%w: open blob of recording %s: %v", ErrStorage, r.ID, err))
 	}

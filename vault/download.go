@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/recvault/recvault"
@@ -100,9 +101,14 @@ func (s *Service) Download(ctx context.Context, p *recvault.Principal, r *recvau
 	blob, err := s.openBlob(ctx, r)
 	if err != nil {
 		ev.Outcome, ev.Detail = recvault.OutcomeError, "stored bytes unreadable"
+		if errors.Is(err, recvault.ErrIntegrity) {
+			ev.Detail = "integrity failure"
+			s.log.Error("stored recording failed verification", "recording", r.ID, "err", err)
+		}
 		s.note(ctx, p, ev)
 		return nil, err
 	}
+	blob = &watched{Blob: blob, s: s, ctx: ctx, p: p, ev: ev}
 	// The answer starts only after its audit record is durable.
 	ev.Outcome = recvault.OutcomeGranted
 	if err := s.record(ctx, p, ev); err != nil {
@@ -135,7 +141,10 @@ func (s *Service) Download(ctx context.Context, p *recvault.Principal, r *recvau
 		}
 		return d, nil
 	}
-	cacheKey := r.SHA256 + "|" + key
+	// Keyed by recording as well as by content: a conversion is filled only
+	// from this recording's verified reads, so one recording's corrupt blob
+	// can never be served for another with the same bytes.
+	cacheKey := r.ID + "|" + r.SHA256 + "|" + key
 	produce := func(ctx context.Context, w io.Writer) error {
 		_, err := out.WriteTo(ctx, w, io.NewSectionReader(blob, 0, blob.Size()))
 		return err
@@ -163,6 +172,42 @@ func (s *Service) Download(ctx context.Context, p *recvault.Principal, r *recvau
 		return err
 	}
 	return d, nil
+}
+
+// watched is an open recording that logs and audits the first integrity
+// failure of any read (a chunk that fails verification mid-way through a
+// download: the stream then ends in error and the connection is cut, and
+// the bad bytes are never sent).
+type watched struct {
+	recvault.Blob
+	s    *Service
+	ctx  context.Context
+	p    *recvault.Principal
+	ev   recvault.AuditEvent
+	once sync.Once
+}
+
+func (w *watched) check(err error) error {
+	if err != nil && errors.Is(err, recvault.ErrIntegrity) {
+		w.once.Do(func() {
+			w.s.log.Error("stored recording failed verification", "recording", w.ev.RecordingID, "err", err,
+				"request_id", RequestInfoFrom(w.ctx).RequestID)
+			ev := w.ev
+			ev.Outcome, ev.Detail = recvault.OutcomeError, "integrity failure"
+			w.s.note(context.WithoutCancel(w.ctx), w.p, ev)
+		})
+	}
+	return err
+}
+
+func (w *watched) Read(p []byte) (int, error) {
+	n, err := w.Blob.Read(p)
+	return n, w.check(err)
+}
+
+func (w *watched) ReadAt(p []byte, off int64) (int, error) {
+	n, err := w.Blob.ReadAt(p, off)
+	return n, w.check(err)
 }
 
 // fromCache serves a converted output from its cache file (with sendfile).

@@ -422,3 +422,11 @@ func (s *Store) Clean(ctx context.Context, age time.Duration) (int, error) {
 
 // Ping pings the inner store.
 func (s *Store) Ping(ctx context.Context) error { return s.inner.Ping(ctx) }
+
+// OpenVerified opens the blob key as Put wrote it (the key as recording id,
+// any wrapped data key in the header) and, for a legacy blob written before
+// sealing, verifies whole sequential reads against sha (the catalogue's
+// SHA-256). It is what the core calls for a recording's bytes.
+func (s *Store) OpenVerified(ctx context.Context, key, sha string) (recvault.Blob, error) {
+	return s.OpenSealed(ctx, key, key, nil, Expect(sha))
+}

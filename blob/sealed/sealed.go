@@ -103,7 +103,7 @@ import (
 // verification: a damaged header, a chunk whose hash or tag does not match,
 // a truncated or extended blob, a wrapped key that does not authenticate,
 // a legacy blob whose hash is not the expected one.
-var ErrIntegrity = errors.New("blob integrity check failed")
+var ErrIntegrity = recvault.ErrIntegrity
 
 // ChunkSize is the plaintext size of every chunk but the last. 64 KiB keeps
 // the overhead small (32 or 16 bytes a chunk, 0.05%) and a ranged read's

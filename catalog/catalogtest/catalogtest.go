@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) recvault.Catalog) {
 	t.Run("Leases", func(t *testing.T) { testLeases(t, open(t)) })
 	t.Run("Settings", func(t *testing.T) { testSettings(t, open(t)) })
 	t.Run("LoginThrottle", func(t *testing.T) { testLoginThrottle(t, open(t)) })
+	t.Run("RetentionHoldsTombstones", func(t *testing.T) { testRetention(t, open(t)) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := open(t).Ping(context.Background()); err != nil {
 			t.Fatal(err)

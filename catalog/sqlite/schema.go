@@ -168,4 +168,42 @@ CREATE TABLE login_failures (
 	blocked_until INTEGER NOT NULL
 );
 `,
+	// 9: retention policies (campaign 0: the default), legal holds (one
+	// selector each: campaign, call or recording) and the tombstones of
+	// deleted recordings; recordings by content, to tell whether a deleted
+	// recording's cached conversions are still some other recording's.
+	`
+CREATE TABLE retention (
+	campaign_id INTEGER PRIMARY KEY,
+	days        INTEGER NOT NULL,
+	set_by      TEXT NOT NULL,
+	set_at      INTEGER NOT NULL
+);
+CREATE TABLE holds (
+	id          INTEGER PRIMARY KEY,
+	campaign_id  INTEGER NOT NULL,
+	call_id      TEXT NOT NULL,
+	recording_id TEXT NOT NULL,
+	reason       TEXT NOT NULL,
+	held_by      TEXT NOT NULL,
+	held_at      INTEGER NOT NULL,
+	UNIQUE (campaign_id, call_id, recording_id)
+);
+CREATE TABLE tombstones (
+	recording_id  TEXT PRIMARY KEY,
+	campaign_id   INTEGER NOT NULL,
+	crt_object_id TEXT NOT NULL,
+	call_id       TEXT NOT NULL,
+	sha256        TEXT NOT NULL,
+	blob_key      TEXT NOT NULL,
+	deleted_by    TEXT NOT NULL,
+	reason        TEXT NOT NULL,
+	deleted_at    INTEGER NOT NULL,
+	state         TEXT NOT NULL,
+	done_at       INTEGER NOT NULL
+);
+CREATE INDEX tombstones_state ON tombstones (state, deleted_at);
+CREATE INDEX tombstones_at ON tombstones (deleted_at);
+CREATE INDEX recordings_sha256 ON recordings (sha256);
+`,
 }

@@ -20,6 +20,8 @@ import (
 
 	"github.com/recvault/recvault"
 	"github.com/recvault/recvault/backend"
+	"github.com/recvault/recvault/blob/sealed"
+	"github.com/recvault/recvault/blob/sealed/keyfile"
 	"github.com/recvault/recvault/media/cache"
 	"github.com/recvault/recvault/media/probe"
 	"github.com/recvault/recvault/media/wav"
@@ -49,6 +51,13 @@ Usage:
   recvault apikey list|revoke --data DIR [--name N]
   recvault audit verify [--checkpoint FILE]... [--data DIR]
   recvault audit export [--since T] [--until T] [--recording ID] [--actor LOGIN] [--format jsonl|csv] [--data DIR]
+  recvault retention set (--campaign N | --default) --days D [--data DIR]
+  recvault retention clear (--campaign N | --default) | retention list [--data DIR]
+  recvault hold add (--campaign N | --call-id ID | --recording ID) --reason TEXT [--data DIR]
+  recvault hold remove (--campaign N | --call-id ID | --recording ID) | hold list [--data DIR]
+  recvault delete --recording ID --reason TEXT [--data DIR]
+  recvault deleted [--limit N] [--data DIR]
+  recvault purge [--dry-run] [--data DIR]
 
 Passwords come from the RECVAULT_PASSWORD environment variable, else a prompt.
 Run "recvault COMMAND -h" for a command's flags.
@@ -93,6 +102,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdAPIKey(ctx, args[1:], stdout, stderr)
 	case "audit":
 		err = cmdAudit(ctx, args[1:], stdout, stderr)
+	case "retention":
+		err = cmdRetention(ctx, args[1:], stdout, stderr)
+	case "hold":
+		err = cmdHold(ctx, args[1:], stdout, stderr)
+	case "delete":
+		err = cmdDelete(ctx, args[1:], stdout, stderr)
+	case "deleted":
+		err = cmdDeleted(ctx, args[1:], stdout, stderr)
+	case "purge":
+		err = cmdPurge(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "recvault: unknown command %q\n\n%s", args[0], usage)
 		return 2
@@ -148,6 +167,9 @@ type app struct {
 // private temporary one, removed on Close).
 type locations struct {
 	Catalog, Blobs, Cache string
+	// KeyFile is the master key file; "" stores blobs verified but not
+	// encrypted.
+	KeyFile string
 }
 
 // dirLocations is what --data DIR means: SQLite, a blob directory and the
@@ -159,7 +181,7 @@ func dirLocations(dir string) locations {
 
 // storeFlags are the flags of every command that opens the data.
 type storeFlags struct {
-	data, catalog, blobs, cache *string
+	data, catalog, blobs, cache, keyFile *string
 }
 
 func addStoreFlags(fs *flag.FlagSet) *storeFlags {
@@ -170,6 +192,8 @@ func addStoreFlags(fs *flag.FlagSet) *storeFlags {
 		blobs: fs.String("blobs", "", "blob store URL: file://DIR or s3://BUCKET[/PREFIX]?endpoint=URL&region=R "+
 			"(default from RECVAULT_BLOBS, else --data); S3 credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"),
 		cache: fs.String("cache-dir", "", "transcode cache directory (default DIR/cache with --data, else a private temporary one)"),
+		keyFile: fs.String("encryption-key-file", "", "master key file (recvault keys generate): encrypt recordings at rest "+
+			"(default from RECVAULT_ENCRYPTION_KEY_FILE; none: stored verified, not encrypted)"),
 	}
 }
 
@@ -199,6 +223,10 @@ func (f *storeFlags) locations() (locations, error) {
 	}
 	if *f.cache != "" {
 		loc.Cache = *f.cache
+	}
+	loc.KeyFile = *f.keyFile
+	if loc.KeyFile == "" {
+		loc.KeyFile = os.Getenv("RECVAULT_ENCRYPTION_KEY_FILE")
 	}
 	return loc, nil
 }
@@ -230,10 +258,22 @@ func openApp(ctx context.Context, loc locations, o appOptions) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	blobs, err := backend.OpenBlobs(ctx, loc.Blobs)
+	inner, err := backend.OpenBlobs(ctx, loc.Blobs)
 	if err != nil {
 		return nil, errors.Join(err, cat.Close())
 	}
+	// Every blob is written as verified chunks (and encrypted with a key
+	// file); blobs stored before that are read and checked against their
+	// catalogue SHA-256.
+	sealOpts := []sealed.Option{sealed.AllowLegacy()}
+	if loc.KeyFile != "" {
+		ring, err := keyfile.Load(loc.KeyFile)
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("encryption key file: %w", err), cat.Close())
+		}
+		sealOpts = append(sealOpts, sealed.WithKeyring(ring))
+	}
+	var blobs recvault.BlobStore = sealed.New(inner, sealOpts...)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/recvault/recvault/api/ccgateway"
 	"github.com/recvault/recvault/demo"
 	"github.com/recvault/recvault/server"
+	"github.com/recvault/recvault/vault"
 )
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -38,6 +39,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	checkpoint := fs.String("audit-checkpoint", "", "append the audit chain head (\"seq hash time\") to FILE after each commit, for audit verify --checkpoint")
 	maxConns := fs.Int("max-conns-per-client", 256, "connections open at once from one client address; more are refused (trusted proxies exempt; 0 = unlimited)")
 	maxIngestMB := fs.Int64("max-ingest-mb", 4096, "largest recording an upload may store, in MiB (0 = unlimited)")
+	purgeEvery := fs.Duration("purge-every", time.Hour, "run the retention purge this often (one replica at a time; 0 = never)")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -55,6 +57,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *maxConns < 0 {
 		return usagef("--max-conns-per-client must be 0 (unlimited) or more")
+	}
+	if *purgeEvery < 0 {
+		return usagef("--purge-every must be 0 (never) or a duration such as 1h")
 	}
 	if *maxIngestMB < 0 || *maxIngestMB > 1<<40 {
 		return usagef("--max-ingest-mb must be 0 (unlimited) or a size in MiB")
@@ -96,6 +101,18 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else if cleaned+orphans > 0 {
 		log.Info("removed leftovers of interrupted writes and blobs no recording refers to",
 			"temporary", cleaned, "orphans", orphans)
+	}
+	// Finish deletions a crash cut after their catalog step (retention.go).
+	if n, err := a.svc.ResumeDeletes(vault.WithRequestInfo(ctx, vault.RequestInfo{})); err != nil {
+		log.Warn("resume interrupted deletions", "err", err)
+	} else if n > 0 {
+		log.Info("finished interrupted deletions", "recordings", n)
+	}
+	if *purgeEvery > 0 {
+		purgeCtx, stopPurge := context.WithCancel(ctx)
+		purgeDone := make(chan struct{})
+		go func() { defer close(purgeDone); purgeLoop(purgeCtx, a.svc, *purgeEvery, log) }()
+		defer func() { stopPurge(); <-purgeDone }() // before a.Close: the purge uses the catalog
 	}
 	if *withDemo {
 		if err := demo.Seed(ctx, a.svc, stdout); err != nil {

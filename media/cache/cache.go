@@ -36,6 +36,9 @@ type Cache struct {
 type entry struct {
 	name string
 	size int64
+	// key is what the output was filled under; "" for an output adopted
+	// from a previous run (file names are one-way hashes of keys).
+	key string
 }
 
 type fill struct {
@@ -76,7 +79,7 @@ func Open(dir string, maxBytes int64) (*Cache, error) {
 	}
 	sort.Slice(fs, func(i, j int) bool { return fs[i].mod > fs[j].mod })
 	for _, f := range fs {
-		c.entries[f.name] = c.lru.PushBack(&entry{f.name, f.size})
+		c.entries[f.name] = c.lru.PushBack(&entry{name: f.name, size: f.size})
 		c.size += f.size
 	}
 	c.mu.Lock()
@@ -153,7 +156,7 @@ func (c *Cache) Fill(ctx context.Context, key string, tee io.Writer, produce Pro
 		c.fills++
 		c.mu.Unlock()
 
-		f, err := c.fill(ctx, name, tee, produce)
+		f, err := c.fill(ctx, name, key, tee, produce)
 		c.mu.Lock()
 		delete(c.inflight, name)
 		fl.err = err
@@ -163,7 +166,7 @@ func (c *Cache) Fill(ctx context.Context, key string, tee io.Writer, produce Pro
 	}
 }
 
-func (c *Cache) fill(ctx context.Context, name string, tee io.Writer, produce Produce) (*os.File, error) {
+func (c *Cache) fill(ctx context.Context, name, key string, tee io.Writer, produce Produce) (*os.File, error) {
 	tmp, err := os.CreateTemp(c.dir, "fill-*.tmp")
 	if err != nil {
 		return nil, fmt.Errorf("transcode cache: %w", err)
@@ -204,7 +207,7 @@ func (c *Cache) fill(ctx context.Context, name string, tee io.Writer, produce Pr
 		return nil, fmt.Errorf("transcode cache: %w", err)
 	}
 	c.mu.Lock()
-	c.entries[name] = c.lru.PushFront(&entry{name, info.Size()})
+	c.entries[name] = c.lru.PushFront(&entry{name: name, size: info.Size(), key: key})
 	c.size += info.Size()
 	c.evictLocked()
 	c.mu.Unlock()
@@ -232,6 +235,27 @@ func (c *Cache) removeLocked(el *list.Element) {
 	if err := os.Remove(filepath.Join(c.dir, e.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		_ = err // best effort: a leftover file is re-adopted at the next Open
 	}
+}
+
+// DropPrefix removes every output whose key starts with prefix (a deleted
+// recording's conversions, keyed by its SHA-256), and every output adopted
+// from a previous run, whose key cannot be known: when the content must be
+// destroyed, dropping a few outputs too many only costs conversions. A
+// reader that has a file open keeps it until it closes the file. It
+// returns how many outputs it removed.
+func (c *Cache) DropPrefix(prefix string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for el := c.lru.Front(); el != nil; {
+		next := el.Next()
+		if e := el.Value.(*entry); e.key == "" || strings.HasPrefix(e.key, prefix) {
+			c.removeLocked(el)
+			n++
+		}
+		el = next
+	}
+	return n
 }
 
 // Stats reports the bytes held, the number of outputs and how many

@@ -1,0 +1,259 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/recvault/recvault"
+)
+
+// dayNanos is one retention day in the unit times are stored in.
+const dayNanos = int64(24 * time.Hour)
+
+// SetRetention stores or replaces the policy of r.CampaignID.
+func (c *DB) SetRetention(ctx context.Context, r *recvault.Retention) error {
+	if _, err := c.pool.Exec(ctx, `INSERT INTO retention (campaign_id, days, set_by, set_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (campaign_id) DO UPDATE SET days = excluded.days, set_by = excluded.set_by, set_at = excluded.set_at`,
+		r.CampaignID, r.Days, r.SetBy, nanos(r.SetAt)); err != nil {
+		return fail("set retention", err)
+	}
+	return nil
+}
+
+// ClearRetention removes the policy of campaignID.
+func (c *DB) ClearRetention(ctx context.Context, campaignID int64) error {
+	tag, err := c.pool.Exec(ctx, `DELETE FROM retention WHERE campaign_id = $1`, campaignID)
+	if err != nil {
+		return fmt.Errorf("clear retention: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return recvault.Errorf(recvault.ENOTFOUND, "no retention policy for campaign %d", campaignID)
+	}
+	return nil
+}
+
+// Retentions lists the policies, the default (campaign 0) first.
+func (c *DB) Retentions(ctx context.Context) ([]*recvault.Retention, error) {
+	rows, err := c.pool.Query(ctx, `SELECT campaign_id, days, set_by, set_at FROM retention ORDER BY campaign_id`)
+	if err != nil {
+		return nil, fmt.Errorf("list retention: %w", err)
+	}
+	defer rows.Close()
+	var out []*recvault.Retention
+	for rows.Next() {
+		var r recvault.Retention
+		var at int64
+		if err := rows.Scan(&r.CampaignID, &r.Days, &r.SetBy, &at); err != nil {
+			return nil, fmt.Errorf("list retention: %w", err)
+		}
+		r.SetAt = fromNanos(at)
+		out = append(out, &r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list retention: %w", err)
+	}
+	return out, nil
+}
+
+// AddHold stores h; its selector (campaign, call, recording) is unique.
+func (c *DB) AddHold(ctx context.Context, h *recvault.Hold) error {
+	err := c.pool.QueryRow(ctx, `INSERT INTO holds (campaign_id, call_id, recording_id, reason, held_by, held_at)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, h.CampaignID, h.CallID, h.RecordingID, h.Reason, h.By, nanos(h.At)).Scan(&h.ID)
+	if isUnique(err) {
+		return recvault.Errorf(recvault.ECONFLICT, "already under legal hold")
+	} else if err != nil {
+		return fail("add hold", err)
+	}
+	return nil
+}
+
+// RemoveHold removes the hold with sel's selector.
+func (c *DB) RemoveHold(ctx context.Context, sel recvault.Hold) error {
+	if !storable(sel.CallID, sel.RecordingID) {
+		return recvault.Errorf(recvault.ENOTFOUND, "no such legal hold")
+	}
+	tag, err := c.pool.Exec(ctx, `DELETE FROM holds WHERE campaign_id = $1 AND call_id = $2 AND recording_id = $3`,
+		sel.CampaignID, sel.CallID, sel.RecordingID)
+	if err != nil {
+		return fmt.Errorf("remove hold: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return recvault.Errorf(recvault.ENOTFOUND, "no such legal hold")
+	}
+	return nil
+}
+
+// Holds lists the holds, oldest first.
+func (c *DB) Holds(ctx context.Context) ([]*recvault.Hold, error) {
+	rows, err := c.pool.Query(ctx, `SELECT id, campaign_id, call_id, recording_id, reason, held_by, held_at FROM holds ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list holds: %w", err)
+	}
+	defer rows.Close()
+	var out []*recvault.Hold
+	for rows.Next() {
+		var h recvault.Hold
+		var at int64
+		if err := rows.Scan(&h.ID, &h.CampaignID, &h.CallID, &h.RecordingID, &h.Reason, &h.By, &at); err != nil {
+			return nil, fmt.Errorf("list holds: %w", err)
+		}
+		h.At = fromNanos(at)
+		out = append(out, &h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list holds: %w", err)
+	}
+	return out, nil
+}
+
+// heldBy is the condition "a hold covers recording row r". Unused
+// selectors are 0 and the empty string, which no recording has.
+const heldBy = `EXISTS (SELECT 1 FROM holds h WHERE h.campaign_id = r.campaign_id OR h.call_id = r.call_id OR h.recording_id = r.id)`
+
+// PurgeCandidates returns the recordings past their retention that no hold
+// covers. A campaign without a policy falls back to the default; without
+// either the cut-off is NULL and the comparison never true.
+func (c *DB) PurgeCandidates(ctx context.Context, now time.Time, afterID string, limit int) ([]*recvault.Recording, error) {
+	if !storable(afterID) {
+		return nil, recvault.Errorf(recvault.EINVALID, "bad recording id")
+	}
+	rows, err := c.pool.Query(ctx, `SELECT `+prefixed("r.")+` FROM recordings r
+		LEFT JOIN retention p ON p.campaign_id = r.campaign_id
+		WHERE r.id > $1
+		AND r.started_at < $2::bigint - COALESCE(p.days, (SELECT d.days FROM retention d WHERE d.campaign_id = 0)) * $3::bigint
+		AND NOT `+heldBy+`
+		ORDER BY r.id LIMIT $4`, afterID, nanos(now), dayNanos, limit)
+	if err != nil {
+		return nil, fmt.Errorf("purge candidates: %w", err)
+	}
+	defer rows.Close()
+	var out []*recvault.Recording
+	for rows.Next() {
+		r, err := scanRecording(rows)
+		if err != nil {
+			return nil, fmt.Errorf("purge candidates: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("purge candidates: %w", err)
+	}
+	return out, nil
+}
+
+// SHA256InUse reports whether a recording has those bytes.
+func (c *DB) SHA256InUse(ctx context.Context, sha string) (bool, error) {
+	if !storable(sha) {
+		return false, nil
+	}
+	var used bool
+	if err := c.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM recordings WHERE sha256 = $1)`, sha).Scan(&used); err != nil {
+		return false, fmt.Errorf("recordings by content: %w", err)
+	}
+	return used, nil
+}
+
+// BeginDelete writes the tombstone and removes the row in one
+// transaction. The row is locked (FOR UPDATE) first, so that of two
+// concurrent deletions of one recording exactly one writes a tombstone;
+// the other then finds no row.
+func (c *DB) BeginDelete(ctx context.Context, id, by, reason string, at time.Time) (*recvault.Tombstone, error) {
+	if !storable(id) {
+		return nil, recvault.Errorf(recvault.ENOTFOUND, "recording not found")
+	}
+	var t *recvault.Tombstone
+	err := c.inTx(ctx, "begin delete", func(tx pgx.Tx) error {
+		r, err := scanRecording(tx.QueryRow(ctx, `SELECT `+recordingCols+` FROM recordings WHERE id = $1 FOR UPDATE`, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return recvault.Errorf(recvault.ENOTFOUND, "recording not found")
+		} else if err != nil {
+			return fmt.Errorf("begin delete: %w", err)
+		}
+		var holdReason string
+		err = tx.QueryRow(ctx, `SELECT reason FROM holds WHERE campaign_id = $1 OR call_id = $2 OR recording_id = $3 ORDER BY id LIMIT 1`,
+			r.CampaignID, r.CallID, r.ID).Scan(&holdReason)
+		if err == nil {
+			return recvault.Errorf(recvault.ECONFLICT, "recording is under legal hold: %s", holdReason)
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("begin delete: %w", err)
+		}
+		t = &recvault.Tombstone{RecordingID: r.ID, CampaignID: r.CampaignID, CRTObjectID: r.CRTObjectID, CallID: r.CallID,
+			SHA256: r.SHA256, BlobKey: r.BlobKey, By: by, Reason: reason, At: at, State: recvault.TombstoneDeleting}
+		if _, err := tx.Exec(ctx, `INSERT INTO tombstones (recording_id, campaign_id, crt_object_id, call_id, sha256,
+			blob_key, deleted_by, reason, deleted_at, state, done_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0)`,
+			t.RecordingID, t.CampaignID, t.CRTObjectID, t.CallID, t.SHA256, t.BlobKey, t.By, t.Reason, nanos(t.At), t.State); err != nil {
+			return fail("begin delete", err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM recordings WHERE id = $1`, id); err != nil {
+			return fmt.Errorf("begin delete: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// FinishDelete marks the tombstone done (keeping the first done time).
+func (c *DB) FinishDelete(ctx context.Context, id string, at time.Time) error {
+	if !storable(id) {
+		return recvault.Errorf(recvault.ENOTFOUND, "no tombstone for recording %s", id)
+	}
+	tag, err := c.pool.Exec(ctx, `UPDATE tombstones SET state = $1,
+		done_at = CASE WHEN state = $1 THEN done_at ELSE $2 END WHERE recording_id = $3`,
+		recvault.TombstoneDone, nanos(at), id)
+	if err != nil {
+		return fmt.Errorf("finish delete: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return recvault.Errorf(recvault.ENOTFOUND, "no tombstone for recording %s", id)
+	}
+	return nil
+}
+
+// Tombstones lists tombstones in state ("" for any), newest first.
+func (c *DB) Tombstones(ctx context.Context, state string, limit int) ([]*recvault.Tombstone, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	if !storable(state) {
+		return nil, nil
+	}
+	rows, err := c.pool.Query(ctx, `SELECT recording_id, campaign_id, crt_object_id, call_id, sha256, blob_key,
+		deleted_by, reason, deleted_at, state, done_at FROM tombstones WHERE $1::text = '' OR state = $1
+		ORDER BY deleted_at DESC, recording_id DESC LIMIT $2`, state, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list tombstones: %w", err)
+	}
+	defer rows.Close()
+	var out []*recvault.Tombstone
+	for rows.Next() {
+		var t recvault.Tombstone
+		var at, done int64
+		if err := rows.Scan(&t.RecordingID, &t.CampaignID, &t.CRTObjectID, &t.CallID, &t.SHA256, &t.BlobKey,
+			&t.By, &t.Reason, &at, &t.State, &done); err != nil {
+			return nil, fmt.Errorf("list tombstones: %w", err)
+		}
+		t.At, t.DoneAt = fromNanos(at), fromNanos(done)
+		out = append(out, &t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tombstones: %w", err)
+	}
+	return out, nil
+}
+
+// prefixed is recordingCols with every column qualified by p (for joins).
+func prefixed(p string) string {
+	cols := strings.Split(recordingCols, ",")
+	for i, col := range cols {
+		cols[i] = p + strings.TrimSpace(col)
+	}
+	return strings.Join(cols, ", ")
+}
