@@ -154,7 +154,8 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 // service.
 type app struct {
 	cat   recvault.Catalog
-	blobs recvault.BlobStore
+	blobs recvault.BlobStore // verified (sealed) over raw
+	raw   recvault.BlobStore // the backend itself, holding sealed bytes
 	cache *cache.Cache
 	svc   *vault.Service
 	// cleanup removes what the app made for itself alone (a private cache
@@ -280,7 +281,7 @@ func openApp(ctx context.Context, loc locations, o appOptions) (*app, error) {
 	if o.CacheBytes <= 0 {
 		o.CacheBytes = 1 << 30
 	}
-	a := &app{cat: cat, blobs: blobs, cleanup: func() error { return nil }}
+	a := &app{cat: cat, blobs: blobs, raw: inner, cleanup: func() error { return nil }}
 	cacheDir := loc.Cache
 	if cacheDir == "" {
 		// Replicas on one host must not share a cache directory: each
