@@ -35,6 +35,7 @@ const (
 	ActionPurge           AuditAction = "purge"           // a retention purge run (or dry run), summarised
 	ActionRetentionAdmin  AuditAction = "retention-admin" // a retention policy set or cleared
 	ActionHoldAdmin       AuditAction = "hold-admin"      // a legal hold added or removed
+	ActionScrub           AuditAction = "scrub"           // an integrity scrub of every recording, summarised
 )
 
 // AuditOutcome is how an audited attempt ended.

@@ -298,7 +298,7 @@ func (s *Service) openBlob(ctx context.Context, r *recvault.Recording) (recvault
 	}
 	b, err := open(ctx, r.BlobKey)
 	if err != nil {
-		return nil, recvault.Internal(fmt.Errorf("%w: open blob of recording %s: %v", ErrStorage, r.ID, err))
+		return nil, recvault.Internal(fmt.Errorf("%w: open blob of recording %s: %w", ErrStorage, r.ID, err))
 	}
 	if b.Size() != r.Size {
 		b.Close()

@@ -58,6 +58,8 @@ Usage:
   recvault delete --recording ID --reason TEXT [--data DIR]
   recvault deleted [--limit N] [--data DIR]
   recvault purge [--dry-run] [--data DIR]
+  recvault scrub [--rate MB/s] [--data DIR]
+  recvault keys generate FILE
 
 Passwords come from the RECVAULT_PASSWORD environment variable, else a prompt.
 Run "recvault COMMAND -h" for a command's flags.
@@ -112,6 +114,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdDeleted(ctx, args[1:], stdout, stderr)
 	case "purge":
 		err = cmdPurge(ctx, args[1:], stdout, stderr)
+	case "scrub":
+		err = cmdScrub(ctx, args[1:], stdout, stderr)
+	case "keys":
+		err = cmdKeys(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "recvault: unknown command %q\n\n%s", args[0], usage)
 		return 2

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Serve-path cost of verified and encrypted storage: recvault serving a
+# 100 KB and a 9.6 MB recording stored as verified chunks (SHA-256 per
+# 64 KiB) and as encrypted chunks (AES-256-GCM), beside nginx serving the
+# same files with sendfile, in one run. wrk -t2 -c$CONNS -d${SECS}s with a
+# bearer token, $ROUNDS interleaved rounds, medians printed.
+#
+# Needs: go, wrk, curl, python3, nginx (Debian: /usr/sbin/nginx).
+# Usage: bench/atrest.sh   (ROUNDS=N, SECS=N, CONNS=N)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-3}
+SECS=${SECS:-6}
+CONNS=${CONNS:-64}
+export PATH="$PATH:/usr/sbin"
+for t in go wrk curl python3 nginx; do
+	command -v "$t" >/dev/null || { echo "bench/atrest.sh needs $t" >&2; exit 1; }
+done
+WORK=$(mktemp -d)
+chmod 755 "$WORK"
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+waitfor() {
+	local u=$1
+	shift
+	for _ in $(seq 200); do curl -fsS -o /dev/null "$@" "$u" 2>/dev/null && return 0; sleep 0.1; done
+	echo "not answering: $u" >&2
+	exit 1
+}
+go build -o "$WORK/recvault" ./cmd/recvault
+RV="$WORK/recvault"
+python3 - "$WORK" <<'EOF'
+import math, struct, sys
+for name, n in (("small", 50000), ("large", 4800000)):
+    data = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / 8000))) for i in range(n))
+    hdr = b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16) \
+        + b"data" + struct.pack("<I", len(data))
+    open(sys.argv[1] + "/" + name + ".wav", "wb").write(hdr + data)
+EOF
+mkdir -p "$WORK/www"
+cp "$WORK/small.wav" "$WORK/large.wav" "$WORK/www/"
+"$RV" keys generate "$WORK/master.key" >/dev/null
+export RECVAULT_PASSWORD=bench-password
+declare -A URL TOKEN SMALL LARGE
+for mode in verified encrypted; do
+	STORE=(--data "$WORK/$mode")
+	[ $mode = encrypted ] && STORE+=(--encryption-key-file "$WORK/master.key")
+	"$RV" user add "${STORE[@]}" --login bench --role admin >/dev/null
+	SMALL[$mode]=$("$RV" ingest "${STORE[@]}" --campaign 1 --crt-object-id small --call-id s --agent 1 "$WORK/small.wav" | cut -d' ' -f1)
+	LARGE[$mode]=$("$RV" ingest "${STORE[@]}" --campaign 1 --crt-object-id large --call-id l --agent 1 "$WORK/large.wav" | cut -d' ' -f1)
+	p=$(port)
+	"$RV" serve "${STORE[@]}" --addr "127.0.0.1:$p" --log-level error >"$WORK/$mode.out" 2>"$WORK/$mode.err" &
+	PIDS+=($!)
+	URL[$mode]="http://127.0.0.1:$p"
+	waitfor "${URL[$mode]}/readyz"
+	TOKEN[$mode]=$(curl -fsS -X POST "${URL[$mode]}/api/v1/sessions" -d '{"login":"bench","password":"bench-password"}' |
+		sed 's/.*"token":"\([^"]*\)".*/\1/')
+	for s in small large; do
+		id=${SMALL[$mode]}
+		[ $s = large ] && id=${LARGE[$mode]}
+		curl -fsS -H "Authorization: Bearer ${TOKEN[$mode]}" -o "$WORK/got.wav" "${URL[$mode]}/api/v1/recordings/$id/media"
+		cmp -s "$WORK/got.wav" "$WORK/$s.wav" || { echo "$mode served other bytes for $s" >&2; exit 1; }
+	done
+done
+NGPORT=$(port)
+mkdir -p "$WORK/nginx"
+USER_LINE=""
+[ "$(id -u)" -eq 0 ] && USER_LINE="user root;"
+cat >"$WORK/nginx/nginx.conf" <<EOF
+daemon off;
+master_process on;
+$USER_LINE
+worker_processes auto;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	sendfile on;
+	keepalive_requests 100000;
+	client_body_temp_path $WORK/nginx/body;
+	proxy_temp_path $WORK/nginx/proxy;
+	fastcgi_temp_path $WORK/nginx/fastcgi;
+	uwsgi_temp_path $WORK/nginx/uwsgi;
+	scgi_temp_path $WORK/nginx/scgi;
+	server { listen 127.0.0.1:$NGPORT; location /media/ { alias $WORK/www/; } }
+}
+EOF
+nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
+PIDS+=($!)
+waitfor "http://127.0.0.1:$NGPORT/media/small.wav"
+
+run() { # run URL TOKEN → "req/s MB/s"
+	wrk -t2 -c"$CONNS" -d"${SECS}s" -H "Authorization: Bearer $2" "$1" | awk '
+		/Requests\/sec/ {r=$2}
+		/Transfer\/sec/ {v=$2; u=substr(v, length(v)-1); n=substr(v, 1, length(v)-2);
+			if (u=="GB") n*=1024; else if (u=="KB") n/=1024; else if (u!="MB") n/=1048576; t=n}
+		END {printf "%.0f %.1f\n", r, t}'
+}
+median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+declare -A RPS MBS
+for r in $(seq "$ROUNDS"); do
+	for s in small large; do
+		for mode in verified encrypted nginx; do
+			if [ $mode = nginx ]; then
+				u="http://127.0.0.1:$NGPORT/media/$s.wav"; tk=x
+			else
+				id=${SMALL[$mode]}
+				[ $s = large ] && id=${LARGE[$mode]}
+				u="${URL[$mode]}/api/v1/recordings/$id/media"; tk=${TOKEN[$mode]}
+			fi
+			read -r rps mbs < <(run "$u" "$tk")
+			RPS[$mode.$s]+="$rps "
+			MBS[$mode.$s]+="$mbs "
+			echo "round $r $s $mode: $rps req/s, $mbs MB/s" >&2
+		done
+	done
+done
+echo "median of $ROUNDS rounds, wrk -t2 -c$CONNS -d${SECS}s, bearer token, audit on"
+printf '%-20s %16s %16s %16s\n' "" "verified" "encrypted" "nginx"
+printf '%-20s %10s req/s %10s req/s %10s req/s\n' "100 KB recording" "$(echo ${RPS[verified.small]} | median)" \
+	"$(echo ${RPS[encrypted.small]} | median)" "$(echo ${RPS[nginx.small]} | median)"
+printf '%-20s %11s MB/s %11s MB/s %11s MB/s\n' "9.6 MB recording" "$(echo ${MBS[verified.large]} | median)" \
+	"$(echo ${MBS[encrypted.large]} | median)" "$(echo ${MBS[nginx.large]} | median)"
