@@ -141,10 +141,17 @@ func (s *Store) open(in recvault.Blob, key, recordingID string, wk WrappedKey, c
 	if err := b.geometry(in.Size()); err != nil {
 		return nil, err
 	}
-	// Verify the last chunk now, so that Size() is authenticated: a blob
-	// cut at a chunk boundary, or with chunks appended, fails here.
+	// Verify the first chunk now, through the sequential stream that a
+	// whole-file read goes on with (on an object store: the one GET Open
+	// made), so that a wrong recording, key or header fails at Open with
+	// no extra request. The last chunk is not checked here — that would
+	// cost a second request per download on an object store — so Size()
+	// is what the stored length implies: a blob cut at a chunk boundary or
+	// with chunks appended fails as soon as the chunk that is now last (or
+	// no longer last) is read, because the last-chunk flag is
+	// authenticated with every chunk. No byte of a bad chunk is returned.
 	b.at.idx, b.rd.idx = -1, -1
-	if err := b.load(&b.at, b.nchunks-1, true); err != nil {
+	if err := b.load(&b.rd, 0, false); err != nil {
 		return nil, err
 	}
 	return b, nil
