@@ -58,6 +58,14 @@ type Recording struct {
 	BlobKey      string        `json:"-"`
 	OriginalPath string        `json:"originalPath,omitempty"`
 	CreatedAt    time.Time     `json:"createdAt"`
+	// DataKey is the recording's data key wrapped under a master key
+	// (blob/sealed.WrappedKey), kept in the catalogue rather than in the
+	// blob header so that rotating the master key rewrites these bytes and
+	// never the blob, and so that deleting the row crypto-shreds any copy
+	// of the blob that survives (a backup, a replica, a failed delete).
+	// nil: the blob holds its own key in its header, or is not encrypted.
+	// It never leaves the server (json "-").
+	DataKey []byte `json:"-"`
 }
 
 // Validate checks the fields a caller supplies at ingest.

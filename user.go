@@ -181,6 +181,12 @@ type Catalog interface {
 	// FindRecordings lists recordings in f.Scope matching f, newest first,
 	// with a cursor for the next page ("" at the end).
 	FindRecordings(ctx context.Context, f RecordingFilter) ([]*Recording, string, error)
+	// SetDataKey replaces recording id's wrapped data key (master key
+	// rotation re-wraps it; the blob is untouched). ENOTFOUND if no such id.
+	SetDataKey(ctx context.Context, id string, wk []byte) error
+	// RecordingsWithDataKeys returns up to limit recordings with id >
+	// afterID that have a DataKey, by id: the pages a rotation walks.
+	RecordingsWithDataKeys(ctx context.Context, afterID string, limit int) ([]*Recording, error)
 
 	CreateUser(ctx context.Context, u *User) error // ECONFLICT if the login exists
 	UpdateUser(ctx context.Context, u *User) error

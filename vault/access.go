@@ -3,11 +3,13 @@ package vault
 import (
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/recvault/recvault"
+	"github.com/recvault/recvault/blob/sealed"
 	"github.com/recvault/recvault/media"
 )
 
@@ -287,16 +289,42 @@ type verifyingStore interface {
 	OpenVerified(ctx context.Context, key, sha string) (recvault.Blob, error)
 }
 
+// sealingStore is a blob store (blob/sealed with a key ring) that hands the
+// wrapped data key of what it writes to the caller instead of keeping it in
+// the blob header. The vault keeps that key in the recording's row, so that
+// a master key rotation rewrites the row and never the blob, and deleting
+// the row crypto-shreds any copy of the blob that survives it.
+type sealingStore interface {
+	verifyingStore
+	Encrypting() bool
+	PutSealed(ctx context.Context, key, recordingID string, r io.Reader) (recvault.BlobInfo, sealed.WrappedKey, error)
+	OpenSealed(ctx context.Context, key, recordingID string, wk sealed.WrappedKey, opts ...sealed.OpenOption) (recvault.Blob, error)
+}
+
+// openRecordingBlob opens r's bytes the one way every reader of a
+// recording (download, ingest's probe, scrub) must: with the catalogue's
+// data key when the row has one (the blob header has none), else as Put
+// wrote it, verified against the catalogue's SHA-256 when the store can.
+// It returns the store's error unwrapped, for callers that must tell
+// ErrIntegrity from ENOTFOUND.
+func (s *Service) openRecordingBlob(ctx context.Context, r *recvault.Recording) (recvault.Blob, error) {
+	if r.DataKey != nil {
+		ss, ok := s.blobs.(sealingStore)
+		if !ok {
+			return nil, fmt.Errorf("recording %s has a data key but the blob store does not encrypt", r.ID)
+		}
+		return ss.OpenSealed(ctx, r.BlobKey, r.ID, sealed.WrappedKey(r.DataKey), sealed.Expect(r.SHA256))
+	}
+	if vs, ok := s.blobs.(verifyingStore); ok {
+		return vs.OpenVerified(ctx, r.BlobKey, r.SHA256)
+	}
+	return s.blobs.Open(ctx, r.BlobKey)
+}
+
 // openBlob opens r's bytes, verified when the store can, and checks their
 // size against the catalog.
 func (s *Service) openBlob(ctx context.Context, r *recvault.Recording) (recvault.Blob, error) {
-	open := s.blobs.Open
-	if vs, ok := s.blobs.(verifyingStore); ok {
-		open = func(ctx context.Context, key string) (recvault.Blob, error) {
-			return vs.OpenVerified(ctx, key, r.SHA256)
-		}
-	}
-	b, err := open(ctx, r.BlobKey)
+	b, err := s.openRecordingBlob(ctx, r)
 	if err != nil {
 		return nil, recvault.Internal(fmt.Errorf("%w: open blob of recording %s: %w", ErrStorage, r.ID, err))
 	}

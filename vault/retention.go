@@ -241,11 +241,19 @@ func (s *Service) finishDelete(ctx context.Context, t *recvault.Tombstone) error
 	return nil
 }
 
-// destroyDataKey is the hook where a deleted recording's data key is to be
-// destroyed once blobs are encrypted (crypto-shredding: without the key,
-// copies of the ciphertext in backups are unreadable too). Blob encryption
-// is another change; until it lands there is no key and nothing to do. It
-// must stay idempotent: ResumeDeletes may call it again.
+// destroyDataKey is the hook where a deleted recording's data key is
+// destroyed (crypto-shredding: without the key, copies of the ciphertext
+// in backups or a blob whose delete failed are unreadable too). An
+// encrypted recording's wrapped data key lives only in its catalogue row
+// (Recording.DataKey, written by Ingest through PutSealed; the blob header
+// holds none), and BeginDelete removes that row in the same transaction
+// that writes the tombstone, which does not copy the key. So by the time
+// this runs the key is already gone and there is nothing left to do. (A
+// database backup taken before the deletion still holds the key: shredding
+// reaches those only once they expire.) Blobs written before keys moved to
+// the catalogue keep the key in their header and are not shredded: only
+// deleting the blob removes them. It must stay idempotent: ResumeDeletes
+// may call it again.
 func (s *Service) destroyDataKey(ctx context.Context, t *recvault.Tombstone) error {
 	return nil
 }

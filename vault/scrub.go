@@ -176,19 +176,13 @@ func (s *Service) scrubOne(ctx context.Context, r *recvault.Recording, lim *rate
 	return res, n, nil
 }
 
-// openScrubbed opens r's bytes exactly as openBlob does (OpenVerified with
-// the catalogue's SHA-256 when the store verifies, and the same size
+// openScrubbed opens r's bytes exactly as openBlob does (openRecordingBlob:
+// the catalogue's data key or SHA-256 when the store verifies, and the same size
 // check), but keeps the store's error in the chain: openBlob renders it as
 // text for the client-safe internal error, and the scrub must tell
 // ErrIntegrity and ENOTFOUND apart.
 func (s *Service) openScrubbed(ctx context.Context, r *recvault.Recording) (recvault.Blob, error) {
-	var b recvault.Blob
-	var err error
-	if vs, ok := s.blobs.(verifyingStore); ok {
-		b, err = vs.OpenVerified(ctx, r.BlobKey, r.SHA256)
-	} else {
-		b, err = s.blobs.Open(ctx, r.BlobKey)
-	}
+	b, err := s.openRecordingBlob(ctx, r)
 	if err != nil {
 		return nil, fmt.Errorf("open blob of recording %s: %w", r.ID, err)
 	}

@@ -630,7 +630,7 @@ func (s *Service) Ingest(ctx context.Context, p *recvault.Principal, req IngestR
 		}
 	}()
 	body = s.guardIngest(body, req.Codec) // size limit; refuse non-media early (ingestlimit.go)
-	info, err := s.blobs.Put(ctx, r.BlobKey, body)
+	info, err := s.putBlob(ctx, r, body)
 	if err != nil {
 		if refused := refusedIngest(err); refused != nil {
 			return nil, false, refused
@@ -652,7 +652,7 @@ func (s *Service) Ingest(ctx context.Context, p *recvault.Principal, req IngestR
 		return nil, false, recvault.Errorf(recvault.EINVALID, "empty file: no media to ingest")
 	}
 	r.Size, r.SHA256 = info.Size, info.SHA256
-	b, err := s.blobs.Open(ctx, r.BlobKey)
+	b, err := s.openRecordingBlob(ctx, r)
 	if err != nil {
 		return nil, false, recvault.Internal(fmt.Errorf("reopen blob: %w", err))
 	}
@@ -684,6 +684,23 @@ func (s *Service) Ingest(ctx context.Context, p *recvault.Principal, req IngestR
 	}
 	keep = true
 	return r, true, nil
+}
+
+// putBlob stores an ingest's bytes under r.BlobKey. An encrypting sealed
+// store keeps the wrapped data key out of the blob: it goes into r.DataKey
+// and so into the row CreateRecording writes, bound to r.ID. Any other
+// store writes as Put always has (key in the header, if any).
+func (s *Service) putBlob(ctx context.Context, r *recvault.Recording, body io.Reader) (recvault.BlobInfo, error) {
+	ss, ok := s.blobs.(sealingStore)
+	if !ok || !ss.Encrypting() {
+		return s.blobs.Put(ctx, r.BlobKey, body)
+	}
+	info, wk, err := ss.PutSealed(ctx, r.BlobKey, r.ID, body)
+	if err != nil {
+		return recvault.BlobInfo{}, err
+	}
+	r.DataKey = wk
+	return info, nil
 }
 
 // UserByAgentID returns the enabled user with that work number.

@@ -157,6 +157,13 @@ func New(inner recvault.BlobStore, opts ...Option) *Store {
 	return s
 }
 
+// Encrypting reports whether the store has a key ring and so encrypts what
+// it writes. The vault asks before choosing PutSealed: only an encrypted
+// blob has a data key worth keeping in the catalogue, and a blob in mode
+// verified must keep the blob key as its recording id so that Open (and
+// OpenVerified) can check it without the catalogue.
+func (s *Store) Encrypting() bool { return s.ring != nil }
+
 // Put seals r into key, keeping the wrapped data key (if encrypting) in the
 // blob header and using key as the recording id. The BlobInfo is the
 // plaintext's.

@@ -3,8 +3,10 @@
 package catalogtest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -29,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) recvault.Catalog) {
 	t.Run("Settings", func(t *testing.T) { testSettings(t, open(t)) })
 	t.Run("LoginThrottle", func(t *testing.T) { testLoginThrottle(t, open(t)) })
 	t.Run("RetentionHoldsTombstones", func(t *testing.T) { testRetention(t, open(t)) })
+	t.Run("DataKeys", func(t *testing.T) { testDataKeys(t, open(t)) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := open(t).Ping(context.Background()); err != nil {
 			t.Fatal(err)
@@ -60,8 +63,11 @@ func testIdentity(t *testing.T, c recvault.Catalog) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *got != *r {
+	if !reflect.DeepEqual(got, r) {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", got, r)
+	}
+	if got.DataKey != nil {
+		t.Fatalf("recording stored without a data key reads back with %x", got.DataKey)
 	}
 	if used, err := c.BlobInUse(ctx, r.BlobKey, base); err != nil || !used {
 		t.Fatalf("blob of a recording not referenced: %v %v", used, err)
@@ -89,6 +95,81 @@ func testIdentity(t *testing.T, c recvault.Catalog) {
 	}
 	if _, err := c.RecordingByIdentity(ctx, 110, "nope"); recvault.ErrorCode(err) != recvault.ENOTFOUND {
 		t.Fatalf("missing identity: %v", err)
+	}
+}
+
+// testDataKeys checks that a recording's wrapped data key round-trips,
+// that SetDataKey replaces it (what a master key rotation does) and that
+// RecordingsWithDataKeys pages, by id, through exactly the keyed rows.
+func testDataKeys(t *testing.T, c recvault.Catalog) {
+	ctx := context.Background()
+	var keyed []string
+	for i := range 7 {
+		r := Rec(i, 110, "4977")
+		if i%3 != 0 {
+			r.DataKey = []byte(fmt.Sprintf("\x01\x02k1wrapped-%d\x00\xff", i))
+			keyed = append(keyed, r.ID)
+		}
+		if _, err := c.CreateRecording(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.Recording(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, r) {
+			t.Fatalf("round trip:\n got %+v\nwant %+v", got, r)
+		}
+	}
+	var seen []string
+	after := ""
+	for page := 0; ; page++ {
+		recs, err := c.RecordingsWithDataKeys(ctx, after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) == 0 {
+			break
+		}
+		if page > 10 {
+			t.Fatal("paging does not end")
+		}
+		for _, r := range recs {
+			if len(r.DataKey) == 0 {
+				t.Fatalf("%s listed without a data key", r.ID)
+			}
+			seen = append(seen, r.ID)
+		}
+		after = recs[len(recs)-1].ID
+	}
+	if !reflect.DeepEqual(seen, keyed) {
+		t.Fatalf("recordings with data keys %v, want %v (by id)", seen, keyed)
+	}
+	nk := []byte("\x01\x02k2rewrapped")
+	if err := c.SetDataKey(ctx, keyed[0], nk); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Recording(ctx, keyed[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.DataKey, nk) {
+		t.Fatalf("after SetDataKey: %q, want %q", got.DataKey, nk)
+	}
+	if err := c.SetDataKey(ctx, "nope", nk); recvault.ErrorCode(err) != recvault.ENOTFOUND {
+		t.Fatalf("SetDataKey of a missing recording: %v", err)
+	}
+	// A recording's key goes with its row: deleting it must not leave the
+	// key anywhere a listing finds it.
+	if _, err := c.BeginDelete(ctx, keyed[0], "admin", "test", base); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := c.RecordingsWithDataKeys(ctx, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != len(keyed)-1 || recs[0].ID != keyed[1] {
+		t.Fatalf("after deleting %s: %d keyed recordings, first %v", keyed[0], len(recs), recs)
 	}
 }
 

@@ -235,7 +235,7 @@ func fromNanos(n int64) time.Time {
 
 const recordingCols = `id, campaign_id, crt_object_id, call_id, agent_id, kind, container, codec,
 	sample_rate, channels, agent_channel, customer_channel, started_at, duration_ms, size, sha256,
-	blob_key, original_path, created_at, data_offset, data_size`
+	blob_key, original_path, created_at, data_offset, data_size, data_key`
 
 func scanRecording(row pgx.Row) (*recvault.Recording, error) {
 	var r recvault.Recording
@@ -244,7 +244,7 @@ func scanRecording(row pgx.Row) (*recvault.Recording, error) {
 	err := row.Scan(&r.ID, &r.CampaignID, &r.CRTObjectID, &r.CallID, &r.AgentID, &kind,
 		&r.Format.Container, &r.Format.Codec, &r.Format.SampleRate, &r.Format.Channels,
 		&r.Format.AgentChannel, &r.Format.CustomerChannel, &started, &durMS, &r.Size, &r.SHA256,
-		&r.BlobKey, &r.OriginalPath, &created, &r.Format.DataOffset, &r.Format.DataSize)
+		&r.BlobKey, &r.OriginalPath, &created, &r.Format.DataOffset, &r.Format.DataSize, &r.DataKey)
 	if err != nil {
 		return nil, err
 	}
@@ -259,11 +259,11 @@ func scanRecording(row pgx.Row) (*recvault.Recording, error) {
 // identity.
 func (c *DB) CreateRecording(ctx context.Context, r *recvault.Recording) (*recvault.Recording, error) {
 	_, err := c.pool.Exec(ctx, `INSERT INTO recordings (`+recordingCols+`, original_norm)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
 		r.ID, r.CampaignID, r.CRTObjectID, r.CallID, r.AgentID, string(r.Kind), r.Format.Container,
 		r.Format.Codec, r.Format.SampleRate, r.Format.Channels, r.Format.AgentChannel,
 		r.Format.CustomerChannel, nanos(r.StartedAt), r.Duration.Milliseconds(), r.Size, r.SHA256,
-		r.BlobKey, r.OriginalPath, nanos(r.CreatedAt), r.Format.DataOffset, r.Format.DataSize,
+		r.BlobKey, r.OriginalPath, nanos(r.CreatedAt), r.Format.DataOffset, r.Format.DataSize, dataKey(r.DataKey),
 		recvault.NormalizeVendorPath(r.OriginalPath))
 	if isUnique(err) {
 		existing, gerr := c.RecordingByIdentity(ctx, r.CampaignID, r.CRTObjectID)

@@ -214,4 +214,12 @@ CREATE INDEX tombstones_state ON tombstones (state, deleted_at);
 CREATE INDEX tombstones_at ON tombstones (deleted_at);
 CREATE INDEX recordings_sha256 ON recordings (sha256);
 `,
+	// 10: the recording's wrapped data key (blob/sealed.WrappedKey), kept
+	// here rather than in the blob header so that a master key rotation
+	// rewrites only this column, and deleting the row crypto-shreds any
+	// surviving copy of the blob. NULL: the key is in the blob header, or
+	// the blob is not encrypted.
+	`
+ALTER TABLE recordings ADD COLUMN data_key BYTEA;
+`,
 }

@@ -122,3 +122,56 @@ func (c *DB) EnsureSetting(ctx context.Context, name, value string) (string, err
 	}
 	return v, nil
 }
+
+// dataKey is how a wrapped data key is stored: NULL when there is none, so
+// that "no key in the catalogue" has one representation, never an empty
+// BLOB that would read back as a non-nil key.
+func dataKey(wk []byte) any {
+	if len(wk) == 0 {
+		return nil
+	}
+	return wk
+}
+
+// SetDataKey replaces recording id's wrapped data key in one statement, so
+// that a rotation killed at any point leaves each row with its old key or
+// its new one, never neither.
+func (c *DB) SetDataKey(ctx context.Context, id string, wk []byte) error {
+	res, err := c.db.ExecContext(ctx, `UPDATE recordings SET data_key = ? WHERE id = ?`, dataKey(wk), id)
+	if err != nil {
+		return fmt.Errorf("set data key of recording %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("set data key of recording %s: %w", id, err)
+	} else if n == 0 {
+		return recvault.Errorf(recvault.ENOTFOUND, "recording not found")
+	}
+	return nil
+}
+
+// RecordingsWithDataKeys pages through the recordings that have a data
+// key, by id (keyset paging: rows added or re-keyed meanwhile do not shift
+// the pages).
+func (c *DB) RecordingsWithDataKeys(ctx context.Context, afterID string, limit int) ([]*recvault.Recording, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := c.db.QueryContext(ctx, `SELECT `+recordingCols+` FROM recordings
+		WHERE id > ? AND data_key IS NOT NULL ORDER BY id LIMIT ?`, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("recordings with data keys: %w", err)
+	}
+	defer rows.Close()
+	var out []*recvault.Recording
+	for rows.Next() {
+		r, err := scanRecording(rows)
+		if err != nil {
+			return nil, fmt.Errorf("recordings with data keys: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("recordings with data keys: %w", err)
+	}
+	return out, nil
+}

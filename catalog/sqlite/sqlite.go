@@ -105,7 +105,7 @@ func fromNanos(n int64) time.Time {
 
 const recordingCols = `id, campaign_id, crt_object_id, call_id, agent_id, kind, container, codec,
 	sample_rate, channels, agent_channel, customer_channel, started_at, duration_ms, size, sha256,
-	blob_key, original_path, created_at, data_offset, data_size`
+	blob_key, original_path, created_at, data_offset, data_size, data_key`
 
 type scanner interface{ Scan(...any) error }
 
@@ -116,7 +116,7 @@ func scanRecording(s scanner) (*recvault.Recording, error) {
 	err := s.Scan(&r.ID, &r.CampaignID, &r.CRTObjectID, &r.CallID, &r.AgentID, &kind,
 		&r.Format.Container, &r.Format.Codec, &r.Format.SampleRate, &r.Format.Channels,
 		&r.Format.AgentChannel, &r.Format.CustomerChannel, &started, &durMS, &r.Size, &r.SHA256,
-		&r.BlobKey, &r.OriginalPath, &created, &r.Format.DataOffset, &r.Format.DataSize)
+		&r.BlobKey, &r.OriginalPath, &created, &r.Format.DataOffset, &r.Format.DataSize, &r.DataKey)
 	if err != nil {
 		return nil, err
 	}
@@ -131,11 +131,11 @@ func scanRecording(s scanner) (*recvault.Recording, error) {
 // identity.
 func (c *DB) CreateRecording(ctx context.Context, r *recvault.Recording) (*recvault.Recording, error) {
 	_, err := c.db.ExecContext(ctx, `INSERT INTO recordings (`+recordingCols+`, original_norm)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.CampaignID, r.CRTObjectID, r.CallID, r.AgentID, string(r.Kind), r.Format.Container,
 		r.Format.Codec, r.Format.SampleRate, r.Format.Channels, r.Format.AgentChannel,
 		r.Format.CustomerChannel, nanos(r.StartedAt), r.Duration.Milliseconds(), r.Size, r.SHA256,
-		r.BlobKey, r.OriginalPath, nanos(r.CreatedAt), r.Format.DataOffset, r.Format.DataSize,
+		r.BlobKey, r.OriginalPath, nanos(r.CreatedAt), r.Format.DataOffset, r.Format.DataSize, dataKey(r.DataKey),
 		recvault.NormalizeVendorPath(r.OriginalPath))
 	if isUnique(err) {
 		existing, gerr := c.RecordingByIdentity(ctx, r.CampaignID, r.CRTObjectID)

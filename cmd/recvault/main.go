@@ -60,6 +60,7 @@ Usage:
   recvault purge [--dry-run] [--data DIR]
   recvault scrub [--rate MB/s] [--data DIR]
   recvault keys generate FILE
+  recvault keys rotate --encryption-key-file OLD --new-key-file NEW [--data DIR]
 
 Passwords come from the RECVAULT_PASSWORD environment variable, else a prompt.
 Run "recvault COMMAND -h" for a command's flags.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/recvault/recvault"
+	"github.com/recvault/recvault/blob/sealed"
 )
 
 // ingestSome stores one recording per n in ns (n samples, 2n+44 bytes)
@@ -224,13 +225,17 @@ func TestKeysGenerateEncrypts(t *testing.T) {
 	if bytes.Contains(stored, []byte("RIFF")) || bytes.Contains(stored, wav[44:1044]) {
 		t.Error("blob file holds the recording in the clear")
 	}
+	// The data key is in the catalogue, not in the blob header.
+	if r.DataKey == nil {
+		t.Fatal("encrypted recording has no data key in the catalogue")
+	}
 	vs, ok := a.blobs.(interface {
-		OpenVerified(ctx context.Context, key, sha string) (recvault.Blob, error)
+		OpenSealed(ctx context.Context, key, recordingID string, wk sealed.WrappedKey, opts ...sealed.OpenOption) (recvault.Blob, error)
 	})
 	if !ok {
-		t.Fatalf("blob store %T does not verify", a.blobs)
+		t.Fatalf("blob store %T does not seal", a.blobs)
 	}
-	b, err := vs.OpenVerified(ctx, r.BlobKey, r.SHA256)
+	b, err := vs.OpenSealed(ctx, r.BlobKey, r.ID, r.DataKey, sealed.Expect(r.SHA256))
 	if err != nil {
 		t.Fatal(err)
 	}
