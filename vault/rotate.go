@@ -45,11 +45,15 @@ func (s RotateSummary) String() string {
 // Recordings ingested meanwhile by a server still running with the old
 // key are wrapped under the old key; a run started after every server uses
 // the new key file catches them.
-func (s *Service) RotateDataKeys(ctx context.Context, unwrap, newRing *sealed.Keyring, progress func(RotateSummary)) (RotateSummary, error) {
-	var sum RotateSummary
+func (s *Service) RotateDataKeys(ctx context.Context, unwrap, newRing *sealed.Keyring, progress func(RotateSummary)) (sum RotateSummary, err error) {
 	if RequestInfoFrom(ctx).Via != "cli" {
 		return sum, recvault.Errorf(recvault.EFORBIDDEN, "master key rotation is for the command line")
 	}
+	// The run is audited with its outcome and counts, like every other
+	// administrative change.
+	defer func() {
+		s.administered(ctx, recvault.ActionKeyAdmin, "rotate data keys to master key "+newRing.Current()+": "+sum.String(), &err)
+	}()
 	current := newRing.Current()
 	var failed []error
 	after := ""
