@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -277,10 +278,14 @@ func (s *Service) DownloadGrant(ctx context.Context, kind, token, agentID string
 	return s.Download(ctx, p, r, w)
 }
 
-// ErrTokenInvalid tells a bad two-step token (any reason) from a recording
-// not found, for façades whose vendor codes differ.
+// ErrBadToken is wrapped by the ENOTFOUND answer for a two-step download
+// token that is unknown, expired, reused or another agent's.
+var ErrBadToken = errors.New("bad download token")
+
+// IsTokenError tells a bad two-step token (any reason) from a recording not
+// found, for façades whose vendor codes differ.
 func IsTokenError(err error) bool {
-	return recvault.ErrorCode(err) == recvault.ENOTFOUND && strings.HasPrefix(recvault.ErrorMessage(err), "token")
+	return recvault.ErrorCode(err) == recvault.ENOTFOUND && errors.Is(err, ErrBadToken)
 }
 
 // verifyingStore is a blob store that verifies what it reads (blob/sealed),

@@ -114,12 +114,6 @@ func (s *Service) audit(ctx context.Context, p *recvault.Principal, action recva
 	return s.record(ctx, p, recvault.AuditEvent{Action: action, RecordingID: recID, Outcome: outcome, Detail: detail})
 }
 
-// Audit records an attempt that a façade refused before reaching the core.
-// Deprecated: façades are moving to core operations that audit themselves.
-func (s *Service) Audit(ctx context.Context, p *recvault.Principal, action, recID, outcome, detail string) {
-	_ = s.audit(ctx, p, recvault.AuditAction(action), recID, recvault.AuditOutcome(outcome), detail)
-}
-
 // truncate cuts s to at most n bytes, not inside a UTF-8 sequence.
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -164,12 +164,12 @@ func TestAnonymousFloods(t *testing.T) {
 		}
 	}
 	for i := 0; i < 3; i++ { // another client, and another outcome, are counted apart
-		s.Audit(from("198.51.100.7:1"), nil, "request", "", "denied", "x")
-		s.Audit(from("203.0.113.9:1"), nil, "request", "", "invalid", "x")
+		must(t, s.audit(from("198.51.100.7:1"), nil, recvault.ActionRequest, "", recvault.OutcomeDenied, "x"))
+		must(t, s.audit(from("203.0.113.9:1"), nil, recvault.ActionRequest, "", recvault.OutcomeInvalid, "x"))
 	}
 	// Signed-in callers and the CLI are neither cut nor summarised.
 	for i := 0; i < 25; i++ {
-		s.Audit(from("203.0.113.9:1"), admin("a"), "request", "", "denied", long)
+		must(t, s.audit(from("203.0.113.9:1"), admin("a"), recvault.ActionRequest, "", recvault.OutcomeDenied, long))
 	}
 	if err := s.record(WithRequestInfo(ctx, RequestInfo{Via: "cli"}), nil, recvault.AuditEvent{
 		Action: recvault.ActionIngest, Outcome: recvault.OutcomeGranted, Detail: long}); err != nil {
@@ -211,7 +211,7 @@ func TestAnonymousFloods(t *testing.T) {
 	}
 	// The window ends: the next attempt brings the summary with it.
 	advance(61 * time.Second)
-	s.Audit(from("203.0.113.9:2"), nil, "request", "", "denied", "after")
+	must(t, s.audit(from("203.0.113.9:2"), nil, recvault.ActionRequest, "", recvault.OutcomeDenied, "after"))
 	summary := func(detail string) bool {
 		return count(func(e recvault.AuditEvent) bool {
 			return e.Action == recvault.ActionSuppressed && e.Detail == detail && e.Remote == "203.0.113.9" &&
@@ -223,7 +223,7 @@ func TestAnonymousFloods(t *testing.T) {
 	}
 	// A new window; Close ends it early, summary included.
 	for i := 0; i < 24; i++ {
-		s.Audit(from("203.0.113.9:3"), nil, "request", "", "denied", "again")
+		must(t, s.audit(from("203.0.113.9:3"), nil, recvault.ActionRequest, "", recvault.OutcomeDenied, "again"))
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -248,12 +248,17 @@ func TestCheckpointFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.checkpoint")
 	s := New(cat, nil, Config{Logger: quietLog, AuditCheckpoint: path})
 	for i := 0; i < 5; i++ {
-		s.Audit(ctx, admin("a"), "metadata", fmt.Sprint(i), "granted", "")
+		must(t, s.audit(ctx, admin("a"), recvault.ActionMetadata, fmt.Sprint(i), recvault.OutcomeGranted, ""))
 	}
 	var wg sync.WaitGroup
 	for i := 0; i < 20; i++ {
 		wg.Add(1)
-		go func() { defer wg.Done(); s.Audit(ctx, admin("b"), "metadata", fmt.Sprint(i), "granted", "") }()
+		go func() {
+			defer wg.Done()
+			if err := s.audit(ctx, admin("b"), recvault.ActionMetadata, fmt.Sprint(i), recvault.OutcomeGranted, ""); err != nil {
+				t.Error(err)
+			}
+		}()
 	}
 	wg.Wait()
 	if err := s.Close(); err != nil {
@@ -291,7 +296,7 @@ func TestCheckpointFile(t *testing.T) {
 		t.Fatalf("malformed checkpoint: %v", err)
 	}
 	// Written after Close: stored one by one, still chained and checkpointed.
-	s.Audit(ctx, admin("c"), "metadata", "late", "granted", "")
+	must(t, s.audit(ctx, admin("c"), recvault.ActionMetadata, "late", recvault.OutcomeGranted, ""))
 	if seq, _, _ := cat.AuditHead(ctx); seq != 26 {
 		t.Fatalf("record after Close: head %d", seq)
 	}
@@ -311,5 +316,13 @@ func TestTruncate(t *testing.T) {
 		if got := truncate(tc.in, tc.n); got != tc.want {
 			t.Errorf("truncate(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
 		}
+	}
+}
+
+// must fails the test on an audit write error.
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

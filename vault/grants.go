@@ -29,7 +29,7 @@ func (s *Service) IssueGrant(ctx context.Context, kind string, u *recvault.User,
 // another agent's or another kind's token, a disabled user — is ENOTFOUND;
 // at most one request ever redeems a token.
 func (s *Service) RedeemGrant(ctx context.Context, kind, token, agentID string) (*recvault.User, *recvault.Recording, error) {
-	bad := recvault.Errorf(recvault.ENOTFOUND, "token invalid, expired or already used")
+	bad := &recvault.Error{Code: recvault.ENOTFOUND, Message: "token invalid, expired or already used", Err: ErrBadToken}
 	if token == "" || len(token) > 512 {
 		return nil, nil, bad
 	}

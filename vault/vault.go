@@ -88,9 +88,6 @@ func New(cat recvault.Catalog, blobs recvault.BlobStore, cfg Config) *Service {
 	return &Service{cat: cat, blobs: blobs, cfg: cfg, log: cfg.Logger, holder: newID()}
 }
 
-// Catalog exposes the catalog for read-only administrative listings.
-func (s *Service) Catalog() recvault.Catalog { return s.cat }
-
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
 // RequestInfo describes where a call came from, for the audit trail and logs.

@@ -85,7 +85,11 @@ func writeTrail(t *testing.T, st auditStore, n int) (checkpoint string) {
 	ctx := vault.WithRequestInfo(context.Background(), vault.RequestInfo{Via: "v1", Remote: "192.0.2.1:4000", RequestID: "rq"})
 	p := &recvault.Principal{User: &recvault.User{Login: "auditor-test", Role: recvault.RoleAdmin}}
 	for i := 1; i <= n; i++ {
-		a.svc.Audit(ctx, p, "download", fmt.Sprintf("rec-%02d", i), "granted", "")
+		// Any core operation that audits will do; Refuse writes exactly one
+		// record and answers EINVALID.
+		if err := a.svc.Refuse(ctx, p, recvault.ActionDownload, fmt.Sprintf("rec-%02d", i), "test record"); recvault.ErrorCode(err) != recvault.EINVALID {
+			t.Fatalf("record %d: %v", i, err)
+		}
 	}
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
