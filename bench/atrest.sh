@@ -13,26 +13,8 @@ ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-6}
 CONNS=${CONNS:-64}
 export PATH="$PATH:/usr/sbin"
-for t in go wrk curl python3 nginx; do
-	command -v "$t" >/dev/null || { echo "bench/atrest.sh needs $t" >&2; exit 1; }
-done
-WORK=$(mktemp -d)
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-waitfor() {
-	local u=$1
-	shift
-	for _ in $(seq 200); do curl -fsS -o /dev/null "$@" "$u" 2>/dev/null && return 0; sleep 0.1; done
-	echo "not answering: $u" >&2
-	exit 1
-}
+. bench/lib.sh
+need go wrk curl python3 nginx
 go build -o "$WORK/recvault" ./cmd/recvault
 RV="$WORK/recvault"
 python3 - "$WORK" <<'EOF'
@@ -96,14 +78,6 @@ nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
 PIDS+=($!)
 waitfor "http://127.0.0.1:$NGPORT/media/small.wav"
 
-run() { # run URL TOKEN → "req/s MB/s"
-	wrk -t2 -c"$CONNS" -d"${SECS}s" -H "Authorization: Bearer $2" "$1" | awk '
-		/Requests\/sec/ {r=$2}
-		/Transfer\/sec/ {v=$2; u=substr(v, length(v)-1); n=substr(v, 1, length(v)-2);
-			if (u=="GB") n*=1024; else if (u=="KB") n/=1024; else if (u!="MB") n/=1048576; t=n}
-		END {printf "%.0f %.1f\n", r, t}'
-}
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 declare -A RPS MBS
 for r in $(seq "$ROUNDS"); do
 	for s in small large; do
@@ -115,7 +89,7 @@ for r in $(seq "$ROUNDS"); do
 				[ $s = large ] && id=${LARGE[$mode]}
 				u="${URL[$mode]}/api/v1/recordings/$id/media"; tk=${TOKEN[$mode]}
 			fi
-			read -r rps mbs < <(run "$u" "$tk")
+			read -r rps mbs < <(wrkrate "$u" "$tk")
 			RPS[$mode.$s]+="$rps "
 			MBS[$mode.$s]+="$mbs "
 			echo "round $r $s $mode: $rps req/s, $mbs MB/s" >&2

@@ -20,28 +20,10 @@ SECS=${SECS:-8}
 CONNS=${CONNS:-64}
 LOGLEVEL=${LOGLEVEL:-error}
 export PATH="$PATH:/usr/sbin"
-for t in go wrk curl python3 nginx; do
-	command -v "$t" >/dev/null || { echo "bench/audit.sh needs $t" >&2; exit 1; }
-done
+. bench/lib.sh
+need go wrk curl python3 nginx
 
-WORK=$(mktemp -d)
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-waitfor() { # waitfor URL [curl args]
-	local u=$1
-	shift
-	for _ in $(seq 200); do curl -fsS -o /dev/null "$@" "$u" 2>/dev/null && return 0; sleep 0.1; done
-	echo "not answering: $u" >&2
-	exit 1
-}
 
 go build -o "$WORK/recvault" ./cmd/recvault
 RV="$WORK/recvault"
@@ -121,7 +103,6 @@ run() {
 		/Requests\/sec/ {r=$2}
 		END {if (bad) {print "non-2xx answers" > "/dev/stderr"; exit 1}; printf "%.0f\n", r}'
 }
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # The checkpoint file gets a line per audit commit: "seq hash time".
 ckpt() { tail -1 "$WORK/audit.checkpoint" | cut -d' ' -f1; }

@@ -22,25 +22,10 @@ ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-8}
 CONNS=${CONNS:-64}
 export PATH="$PATH:$(go env GOPATH)/bin:/usr/sbin:$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -1)"
-for t in initdb postgres versitygw wrk sox curl; do
-	command -v "$t" >/dev/null || { echo "bench/scaleout.sh needs $t" >&2; exit 1; }
-done
+. bench/lib.sh
+need initdb postgres versitygw wrk sox curl
 
-WORK=$(mktemp -d)
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-waitfor() { # waitfor URL
-	for _ in $(seq 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done
-	echo "not answering: $1" >&2; exit 1
-}
 
 go build -o "$WORK/recvault" ./cmd/recvault
 RV="$WORK/recvault"
@@ -104,14 +89,8 @@ done
 run() {
 	local id
 	if [ "$2" = small ]; then id=${SMALL[$1]}; else id=${LARGE[$1]}; fi
-	wrk -t2 -c"$CONNS" -d"${SECS}s" -H "Authorization: Bearer ${TOKEN[$1]}" \
-		"${URL[$1]}/api/v1/recordings/$id/media" | awk '
-		/Requests\/sec/ {r=$2}
-		/Transfer\/sec/ {v=$2; u=substr(v, length(v)-1); n=substr(v, 1, length(v)-2);
-			if (u=="GB") n*=1024; else if (u=="KB") n/=1024; else if (u!="MB") n/=1048576; t=n}
-		END {printf "%.0f %.1f\n", r, t}'
+	wrkrate "${URL[$1]}/api/v1/recordings/$id/media" "${TOKEN[$1]}"
 }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 declare -A RPS MBS
 for r in $(seq "$ROUNDS"); do

@@ -1,0 +1,46 @@
+# Helpers the bench scripts share. Source it after `set -euo pipefail` and
+# cd to the repository: it gives a work directory removed at exit (with
+# every process in PIDS stopped first), free loopback ports, waiting for a
+# server, wrk's figures and medians.
+
+# need TOOL... exits naming the first tool that is missing.
+need() {
+	for t in "$@"; do
+		command -v "$t" >/dev/null || { echo "$0 needs $t" >&2; exit 1; }
+	done
+}
+
+WORK=$(mktemp -d)
+chmod 755 "$WORK" # servers run as other users (PostgreSQL) read below it
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# port prints a free loopback port.
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# waitfor URL [curl args] waits up to 20 s for URL to answer 2xx.
+waitfor() {
+	local u=$1
+	shift
+	for _ in $(seq 200); do curl -fsS -o /dev/null "$@" "$u" 2>/dev/null && return 0; sleep 0.1; done
+	echo "not answering: $u" >&2
+	exit 1
+}
+
+# wrkrate URL TOKEN prints "req/s MB/s" of one wrk run ($CONNS connections,
+# $SECS seconds, two threads, a bearer token).
+wrkrate() {
+	wrk -t2 -c"$CONNS" -d"${SECS}s" -H "Authorization: Bearer $2" "$1" | awk '
+		/Requests\/sec/ {r=$2}
+		/Transfer\/sec/ {v=$2; u=substr(v, length(v)-1); n=substr(v, 1, length(v)-2);
+			if (u=="GB") n*=1024; else if (u=="KB") n/=1024; else if (u!="MB") n/=1048576; t=n}
+		END {printf "%.0f %.1f\n", r, t}'
+}
+
+# median reads numbers separated by spaces or newlines and prints the median.
+median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
