@@ -36,6 +36,7 @@ const (
 	ActionRetentionAdmin  AuditAction = "retention-admin" // a retention policy set or cleared
 	ActionHoldAdmin       AuditAction = "hold-admin"      // a legal hold added or removed
 	ActionScrub           AuditAction = "scrub"           // an integrity scrub of every recording, summarised
+	ActionStorageAdmin    AuditAction = "storage-admin"   // a master key rotation or a blob migration run, summarised
 )
 
 // AuditOutcome is how an audited attempt ended.

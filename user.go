@@ -187,6 +187,11 @@ type Catalog interface {
 	// RecordingsWithDataKeys returns up to limit recordings with id >
 	// afterID that have a DataKey, by id: the pages a rotation walks.
 	RecordingsWithDataKeys(ctx context.Context, afterID string, limit int) ([]*Recording, error)
+	// ReplaceBlob points recording id at the blob newKey with the wrapped
+	// data key wk (nil: none), if it still uses oldKey: what rewriting a
+	// blob into another form (recvault migrate-blobs) commits. ENOTFOUND if
+	// no such id, ECONFLICT if its blob is no longer oldKey.
+	ReplaceBlob(ctx context.Context, id, oldKey, newKey string, wk []byte) error
 
 	CreateUser(ctx context.Context, u *User) error // ECONFLICT if the login exists
 	UpdateUser(ctx context.Context, u *User) error

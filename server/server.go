@@ -14,13 +14,13 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/recvault/recvault/api/ameyo"
 	"github.com/recvault/recvault/api/ccgateway"
+	"github.com/recvault/recvault/api/httputil"
 	v1 "github.com/recvault/recvault/api/v1"
 	"github.com/recvault/recvault/vault"
 )
@@ -170,7 +170,7 @@ func (w *statusWriter) ReadFrom(src io.Reader) (int64, error) {
 	}
 	var n int64
 	var err error
-	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok && isFile(src) {
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok && httputil.IsFile(src) {
 		n, err = rf.ReadFrom(src)
 	} else {
 		bp := copyBufs.Get().(*[]byte)
@@ -187,16 +187,6 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b
 // writerOnly hides a writer's ReadFrom, so that io.CopyBuffer uses the
 // buffer it is given.
 type writerOnly struct{ io.Writer }
-
-// isFile reports whether src is a file (possibly limited to a range, as
-// http.ServeContent does): what the connection can sendfile.
-func isFile(src io.Reader) bool {
-	if lr, ok := src.(*io.LimitedReader); ok {
-		src = lr.R
-	}
-	_, ok := src.(*os.File)
-	return ok
-}
 
 // ready answers 200 when the catalog and the blob store both answer, else
 // 503 naming which one does not; the cause goes to the log only. A load

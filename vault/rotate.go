@@ -52,7 +52,7 @@ func (s *Service) RotateDataKeys(ctx context.Context, unwrap, newRing *sealed.Ke
 	// The run is audited with its outcome and counts, like every other
 	// administrative change.
 	defer func() {
-		s.administered(ctx, recvault.ActionKeyAdmin, "rotate data keys to master key "+newRing.Current()+": "+sum.String(), &err)
+		s.administered(ctx, recvault.ActionStorageAdmin, "rotate data keys to master key "+newRing.Current()+": "+sum.String(), &err)
 	}()
 	current := newRing.Current()
 	var failed []error

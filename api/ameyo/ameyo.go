@@ -447,7 +447,9 @@ func (h *Handler) archive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer d.Close()
-	httputil.ServeDownload(w, r, d, "", h.log)
+	if err := httputil.ServeDownload(w, r, d, "", h.log); err != nil {
+		h.failErr(w, r, err)
+	}
 }
 
 func remoteIP(r *http.Request) netip.Addr {
@@ -582,7 +584,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, p *recvault.Prin
 		return
 	}
 	defer d.Close()
-	httputil.ServeDownload(w, r, d, "", h.log)
+	if err := httputil.ServeDownload(w, r, d, "", h.log); err != nil {
+		h.failErr(w, r, err)
+	}
 }
 
 // command is the legacy interface: GET /ameyowebaccess/command?command=

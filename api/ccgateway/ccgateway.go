@@ -597,7 +597,9 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, c *agentCall, rec
 	defer d.Close()
 	stop := h.keepAlive(ctx, c.p)
 	defer stop()
-	httputil.ServeDownload(w, r, d, "application/octet-stream;charset=utf-8", h.log)
+	if err := httputil.ServeDownload(w, r, d, "application/octet-stream;charset=utf-8", h.log); err != nil {
+		h.answer(w, r, err)
+	}
 }
 
 // keepAlive marks the session active every quarter of the idle timeout

@@ -57,7 +57,9 @@ func (h *Handler) qualityRecordFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer d.Close()
-	httputil.ServeDownload(w, r, d, "application/octet-stream;charset=utf-8", h.log)
+	if err := httputil.ServeDownload(w, r, d, "application/octet-stream;charset=utf-8", h.log); err != nil {
+		h.answer(w, r, err)
+	}
 }
 
 // recordFromRecordID: GET …/recordplay/{agentid}/recordfilefromrecordid?recordid=<recorder path>.

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/recvault/recvault"
 	"github.com/recvault/recvault/vault"
 )
 
@@ -39,16 +40,39 @@ func Attachment(name string) string {
 // ETag; the next request for it is served from the transcode cache.
 // ctype overrides d.ContentType when not empty (vendor APIs fix their own).
 //
-// A stream that fails after the headers went out can no longer be answered
-// with an error: the failure is logged with the request id and the
-// connection is cut, so the client sees a broken transfer rather than a
-// short file that looks complete. A client that left is not logged.
-func ServeDownload(w http.ResponseWriter, r *http.Request, d *vault.Download, ctype string, log *slog.Logger) {
-	if err := serveDownload(w, r, d, ctype); err != nil && r.Context().Err() == nil {
-		log.Error("media stream failed", "err", err, "path", r.URL.Path,
-			"request_id", vault.RequestInfoFrom(r.Context()).RequestID)
-		panic(http.ErrAbortHandler)
+// The status line is held back until the first body byte is ready. If the
+// body fails before that (the first chunk a Range reads fails
+// verification, a conversion fails on its first input), nothing has been
+// sent: the headers set for the download are taken back and the error is
+// returned, wrapped as an internal storage failure, for the façade to
+// answer in its own format (v1 and Ameyo 500, CC-Gateway 108-014). A body
+// that fails after bytes went out can no longer be answered with an error:
+// the failure is logged with the request id and the connection is cut, so
+// the client sees a broken transfer rather than a short file that looks
+// complete; ServeDownload then returns nil. A client that left is not
+// logged.
+func ServeDownload(w http.ResponseWriter, r *http.Request, d *vault.Download, ctype string, log *slog.Logger) error {
+	before := w.Header().Clone()
+	hw := &holdWriter{ResponseWriter: w}
+	err := serveDownload(hw, r, d, ctype)
+	if err == nil {
+		hw.release()
+		return nil
 	}
+	if r.Context().Err() != nil {
+		return nil // the client left: nobody to answer
+	}
+	if !hw.sent {
+		h := w.Header()
+		clear(h)
+		for k, v := range before {
+			h[k] = v
+		}
+		return recvault.Internal(fmt.Errorf("%w: read recording %s: %w", vault.ErrStorage, d.Recording.ID, err))
+	}
+	log.Error("media stream failed", "err", err, "path", r.URL.Path,
+		"request_id", vault.RequestInfoFrom(r.Context()).RequestID)
+	panic(http.ErrAbortHandler)
 }
 
 func serveDownload(w http.ResponseWriter, r *http.Request, d *vault.Download, ctype string) error {
@@ -66,6 +90,12 @@ func serveDownload(w http.ResponseWriter, r *http.Request, d *vault.Download, ct
 		content := d.Content
 		if f, ok := content.(interface{ OSFile() *os.File }); ok {
 			content = f.OSFile()
+		}
+		var watch *readWatch
+		if _, ok := content.(*os.File); !ok {
+			// ServeContent drops read errors: watch for them.
+			watch = &readWatch{ReadSeeker: content}
+			content = watch
 		}
 		if rh := r.Header.Get("Range"); rh != "" {
 			size := d.Size
@@ -89,6 +119,9 @@ func serveDownload(w http.ResponseWriter, r *http.Request, d *vault.Download, ct
 			}
 		}
 		http.ServeContent(w, r, "", d.ModTime, content)
+		if watch != nil {
+			return watch.failure()
+		}
 		return nil
 	}
 	if inm := r.Header.Get("If-None-Match"); inm != "" && etagListHas(inm, d.ETag) {

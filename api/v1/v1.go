@@ -227,7 +227,9 @@ func (h *Handler) media(w http.ResponseWriter, r *http.Request, p *recvault.Prin
 		return
 	}
 	defer d.Close()
-	httputil.ServeDownload(w, r, d, "", h.log)
+	if err := httputil.ServeDownload(w, r, d, "", h.log); err != nil {
+		h.error(w, r, err)
+	}
 }
 
 // ingest takes the recording's bytes as the request body, with metadata in

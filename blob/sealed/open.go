@@ -437,3 +437,57 @@ func (s *Store) Ping(ctx context.Context) error { return s.inner.Ping(ctx) }
 func (s *Store) OpenVerified(ctx context.Context, key, sha string) (recvault.Blob, error) {
 	return s.OpenSealed(ctx, key, key, nil, Expect(sha))
 }
+
+// Form is how a blob is stored.
+type Form int
+
+const (
+	FormLegacy    Form = iota // plain bytes, written before sealing
+	FormVerified              // sealed, a SHA-256 per chunk
+	FormEncrypted             // sealed, AES-256-GCM per chunk
+)
+
+func (f Form) String() string {
+	switch f {
+	case FormLegacy:
+		return "legacy"
+	case FormVerified:
+		return "verified"
+	case FormEncrypted:
+		return "encrypted"
+	}
+	return fmt.Sprintf("form(%d)", int(f))
+}
+
+// Form tells how the blob key is stored, from the first bytes of its
+// header (one short read; nothing is verified): what a blob migration asks
+// to decide whether a blob needs rewriting. A blob whose header is damaged
+// or of an unknown mode is ErrIntegrity, as Open would find it.
+func (s *Store) Form(ctx context.Context, key string) (Form, error) {
+	in, err := s.inner.Open(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	defer in.Close()
+	hdr := make([]byte, 10)
+	n, err := in.ReadAt(hdr, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return 0, fmt.Errorf("form of blob %s: %w", key, err)
+	}
+	if n < len(magic) || string(hdr[:len(magic)]) != magic {
+		if n >= len(magic) && nearMagic(hdr[:len(magic)]) {
+			return 0, fmt.Errorf("form of blob %s: %w: damaged header (magic)", key, ErrIntegrity)
+		}
+		return FormLegacy, nil
+	}
+	if n < len(hdr) {
+		return 0, fmt.Errorf("form of blob %s: %w: header truncated", key, ErrIntegrity)
+	}
+	switch hdr[9] {
+	case modeVerified:
+		return FormVerified, nil
+	case modeEncrypt:
+		return FormEncrypted, nil
+	}
+	return 0, fmt.Errorf("form of blob %s: %w: unknown mode %d", key, ErrIntegrity, hdr[9])
+}

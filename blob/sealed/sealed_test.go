@@ -590,3 +590,36 @@ func TestPutMemory(t *testing.T) {
 		t.Errorf("Put of 32 MiB allocated %d bytes", alloc)
 	}
 }
+
+// TestForm: Form tells legacy, verified and encrypted blobs apart from
+// their first bytes, calls a short plain file legacy, a damaged magic
+// ErrIntegrity, and a missing blob ENOTFOUND.
+func TestForm(t *testing.T) {
+	d, _ := newDisk(t)
+	ctx := context.Background()
+	for key, data := range map[string][]byte{"f/legacy": wav(5000), "f/tiny": []byte("RV"), "f/empty": nil,
+		"f/damaged": []byte("RVSEAL2\nplus some more bytes")} {
+		if _, err := d.Put(ctx, key, bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := New(d).Put(ctx, "f/verified", bytes.NewReader(wav(5000))); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := New(d, WithKeyring(newRing(t, "k1"))).PutSealed(ctx, "f/encrypted", "rec-1", bytes.NewReader(wav(5000))); err != nil {
+		t.Fatal(err)
+	}
+	s := New(d)
+	for key, want := range map[string]Form{"f/legacy": FormLegacy, "f/tiny": FormLegacy, "f/empty": FormLegacy,
+		"f/verified": FormVerified, "f/encrypted": FormEncrypted} {
+		if got, err := s.Form(ctx, key); err != nil || got != want {
+			t.Errorf("Form(%s) = %v, %v; want %v", key, got, err, want)
+		}
+	}
+	if _, err := s.Form(ctx, "f/damaged"); !errors.Is(err, ErrIntegrity) {
+		t.Errorf("Form of a damaged header: %v; want ErrIntegrity", err)
+	}
+	if _, err := s.Form(ctx, "f/none"); recvault.ErrorCode(err) != recvault.ENOTFOUND {
+		t.Errorf("Form of a missing blob: %v; want ENOTFOUND", err)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) recvault.Catalog) {
 	t.Run("LoginThrottle", func(t *testing.T) { testLoginThrottle(t, open(t)) })
 	t.Run("RetentionHoldsTombstones", func(t *testing.T) { testRetention(t, open(t)) })
 	t.Run("DataKeys", func(t *testing.T) { testDataKeys(t, open(t)) })
+	t.Run("ReplaceBlob", func(t *testing.T) { testReplaceBlob(t, open(t)) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := open(t).Ping(context.Background()); err != nil {
 			t.Fatal(err)
@@ -380,5 +383,72 @@ func testAPIKeys(t *testing.T, c recvault.Catalog) {
 	}
 	if _, err := c.APIKeyByHash(ctx, "nope"); recvault.ErrorCode(err) != recvault.ENOTFOUND {
 		t.Fatalf("missing key: %v", err)
+	}
+}
+
+// testReplaceBlob checks the compare-and-swap of a recording's blob that a
+// blob migration commits: it happens only from the blob the caller saw,
+// exactly once among racing callers, and never for a deleted recording.
+func testReplaceBlob(t *testing.T, c recvault.Catalog) {
+	ctx := context.Background()
+	r := Rec(1, 110, "4977")
+	if _, err := c.CreateRecording(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	old := r.BlobKey
+	wk := []byte("\x01\x02k1sealed")
+	if err := c.ReplaceBlob(ctx, r.ID, old, old+".s1", wk); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Recording(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.BlobKey != old+".s1" || !bytes.Equal(got.DataKey, wk) {
+		t.Fatalf("after ReplaceBlob: key %q data key %q", got.BlobKey, got.DataKey)
+	}
+	if err := c.ReplaceBlob(ctx, r.ID, old, old+".s2", nil); recvault.ErrorCode(err) != recvault.ECONFLICT {
+		t.Fatalf("ReplaceBlob from a key no longer used: %v, want ECONFLICT", err)
+	}
+	// nil clears the data key (a blob rewritten in mode verified).
+	if err := c.ReplaceBlob(ctx, r.ID, old+".s1", old+".s3", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = c.Recording(ctx, r.ID); err != nil || got.DataKey != nil || got.BlobKey != old+".s3" {
+		t.Fatalf("after clearing: %+v, %v", got, err)
+	}
+	// Racing replacements from the same key: exactly one wins.
+	var wins, conflicts atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := c.ReplaceBlob(ctx, r.ID, old+".s3", fmt.Sprintf("%s.race%d", old, i), nil)
+			switch recvault.ErrorCode(err) {
+			case "":
+				wins.Add(1)
+			case recvault.ECONFLICT:
+				conflicts.Add(1)
+			default:
+				t.Errorf("racing ReplaceBlob: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 || conflicts.Load() != 7 {
+		t.Fatalf("racing ReplaceBlob: %d won, %d conflicted; want 1 and 7", wins.Load(), conflicts.Load())
+	}
+	if got, err = c.Recording(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.BeginDelete(ctx, r.ID, "admin", "test", base); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ReplaceBlob(ctx, r.ID, got.BlobKey, got.BlobKey+".late", nil); recvault.ErrorCode(err) != recvault.ENOTFOUND {
+		t.Fatalf("ReplaceBlob of a deleted recording: %v, want ENOTFOUND", err)
+	}
+	if err := c.ReplaceBlob(ctx, "nope", "a", "b", nil); recvault.ErrorCode(err) != recvault.ENOTFOUND {
+		t.Fatalf("ReplaceBlob of a missing recording: %v, want ENOTFOUND", err)
 	}
 }

@@ -151,6 +151,32 @@ func (c *DB) SetDataKey(ctx context.Context, id string, wk []byte) error {
 	return nil
 }
 
+// ReplaceBlob swaps recording id's blob key and data key in one
+// conditional statement: two migrations of one recording cannot both win,
+// and a migration never resurrects a recording deleted meanwhile.
+func (c *DB) ReplaceBlob(ctx context.Context, id, oldKey, newKey string, wk []byte) error {
+	if !storable(id, oldKey, newKey) {
+		return recvault.Errorf(recvault.ENOTFOUND, "recording not found")
+	}
+	tag, err := c.pool.Exec(ctx, `UPDATE recordings SET blob_key = $1, data_key = $2 WHERE id = $3 AND blob_key = $4`,
+		newKey, dataKey(wk), id, oldKey)
+	if err != nil {
+		return fmt.Errorf("replace blob of recording %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	var one int
+	err = c.pool.QueryRow(ctx, `SELECT 1 FROM recordings WHERE id = $1`, id).Scan(&one)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return recvault.Errorf(recvault.ENOTFOUND, "recording not found")
+	case err != nil:
+		return fmt.Errorf("replace blob of recording %s: %w", id, err)
+	}
+	return recvault.Errorf(recvault.ECONFLICT, "the blob of recording %s changed meanwhile", id)
+}
+
 // RecordingsWithDataKeys pages through the recordings that have a data
 // key, by id (keyset paging: rows added or re-keyed meanwhile do not shift
 // the pages).

@@ -149,6 +149,33 @@ func (c *DB) SetDataKey(ctx context.Context, id string, wk []byte) error {
 	return nil
 }
 
+// ReplaceBlob swaps recording id's blob key and data key in one
+// conditional statement: two migrations of one recording cannot both win,
+// and a migration never resurrects a recording deleted meanwhile.
+func (c *DB) ReplaceBlob(ctx context.Context, id, oldKey, newKey string, wk []byte) error {
+	res, err := c.db.ExecContext(ctx, `UPDATE recordings SET blob_key = ?, data_key = ? WHERE id = ? AND blob_key = ?`,
+		newKey, dataKey(wk), id, oldKey)
+	if err != nil {
+		return fmt.Errorf("replace blob of recording %s: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("replace blob of recording %s: %w", id, err)
+	}
+	if n == 1 {
+		return nil
+	}
+	var one int
+	err = c.db.QueryRowContext(ctx, `SELECT 1 FROM recordings WHERE id = ?`, id).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return recvault.Errorf(recvault.ENOTFOUND, "recording not found")
+	case err != nil:
+		return fmt.Errorf("replace blob of recording %s: %w", id, err)
+	}
+	return recvault.Errorf(recvault.ECONFLICT, "the blob of recording %s changed meanwhile", id)
+}
+
 // RecordingsWithDataKeys pages through the recordings that have a data
 // key, by id (keyset paging: rows added or re-keyed meanwhile do not shift
 // the pages).

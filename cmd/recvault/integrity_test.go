@@ -207,3 +207,81 @@ func TestEncryptedAtRest(t *testing.T) {
 		t.Fatal("A-law WAV through CC-Gateway")
 	}
 }
+
+// TestCorruptChunkCleanError: when the first chunk a download reads fails
+// verification, nothing has been sent yet, so each API answers with its
+// clean error (v1 and Ameyo 500 with their error bodies, CC-Gateway
+// retcode 108-014) and no download headers, rather than a cut connection.
+func TestCorruptChunkCleanError(t *testing.T) {
+	env := startEnv(t)
+	ctx := context.Background()
+	src := wavPCM16(8000*30, 12)
+	a, _, err := env.app.svc.Ingest(ctx, nil, ingestReqPath(110, "clean-a", "4977", "Y:/9/0/20260101/4977/5.V3"), bytes.NewReader(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.corruptStored(a.BlobKey, 200_000) // plaintext chunk 3: bytes 196608-262143
+	get := func(path string, hdr ...string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", env.URL+path, nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v (want a clean error, not a cut connection)", path, err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("%s: body: %v (want a clean error, not a cut connection)", path, err)
+		}
+		return resp, b
+	}
+	bad := []string{"Range", "bytes=200000-200999"}
+	tok := env.loginDemo("admin")
+	for _, q := range []string{"", "?format=wav"} {
+		resp, body := get("/api/v1/recordings/"+a.ID+"/media"+q, append([]string{"Authorization", "Bearer " + tok}, bad...)...)
+		if resp.StatusCode != 500 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") ||
+			!bytes.Contains(body, []byte(`"error"`)) {
+			t.Errorf("v1 %q: %d %q %q; want 500 with the JSON error", q, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+		for _, h := range []string{"Content-Disposition", "Content-Range", "ETag"} {
+			if v := resp.Header.Get(h); v != "" {
+				t.Errorf("v1 %q: error answer carries %s: %q", q, h, v)
+			}
+		}
+	}
+	sid := env.ameyoLogin("supervisor@exotel.in", true)
+	resp, body := get("/ameyorestapi/cc/downloadVoiceLog?campaignId=110&crtObjectId=clean-a&targetFormat=original&filters="+
+		url.QueryEscape(`{"callId":"call-clean-a"}`), append([]string{"Sessionid", sid}, bad...)...)
+	if resp.StatusCode != 500 || resp.Header.Get("Content-Disposition") != "" {
+		t.Errorf("ameyo: %d %q; want its 500", resp.StatusCode, body)
+	}
+	g := env.ccSignIn("4977", "agent-demo-pass", "")
+	// CC-Gateway serves 8-bit A-law: output byte 110000 comes from source
+	// byte ~220000, in the bad chunk.
+	resp, body = get(ccgw+"/recordfile/4977/recordfiledownloadEx?callId=call-clean-a", "Guid", g, "Range", "bytes=110000-110999")
+	if !bytes.Contains(body, []byte(`"108-014"`)) || resp.Header.Get("Content-Disposition") != "" {
+		t.Errorf("ccgw: %d %q; want retcode 108-014", resp.StatusCode, body)
+	}
+	// The audit trail has each as an integrity failure.
+	ev, err := env.app.cat.Audit(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ev {
+		if e.RecordingID == a.ID && e.Detail == "integrity failure" {
+			n++
+		}
+	}
+	if n < 4 {
+		t.Errorf("%d integrity failures audited, want 4", n)
+	}
+	// A range before the bad chunk is still served exactly.
+	resp, body = get("/api/v1/recordings/"+a.ID+"/media", "Authorization", "Bearer "+tok, "Range", "bytes=100-1099")
+	if resp.StatusCode != 206 || !bytes.Equal(body, src[100:1100]) {
+		t.Errorf("range before the bad chunk: %d, %d bytes", resp.StatusCode, len(body))
+	}
+}

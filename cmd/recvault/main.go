@@ -59,6 +59,7 @@ Usage:
   recvault deleted [--limit N] [--data DIR]
   recvault purge [--dry-run] [--data DIR]
   recvault scrub [--rate MB/s] [--data DIR]
+  recvault migrate-blobs [--rate MB/s] [--encryption-key-file F] [--data DIR]
   recvault keys generate FILE
   recvault keys rotate --encryption-key-file OLD --new-key-file NEW [--data DIR]
 
@@ -117,6 +118,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdPurge(ctx, args[1:], stdout, stderr)
 	case "scrub":
 		err = cmdScrub(ctx, args[1:], stdout, stderr)
+	case "migrate-blobs":
+		err = cmdMigrateBlobs(ctx, args[1:], stdout, stderr)
 	case "keys":
 		err = cmdKeys(ctx, args[1:], stdout, stderr)
 	default:

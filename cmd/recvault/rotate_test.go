@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -217,6 +218,26 @@ func TestKeysRotate(t *testing.T) {
 	if ids := keyIDs(t, a.cat); ids[newRing.Current()] != len(srcs) || len(ids) != 1 {
 		t.Fatalf("after rotation, data keys by master key %v, want all %d under %s", ids, len(srcs), newRing.Current())
 	}
+	// Both runs are in the audit trail, with their counts.
+	ev, err := a.cat.Audit(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var runs []string
+	for _, e := range ev {
+		if e.Action == recvault.ActionStorageAdmin && e.Outcome == recvault.OutcomeGranted {
+			runs = append(runs, e.Subject)
+		}
+	}
+	wantRuns := []string{
+		fmt.Sprintf("rotate data keys to master key %s: %d rewrapped, 0 already current, 0 deleted meanwhile, 0 failed", newRing.Current(), len(srcs)),
+		fmt.Sprintf("rotate data keys to master key %s: 0 rewrapped, %d already current, 0 deleted meanwhile, 0 failed", newRing.Current(), len(srcs)),
+	}
+	slices.Sort(runs)
+	slices.Sort(wantRuns)
+	if !slices.Equal(runs, wantRuns) {
+		t.Fatalf("audited rotations %q, want %q", runs, wantRuns)
+	}
 	bothRing, err := keyfile.Load(bothPath)
 	if err != nil {
 		t.Fatal(err)
@@ -261,23 +282,7 @@ func TestKeysRotateKilledMidway(t *testing.T) {
 	srcs := ingestN(t, loc, oldPath, n)
 
 	args := append([]string{"keys", "rotate", "--encryption-key-file", oldPath, "--new-key-file", newPath}, storeArgs(loc, dir)...)
-	cmd := child(t, args...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "progress: ") {
-		t.Fatalf("first line of keys rotate: %q %v", line, err)
-	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	werr := cmd.Wait()
-	t.Logf("after %q: %v", strings.TrimSpace(line), werr)
+	killAfterProgress(t, args...)
 
 	a := openWithKey(t, loc, bothPath)
 	ids := keyIDs(t, a.cat)
@@ -301,4 +306,27 @@ func TestKeysRotateKilledMidway(t *testing.T) {
 		t.Fatalf("after the rerun, data keys by master key %v, want all %d under %s", ids, n, newRing.Current())
 	}
 	readAllWith(t, a, newRing, srcs)
+}
+
+// killAfterProgress runs the command args in a child process and kills it
+// with SIGKILL as soon as it has printed its first "progress: " line, as
+// a crash or an operator's kill -9 would stop it mid-way.
+func killAfterProgress(t *testing.T, args ...string) {
+	t.Helper()
+	cmd := child(t, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "progress: ") {
+		t.Fatalf("first line of %s: %q %v", args[0], line, err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("killed %s after %q: %v", args[0], strings.TrimSpace(line), cmd.Wait())
 }

@@ -40,12 +40,9 @@ func cmdScrub(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(pos) > 0 {
 		return usagef("unexpected argument %q", pos[0])
 	}
-	if *rate < 0 || math.IsNaN(*rate) || math.IsInf(*rate, 0) {
-		return usagef("--rate must be 0 (unlimited) or a positive number of MB/s")
-	}
-	bps := int64(*rate * 1e6)
-	if *rate > 0 && bps < 1 {
-		bps = 1
+	bps, err := bytesPerSecond(*rate)
+	if err != nil {
+		return err
 	}
 	a, err := stores.open(ctx, appOptions{})
 	if err != nil {
@@ -69,4 +66,16 @@ func cmdScrub(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%d corrupt, %d missing, %d unreadable recordings", sum.Corrupt, sum.Missing, sum.Errors)
 	}
 	return nil
+}
+
+// bytesPerSecond turns a --rate in MB/s into bytes a second (0: unlimited).
+func bytesPerSecond(rate float64) (int64, error) {
+	if rate < 0 || math.IsNaN(rate) || math.IsInf(rate, 0) {
+		return 0, usagef("--rate must be 0 (unlimited) or a positive number of MB/s")
+	}
+	bps := int64(rate * 1e6)
+	if rate > 0 && bps < 1 {
+		bps = 1
+	}
+	return bps, nil
 }

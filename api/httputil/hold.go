@@ -1,0 +1,143 @@
+package httputil
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+)
+
+// holdWriter passes a response through but holds its status line back
+// until the first body byte is ready, so that a download whose very first
+// read fails (a chunk that fails verification at the start of a Range, a
+// conversion whose input is bad from the outset) can still be answered
+// with the API's clean error instead of a cut connection. Once a byte has
+// been handed to the connection, the status is out and a later failure can
+// only cut the transfer.
+//
+// It keeps sendfile: a file source goes straight to the underlying
+// ReadFrom (files are not verified by reading, so there is nothing to wait
+// for), any other source is read once into a small buffer before the
+// status is released.
+type holdWriter struct {
+	http.ResponseWriter
+	code int  // the status held back; 0 while none was set
+	sent bool // the status went to the underlying writer
+}
+
+// WriteHeader holds code until the body starts (or release).
+func (h *holdWriter) WriteHeader(code int) {
+	if h.sent || code < 200 {
+		h.ResponseWriter.WriteHeader(code)
+		return
+	}
+	if h.code == 0 {
+		h.code = code
+	}
+}
+
+// release sends the held status, once.
+func (h *holdWriter) release() {
+	if h.sent {
+		return
+	}
+	h.sent = true
+	if h.code != 0 {
+		h.ResponseWriter.WriteHeader(h.code)
+	}
+}
+
+func (h *holdWriter) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	h.release()
+	return h.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (h *holdWriter) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+// primeBufs holds the buffers of the first read of a non-file body. One
+// read of a sealed blob verifies the whole chunk it falls in, so a small
+// buffer is enough to know whether the start of the body is good.
+var primeBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+
+// ReadFrom reads src once before releasing the status, then hands the rest
+// to the underlying writer's ReadFrom (sendfile for files, a pooled buffer
+// otherwise). A first read that fails returns its error with nothing sent.
+func (h *holdWriter) ReadFrom(src io.Reader) (int64, error) {
+	var sent int64
+	if !h.sent && !IsFile(src) {
+		bp := primeBufs.Get().(*[]byte)
+		defer primeBufs.Put(bp)
+		n, err := src.Read(*bp)
+		if n == 0 && err != nil {
+			if errors.Is(err, io.EOF) {
+				return 0, nil
+			}
+			return 0, err
+		}
+		m, werr := h.Write((*bp)[:n])
+		sent = int64(m)
+		if werr != nil {
+			return sent, werr
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return sent, nil
+			}
+			return sent, err
+		}
+	}
+	h.release()
+	if rf, ok := h.ResponseWriter.(io.ReaderFrom); ok {
+		n, err := rf.ReadFrom(src)
+		return sent + n, err
+	}
+	n, err := io.Copy(writerOnly{h.ResponseWriter}, src)
+	return sent + n, err
+}
+
+// writerOnly hides a writer's ReadFrom from io.Copy.
+type writerOnly struct{ io.Writer }
+
+// IsFile reports whether src is a file, possibly limited to a range as
+// http.ServeContent does: what the connection can sendfile.
+func IsFile(src io.Reader) bool {
+	if lr, ok := src.(*io.LimitedReader); ok {
+		src = lr.R
+	}
+	_, ok := src.(*os.File)
+	return ok
+}
+
+// readWatch remembers the first failure of a download body's reads (other
+// than io.EOF), which http.ServeContent does not report. The mutex is for
+// a multipart answer, whose parts ServeContent reads in a goroutine that
+// may outlive it when the client leaves.
+type readWatch struct {
+	io.ReadSeeker
+	mu  sync.Mutex
+	err error
+}
+
+func (r *readWatch) Read(p []byte) (int, error) {
+	n, err := r.ReadSeeker.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		r.mu.Lock()
+		if r.err == nil {
+			r.err = err
+		}
+		r.mu.Unlock()
+	}
+	return n, err
+}
+
+// failure is the first read error, if any.
+func (r *readWatch) failure() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
