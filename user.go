@@ -302,8 +302,6 @@ type Catalog interface {
 	// id, whose StartedAt is more than their campaign's retention (or the
 	// default's) before now and that no hold covers. No policy: none.
 	PurgeCandidates(ctx context.Context, now time.Time, afterID string, limit int) ([]*Recording, error)
-	// SHA256InUse reports whether any recording has those bytes.
-	SHA256InUse(ctx context.Context, sha256 string) (bool, error)
 	// BeginDelete, in one transaction, writes the tombstone of recording
 	// id (by, reason, at; state TombstoneDeleting) and removes its row.
 	// ENOTFOUND if there is no such recording; ECONFLICT "recording is

@@ -144,7 +144,7 @@ func (s *Service) Download(ctx context.Context, p *recvault.Principal, r *recvau
 	// Keyed by recording as well as by content: a conversion is filled only
 	// from this recording's verified reads, so one recording's corrupt blob
 	// can never be served for another with the same bytes.
-	cacheKey := r.ID + "|" + r.SHA256 + "|" + key
+	cacheKey := conversionKey(r, key)
 	produce := func(ctx context.Context, w io.Writer) error {
 		_, err := out.WriteTo(ctx, w, io.NewSectionReader(blob, 0, blob.Size()))
 		return err
@@ -247,3 +247,15 @@ func trimInvalid(err error) string {
 	}
 	return msg
 }
+
+// conversionKey names output (a media.Output key) of recording r in the
+// transcode cache: by recording, so that one recording's outputs are never
+// served for another's, and by content, so that bytes replaced under the
+// same id never meet an output of the old ones.
+func conversionKey(r *recvault.Recording, output string) string {
+	return conversionPrefix(r.ID) + r.SHA256 + "|" + output
+}
+
+// conversionPrefix starts the cache key of every output of recording id:
+// what a deletion drops.
+func conversionPrefix(id string) string { return id + "|" }

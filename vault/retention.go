@@ -41,7 +41,7 @@ const purgeLeaseTTL = 10 * time.Minute
 
 // ErrPurgeBusy is wrapped by Purge's ECONFLICT when another purge (this
 // replica's or another's) holds the purge lease.
-var ErrPurgeBusy = errors.New("another purge is running")
+var ErrPurgeBusy = errors.New("another purge is running (or one stopped less than 10 minutes ago without releasing its lease: try again when it expires)")
 
 // actorName is who a change is recorded as being made by: the user, the
 // operator ("cli") or the server itself ("recvault", e.g. the purge job).
@@ -221,16 +221,11 @@ func (s *Service) finishDelete(ctx context.Context, t *recvault.Tombstone) error
 		return fmt.Errorf("delete blob of recording %s: %w", t.RecordingID, err)
 	}
 	if s.cfg.Cache != nil {
-		used, err := s.cat.SHA256InUse(ctx, t.SHA256)
-		if err != nil {
-			return fmt.Errorf("cached conversions of recording %s: %w", t.RecordingID, err)
-		}
-		if !used {
-			// The cache keys outputs by the content's SHA-256 (download.go).
-			// This drops this replica's copies only: other replicas' caches
-			// are private to them and age out (or go when they stop).
-			s.cfg.Cache.DropPrefix(t.SHA256 + "|")
-		}
+		// The cache keys outputs by recording (conversionKey). This drops
+		// this replica's copies only: other replicas' caches are private
+		// to them, unreachable once the row is gone, and age out (or go
+		// when they stop).
+		s.cfg.Cache.DropPrefix(conversionPrefix(t.RecordingID))
 	}
 	if err := s.destroyDataKey(ctx, t); err != nil {
 		return fmt.Errorf("data key of recording %s: %w", t.RecordingID, err)

@@ -254,8 +254,8 @@ func TestRetentionResumeAfterCrash(t *testing.T) {
 }
 
 // TestRetentionDeleteDropsCachedConversions: deleting drops the cached
-// outputs of the recording's content, unless another recording has the
-// same bytes.
+// outputs of the recording, and not those of another recording with the
+// same bytes, nor anything else.
 func TestRetentionDeleteDropsCachedConversions(t *testing.T) {
 	e := newRetentionEnv(t)
 	ctx := vault.WithRequestInfo(context.Background(), vault.RequestInfo{Via: "cli"})
@@ -278,19 +278,29 @@ func TestRetentionDeleteDropsCachedConversions(t *testing.T) {
 		}
 		f.Close()
 	}
-	fill(a.SHA256 + "|mp3")
+	fill(vault.ConversionKey(a, "mp3"))
+	fill(vault.ConversionKey(a, "wav"))
+	fill(vault.ConversionKey(&twin, "mp3"))
 	fill("other|mp3")
 	if err := e.svc.Delete(ctx, nil, a.ID, "erasure"); err != nil {
 		t.Fatal(err)
 	}
 	if _, outputs, _ := e.cache.Stats(); outputs != 2 {
-		t.Fatalf("outputs of content another recording has were dropped: %d left", outputs)
+		t.Fatalf("%d outputs left after deleting a recording with 2 of 4, want 2", outputs)
+	}
+	if _, ok := e.cache.Get(vault.ConversionKey(a, "mp3")); ok {
+		t.Fatal("conversion of a deleted recording still cached")
+	}
+	if f, ok := e.cache.Get(vault.ConversionKey(&twin, "mp3")); !ok {
+		t.Fatal("the twin's conversion was dropped")
+	} else {
+		f.Close()
 	}
 	if err := e.svc.Delete(ctx, nil, twin.ID, "erasure"); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := e.cache.Get(a.SHA256 + "|mp3"); ok {
-		t.Fatal("conversion of deleted content still cached")
+	if _, ok := e.cache.Get(vault.ConversionKey(&twin, "mp3")); ok {
+		t.Fatal("conversion of the deleted twin still cached")
 	}
 	if f, ok := e.cache.Get("other|mp3"); !ok {
 		t.Fatal("another content's conversion was dropped")

@@ -146,18 +146,6 @@ func (c *DB) PurgeCandidates(ctx context.Context, now time.Time, afterID string,
 	return out, nil
 }
 
-// SHA256InUse reports whether a recording has those bytes.
-func (c *DB) SHA256InUse(ctx context.Context, sha string) (bool, error) {
-	if !storable(sha) {
-		return false, nil
-	}
-	var used bool
-	if err := c.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM recordings WHERE sha256 = $1)`, sha).Scan(&used); err != nil {
-		return false, fmt.Errorf("recordings by content: %w", err)
-	}
-	return used, nil
-}
-
 // BeginDelete writes the tombstone and removes the row in one
 // transaction. The row is locked (FOR UPDATE) first, so that of two
 // concurrent deletions of one recording exactly one writes a tombstone;

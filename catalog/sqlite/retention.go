@@ -146,15 +146,6 @@ func (c *DB) PurgeCandidates(ctx context.Context, now time.Time, afterID string,
 	return out, nil
 }
 
-// SHA256InUse reports whether a recording has those bytes.
-func (c *DB) SHA256InUse(ctx context.Context, sha string) (bool, error) {
-	var n int
-	if err := c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM recordings WHERE sha256 = ?`, sha).Scan(&n); err != nil {
-		return false, fmt.Errorf("recordings by content: %w", err)
-	}
-	return n > 0, nil
-}
-
 // BeginDelete writes the tombstone and removes the row in one
 // transaction; it is an immediate (write-locked) one, so no hold can be
 // added between the check and the removal.

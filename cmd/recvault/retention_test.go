@@ -1,15 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/recvault/recvault"
+	"github.com/recvault/recvault/vault"
 )
 
 // The demo recordings (all older than 30 days): campaign 110 has
@@ -144,10 +149,23 @@ func TestRetentionDeleteAPI(t *testing.T) {
 	if code, out, errs := runCLI(t, "", "hold", "remove", "--recording", voice.ID, "--data", env.dir); code != 0 {
 		t.Fatalf("hold remove: %s%s", out, errs)
 	}
+	// Two converted outputs of the recording in the transcode cache.
+	for _, f := range []string{"mp3", "mp3&bitrate=32"} {
+		if resp, b := env.do("GET", path+"/media?format="+f, admin, nil); resp.StatusCode != 200 {
+			t.Fatalf("mp3 before deletion: %d %s", resp.StatusCode, b)
+		}
+	}
+	_, cached, _ := env.app.cache.Stats()
+	if cached < 2 {
+		t.Fatalf("%d outputs cached after two MP3 downloads", cached)
+	}
 	blobs := env.blobCount()
 	resp, b = env.do("DELETE", path, admin, strings.NewReader(`{"reason":"erasure request 7"}`), "Content-Type", "application/json")
 	if resp.StatusCode != 204 {
 		t.Fatalf("delete: %d %s", resp.StatusCode, b)
+	}
+	if _, left, _ := env.app.cache.Stats(); left != cached-2 {
+		t.Fatalf("%d outputs cached after the deletion, want %d: its conversions were kept", left, cached-2)
 	}
 	if env.blobCount() != blobs-1 {
 		t.Fatalf("blobs %d, want %d", env.blobCount(), blobs-1)
@@ -293,5 +311,135 @@ func TestRetentionServePurge(t *testing.T) {
 		if _, err := a.blobs.Open(ctx, key); recvault.ErrorCode(err) != recvault.ENOTFOUND {
 			t.Fatalf("blob of the interrupted deletion left: %v", err)
 		}
+	}
+}
+
+// TestPurgeKilledMidway kills a real `recvault purge` process with
+// SIGKILL while it deletes: every recording is then either whole (its row
+// and its readable blob) or tombstoned, never a row whose bytes are gone;
+// a purge started before the dead run's lease expires says so clearly,
+// and the first purge after it finishes the interrupted deletions and the
+// rest.
+func TestPurgeKilledMidway(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	loc := testLocations(t, dir)
+	a := openWithKey(t, loc, "")
+	const n = 400
+	old := time.Now().Add(-100 * 24 * time.Hour)
+	srcs := map[string][]byte{}
+	for i := range n {
+		req := ingestReq(330, fmt.Sprintf("old-%d", i))
+		req.StartedAt = old
+		src := wavPCM16(200+i, i)
+		r, _, err := a.svc.Ingest(ctx, nil, req, bytes.NewReader(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcs[r.ID] = src
+	}
+	store := storeArgs(loc, dir)
+	if code, out, errs := runCLI(t, "", append([]string{"retention", "set", "--campaign", "330", "--days", "30"}, store...)...); code != 0 {
+		t.Fatalf("retention set: %s%s", out, errs)
+	}
+	cmd := child(t, append([]string{"purge"}, store...)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ts, err := a.cat.Tombstones(ctx, "", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ts) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("purge deleted nothing in 30 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("purge killed: %v", cmd.Wait())
+
+	tomb := map[string]string{}
+	all, err := a.cat.Tombstones(ctx, "", 10*n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ts := range all {
+		tomb[ts.RecordingID] = ts.State
+	}
+	alive := 0
+	for id, src := range srcs {
+		r, err := a.cat.Recording(ctx, id)
+		if recvault.ErrorCode(err) == recvault.ENOTFOUND {
+			if tomb[id] == "" {
+				t.Fatalf("recording %s gone without a tombstone", id)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tomb[id] != "" {
+			t.Fatalf("recording %s has a row and a tombstone (%s)", id, tomb[id])
+		}
+		b, err := a.blobs.(interface {
+			OpenVerified(context.Context, string, string) (recvault.Blob, error)
+		}).OpenVerified(ctx, r.BlobKey, r.SHA256)
+		if err != nil {
+			t.Fatalf("recording %s has a row but its bytes are gone: %v", id, err)
+		}
+		got, err := io.ReadAll(b)
+		b.Close()
+		if err != nil || !bytes.Equal(got, src) {
+			t.Fatalf("recording %s after the kill: %d bytes, %v", id, len(got), err)
+		}
+		alive++
+	}
+	deleting := 0
+	for _, st := range tomb {
+		if st == recvault.TombstoneDeleting {
+			deleting++
+		}
+	}
+	t.Logf("the kill left %d recordings, %d tombstones (%d still deleting)", alive, len(tomb), deleting)
+	if alive == 0 {
+		t.Fatal("the purge finished before it was killed: nothing was cut")
+	}
+	// The dead run still holds the purge lease.
+	code, out, errs := runCLI(t, "", append([]string{"purge"}, store...)...)
+	if code == 0 || !strings.Contains(errs, "another purge is running") || !strings.Contains(errs, "lease") {
+		t.Fatalf("purge right after the kill: %d %q %q", code, out, errs)
+	}
+	// Once the lease has run out, the next purge finishes everything.
+	later := time.Now().Add(11 * time.Minute)
+	loc2 := loc
+	b, err := openApp(ctx, loc2, appOptions{Logger: quietLog, Now: func() time.Time { return later }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	rep, err := b.svc.Purge(vault.WithRequestInfo(ctx, vault.RequestInfo{Via: "cli"}), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Resumed != deleting || rep.Deleted != alive || rep.Failed != 0 {
+		t.Fatalf("purge after the lease: %d resumed, %d deleted, %d failed; want %d, %d, 0", rep.Resumed, rep.Deleted, rep.Failed, deleting, alive)
+	}
+	for id := range srcs {
+		if _, err := b.cat.Recording(ctx, id); recvault.ErrorCode(err) != recvault.ENOTFOUND {
+			t.Fatalf("recording %s survived the purge: %v", id, err)
+		}
+	}
+	if pending, err := b.cat.Tombstones(ctx, recvault.TombstoneDeleting, 10); err != nil || len(pending) != 0 {
+		t.Fatalf("deletions still pending: %d %v", len(pending), err)
+	}
+	if left := rawCount(t, b); left != 0 {
+		t.Fatalf("%d blobs left after purging every recording", left)
 	}
 }
