@@ -24,6 +24,14 @@ const auditInsert = `INSERT INTO audit (seq, at, actor, role, via, action, outco
 	recording_ids, subject, format, byte_range, detail, remote, request_id, prev_hash, hash)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
 
+// auditInsertListed is auditInsert for a record with RecordingIDs: it also
+// stores each of them in audit_recordings (one row per id, in the same
+// statement so the pipeline needs no returned id), so that FindAudit
+// finds the record by any of them through an index.
+const auditInsertListed = `WITH a AS (` + auditInsert + ` RETURNING id)
+	INSERT INTO audit_recordings (recording_id, audit_id)
+	SELECT DISTINCT r, a.id FROM a, unnest(string_to_array($9, ' ')) AS r`
+
 // AppendAudit appends events to the hash chain in one transaction. The
 // chain is one sequence for every replica: the head row, locked FOR
 // UPDATE, orders concurrent writers (a second batch waits for the first to
@@ -54,7 +62,11 @@ func (c *DB) AppendAudit(ctx context.Context, events []*recvault.AuditEvent) err
 			e.Seq, e.PrevHash = seq, hash
 			e.Hash = e.ChainHash(hash)
 			hash = e.Hash
-			b.Queue(auditInsert, e.Seq, nanos(e.At), e.Actor, e.Role, e.API, string(e.Action), string(e.Outcome),
+			q := auditInsert
+			if ids != "" {
+				q = auditInsertListed
+			}
+			b.Queue(q, e.Seq, nanos(e.At), e.Actor, e.Role, e.API, string(e.Action), string(e.Outcome),
 				e.RecordingID, ids, e.Subject, e.Format, e.Range, e.Detail, e.Remote, e.RequestID, e.PrevHash, e.Hash)
 		}
 		b.Queue(`UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, seq, hash)
@@ -157,9 +169,11 @@ func (c *DB) FindAudit(ctx context.Context, f recvault.AuditFilter) ([]recvault.
 		where = append(where, "actor = "+arg(f.Actor))
 	}
 	if f.RecordingID != "" {
-		id := recvault.JoinRecordingIDs([]string{f.RecordingID}) // spelt as stored
-		where = append(where, "(recording_id = "+arg(f.RecordingID)+
-			" OR strpos(' ' || recording_ids || ' ', ' ' || "+arg(id)+" || ' ') > 0)")
+		// Acted on, or among the ids a listing returned (audit_recordings
+		// holds them as stored: spelt as JoinRecordingIDs spells them).
+		id := recvault.JoinRecordingIDs([]string{f.RecordingID})
+		where = append(where, "id IN (SELECT id FROM audit WHERE recording_id = "+arg(f.RecordingID)+
+			" UNION SELECT audit_id FROM audit_recordings WHERE recording_id = "+arg(id)+")")
 	}
 	if f.Cursor != "" {
 		after, tag, err := cursor.Decode(f.Cursor)

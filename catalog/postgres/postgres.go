@@ -58,6 +58,16 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, parseError(url, err)
 	}
 	target, secret := describe(&cfg.ConnConfig.Config), cfg.ConnConfig.Password
+	// Statement caching: unless the URL asks otherwise
+	// (default_query_exec_mode, e.g. for a transaction-pooling proxy),
+	// pgx runs every query in QueryExecModeCacheStatement, its default:
+	// each connection prepares a distinct SQL text once, keeps it in an
+	// LRU of statement_cache_capacity (512) and afterwards sends only
+	// Bind/Execute, one round trip without a parse. The hot queries are
+	// written for it: fixed texts for lookups by id, identity, session and
+	// user, and the listings' texts depend only on which filter fields are
+	// set (scope lists are one = ANY($n) array, whatever their length), so
+	// a deployment uses a few dozen texts, all cached.
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
 	}

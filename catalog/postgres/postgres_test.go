@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/recvault/recvault"
@@ -233,4 +234,41 @@ func parseCheck(url, want string) string {
 		return "describe(" + url + ") = " + got + ", want " + want
 	}
 	return ""
+}
+
+// TestAuditBackfill upgrades a catalogue of schema 10 whose audit already
+// holds listings: migration 11 must index their recording ids, so that
+// FindAudit still finds every record about a recording.
+func TestAuditBackfill(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for v := 1; v <= 10; v++ {
+		if _, err := conn.Exec(ctx, migrations[v-1]); err != nil {
+			t.Fatalf("migration %d: %v", v, err)
+		}
+		if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations VALUES ($1, 0)`, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, ids := range []string{"a b c", "c", "", "bb a"} {
+		if _, err := conn.Exec(ctx, `INSERT INTO audit (seq, at, actor, action, recording_id, recording_ids, outcome, detail, remote, request_id, via)
+			VALUES ($1, $2, 'u', 'list', '', $3, 'granted', '', '', '', 'v1')`, i+1, i+1, ids); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db := openURL(t, url)
+	for id, want := range map[string]int{"a": 2, "b": 1, "bb": 1, "c": 2, "d": 0} {
+		got, _, err := db.FindAudit(ctx, recvault.AuditFilter{RecordingID: id})
+		if err != nil || len(got) != want {
+			t.Errorf("records about %s: %d, want %d (%v)", id, len(got), want, err)
+		}
+	}
 }

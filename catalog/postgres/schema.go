@@ -222,4 +222,37 @@ CREATE INDEX recordings_sha256 ON recordings (sha256);
 	`
 ALTER TABLE recordings ADD COLUMN data_key BYTEA;
 `,
+	// 11: indexes for the lookups and pages the APIs make, so that none
+	// sorts or scans more than its answer at tens of millions of rows:
+	//   - one campaign newest first, in exactly the ORDER BY and cursor
+	//     order (campaign_id, started_at, id), and likewise one agent's
+	//     recordings (the old agent index lacked id, so the cursor's tie
+	//     break and ORDER BY's second key needed a sort);
+	//   - a crtObjectId without its campaign (Ameyo's campaign 0);
+	//   - the audit records about a recording that a listing returned
+	//     (audit_recordings, one row per listed id; the OR over
+	//     recording_ids read every record), and an actor's records in
+	//     append order.
+	// ANALYZE last, so that the first queries after a migration of a big
+	// catalogue are planned on statistics (autovacuum keeps them fresh
+	// afterwards). CREATE INDEX blocks ingest while it builds: seconds
+	// per million recordings.
+	`
+CREATE INDEX recordings_campaign_started ON recordings (campaign_id, started_at, id);
+DROP INDEX recordings_agent_started;
+CREATE INDEX recordings_agent_started ON recordings (agent_id, started_at, id);
+CREATE INDEX recordings_crt ON recordings (crt_object_id);
+CREATE TABLE audit_recordings (
+	recording_id TEXT NOT NULL,
+	audit_id     BIGINT NOT NULL,
+	PRIMARY KEY (recording_id, audit_id)
+);
+INSERT INTO audit_recordings (recording_id, audit_id)
+SELECT DISTINCT r, id FROM audit, unnest(string_to_array(recording_ids, ' ')) AS r
+WHERE recording_ids <> '' AND r <> '';
+CREATE INDEX audit_actor_id ON audit (actor, id);
+ANALYZE recordings;
+ANALYZE audit;
+ANALYZE audit_recordings;
+`,
 }

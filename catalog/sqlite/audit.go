@@ -39,16 +39,11 @@ func (c *DB) AppendAudit(ctx context.Context, events []*recvault.AuditEvent) (er
 	defer tx.Rollback()
 	var seq int64
 	var hash string
-	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &hash); err != nil {
+	if err := tx.StmtContext(ctx, c.st.auditHead).QueryRowContext(ctx).Scan(&seq, &hash); err != nil {
 		return fmt.Errorf("append audit: read chain head: %w", err)
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit (seq, at, actor, role, via, action, outcome,
-		recording_id, recording_ids, subject, format, byte_range, detail, remote, request_id, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("append audit: %w", err)
-	}
-	defer stmt.Close()
+	insert := tx.StmtContext(ctx, c.st.auditInsert)
+	listed := tx.StmtContext(ctx, c.st.auditListed)
 	for _, e := range events {
 		ids := recvault.JoinRecordingIDs(e.RecordingIDs)
 		e.RecordingIDs = recvault.SplitRecordingIDs(ids)
@@ -56,12 +51,27 @@ func (c *DB) AppendAudit(ctx context.Context, events []*recvault.AuditEvent) (er
 		e.Seq, e.PrevHash = seq, hash
 		e.Hash = e.ChainHash(hash)
 		hash = e.Hash
-		if _, err := stmt.ExecContext(ctx, e.Seq, nanos(e.At), e.Actor, e.Role, e.API, string(e.Action), string(e.Outcome),
-			e.RecordingID, ids, e.Subject, e.Format, e.Range, e.Detail, e.Remote, e.RequestID, e.PrevHash, e.Hash); err != nil {
+		res, err := insert.ExecContext(ctx, e.Seq, nanos(e.At), e.Actor, e.Role, e.API, string(e.Action), string(e.Outcome),
+			e.RecordingID, ids, e.Subject, e.Format, e.Range, e.Detail, e.Remote, e.RequestID, e.PrevHash, e.Hash)
+		if err != nil {
 			return fmt.Errorf("append audit: %w", err)
 		}
+		if len(e.RecordingIDs) == 0 {
+			continue
+		}
+		// The ids a listing returned, one row each, so that FindAudit
+		// finds the record by any of them through an index.
+		row, err := res.LastInsertId()
+		if err != nil {
+			return fmt.Errorf("append audit: %w", err)
+		}
+		for _, id := range e.RecordingIDs {
+			if _, err := listed.ExecContext(ctx, id, row); err != nil {
+				return fmt.Errorf("append audit: index listed recording: %w", err)
+			}
+		}
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, seq, hash); err != nil {
+	if _, err := tx.StmtContext(ctx, c.st.auditMove).ExecContext(ctx, seq, hash); err != nil {
 		return fmt.Errorf("append audit: move chain head: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -97,6 +107,19 @@ func scanAudit(sc scanner) (recvault.AuditEvent, int64, error) {
 // queryAudit runs q and reads its records, with their row ids.
 func (c *DB) queryAudit(ctx context.Context, op, q string, args ...any) ([]recvault.AuditEvent, []int64, error) {
 	rows, err := c.db.QueryContext(ctx, q, args...)
+	return readAudit(op, rows, err)
+}
+
+// queryAuditCached is queryAudit through the statement cache, for the
+// searches whose text is built per filter.
+func (c *DB) queryAuditCached(ctx context.Context, op, q string, args ...any) ([]recvault.AuditEvent, []int64, error) {
+	rows, err := c.cache.query(ctx, q, args...)
+	return readAudit(op, rows, err)
+}
+
+// readAudit reads the records and row ids of rows (the result of a query
+// that failed with err if err is not nil).
+func readAudit(op string, rows *sql.Rows, err error) ([]recvault.AuditEvent, []int64, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", op, err)
 	}
@@ -142,8 +165,11 @@ func (c *DB) FindAudit(ctx context.Context, f recvault.AuditFilter) ([]recvault.
 		where, args = append(where, "actor = ?"), append(args, f.Actor)
 	}
 	if f.RecordingID != "" {
-		id := recvault.JoinRecordingIDs([]string{f.RecordingID}) // spelt as stored
-		where = append(where, "(recording_id = ? OR instr(' ' || recording_ids || ' ', ' ' || ? || ' ') > 0)")
+		// Acted on, or among the ids a listing returned (audit_recordings
+		// holds them as stored: spelt as JoinRecordingIDs spells them).
+		id := recvault.JoinRecordingIDs([]string{f.RecordingID})
+		where = append(where, `id IN (SELECT id FROM audit WHERE recording_id = ?
+			UNION SELECT audit_id FROM audit_recordings WHERE recording_id = ?)`)
 		args = append(args, f.RecordingID, id)
 	}
 	if f.Cursor != "" {
@@ -160,7 +186,7 @@ func (c *DB) FindAudit(ctx context.Context, f recvault.AuditFilter) ([]recvault.
 	}
 	q += " ORDER BY id LIMIT ?"
 	args = append(args, limit+1)
-	out, ids, err := c.queryAudit(ctx, "find audit", q, args...)
+	out, ids, err := c.queryAuditCached(ctx, "find audit", q, args...)
 	if err != nil {
 		return nil, "", err
 	}

@@ -214,4 +214,40 @@ CREATE INDEX recordings_sha256 ON recordings (sha256);
 	`
 ALTER TABLE recordings ADD COLUMN data_key BLOB;
 `,
+	// 11: indexes for the lookups and pages the APIs make, so that none
+	// sorts or scans more than its answer at tens of millions of rows:
+	//   - one campaign newest first, in exactly the ORDER BY and cursor
+	//     order (campaign_id, started_at, id), and likewise one agent's
+	//     recordings (the old agent index lacked id, so the cursor's tie
+	//     break and ORDER BY's second key needed a sort);
+	//   - a crtObjectId without its campaign (Ameyo's campaign 0);
+	//   - the audit records about a recording that a listing returned
+	//     (audit_recordings, one row per listed id; the OR over
+	//     recording_ids read every record), and an actor's records in
+	//     append order.
+	// ANALYZE last: without statistics the planner took the agent index
+	// for callId + agent (thousands of rows) over the call index (one or
+	// two); the analysis limit keeps it to a sample on a big table.
+	`
+CREATE INDEX recordings_campaign_started ON recordings (campaign_id, started_at, id);
+DROP INDEX recordings_agent_started;
+CREATE INDEX recordings_agent_started ON recordings (agent_id, started_at, id);
+CREATE INDEX recordings_crt ON recordings (crt_object_id);
+CREATE TABLE audit_recordings (
+	recording_id TEXT NOT NULL,
+	audit_id     INTEGER NOT NULL,
+	PRIMARY KEY (recording_id, audit_id)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO audit_recordings (recording_id, audit_id)
+WITH RECURSIVE split (audit_id, rest, rid) AS (
+	SELECT id, recording_ids || ' ', '' FROM audit WHERE recording_ids <> ''
+	UNION ALL
+	SELECT audit_id, substr(rest, instr(rest, ' ') + 1), substr(rest, 1, instr(rest, ' ') - 1)
+	FROM split WHERE rest <> ''
+)
+SELECT rid, audit_id FROM split WHERE rid <> '';
+CREATE INDEX audit_actor_id ON audit (actor, id);
+PRAGMA analysis_limit = 1000;
+ANALYZE;
+`,
 }

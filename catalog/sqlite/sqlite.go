@@ -23,7 +23,9 @@ import (
 
 // DB is a catalog backed by one SQLite file.
 type DB struct {
-	db *sql.DB
+	db    *sql.DB
+	st    stmts     // the hot fixed statements, prepared at Open
+	cache stmtCache // the listings' statements, prepared on first use
 }
 
 var _ recvault.Catalog = (*DB)(nil)
@@ -40,16 +42,32 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open catalog: %w", err)
 	}
 	db.SetMaxOpenConns(8)
-	c := &DB{db: db}
+	c := &DB{db: db, cache: stmtCache{db: db}}
 	if err := c.migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
+		return nil, errors.Join(err, db.Close())
+	}
+	// Refresh the planner's statistics where they are missing or stale
+	// (0x10000: every table, not only those this connection has used; a
+	// table analysed when it was small is analysed again once it has
+	// grown tenfold): a catalogue created empty and grown by ingest
+	// would otherwise keep the plans of an empty one. It analyses a
+	// bounded sample, so it stays quick on a big file.
+	if _, err := db.ExecContext(ctx, `PRAGMA optimize = 0x10002`); err != nil {
+		return nil, errors.Join(fmt.Errorf("optimize catalog: %w", err), db.Close())
+	}
+	if err := c.st.prepare(ctx, db); err != nil {
+		return nil, errors.Join(fmt.Errorf("open catalog: %w", err), db.Close())
 	}
 	return c, nil
 }
 
-// Close closes the database.
-func (c *DB) Close() error { return c.db.Close() }
+// Close closes the database, first letting SQLite update the statistics
+// that this process's queries showed to be worth refreshing (what the
+// SQLite documentation asks of a connection before it closes).
+func (c *DB) Close() error {
+	_, oerr := c.db.Exec(`PRAGMA optimize`)
+	return errors.Join(oerr, c.st.close(), c.cache.close(), c.db.Close())
+}
 
 func (c *DB) migrate(ctx context.Context) error {
 	tx, err := c.db.BeginTx(ctx, nil)
@@ -130,8 +148,7 @@ func scanRecording(s scanner) (*recvault.Recording, error) {
 // CreateRecording inserts r, or returns ECONFLICT and the row that holds r's
 // identity.
 func (c *DB) CreateRecording(ctx context.Context, r *recvault.Recording) (*recvault.Recording, error) {
-	_, err := c.db.ExecContext(ctx, `INSERT INTO recordings (`+recordingCols+`, original_norm)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := c.st.insertRecording.ExecContext(ctx,
 		r.ID, r.CampaignID, r.CRTObjectID, r.CallID, r.AgentID, string(r.Kind), r.Format.Container,
 		r.Format.Codec, r.Format.SampleRate, r.Format.Channels, r.Format.AgentChannel,
 		r.Format.CustomerChannel, nanos(r.StartedAt), r.Duration.Milliseconds(), r.Size, r.SHA256,
@@ -152,7 +169,7 @@ func (c *DB) CreateRecording(ctx context.Context, r *recvault.Recording) (*recva
 
 // Recording returns the recording id.
 func (c *DB) Recording(ctx context.Context, id string) (*recvault.Recording, error) {
-	r, err := scanRecording(c.db.QueryRowContext(ctx, `SELECT `+recordingCols+` FROM recordings WHERE id = ?`, id))
+	r, err := scanRecording(c.st.recording.QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, recvault.Errorf(recvault.ENOTFOUND, "recording not found")
 	}
@@ -202,8 +219,7 @@ func (c *DB) Ping(ctx context.Context) error {
 
 // RecordingByIdentity returns the recording stored under (campaign, crt object).
 func (c *DB) RecordingByIdentity(ctx context.Context, campaignID int64, crt string) (*recvault.Recording, error) {
-	r, err := scanRecording(c.db.QueryRowContext(ctx,
-		`SELECT `+recordingCols+` FROM recordings WHERE campaign_id = ? AND crt_object_id = ?`, campaignID, crt))
+	r, err := scanRecording(c.st.recordingByIdentity.QueryRowContext(ctx, campaignID, crt))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, recvault.Errorf(recvault.ENOTFOUND, "recording not found")
 	}
@@ -265,8 +281,12 @@ func (c *DB) FindRecordings(ctx context.Context, f recvault.RecordingFilter) ([]
 		if err != nil {
 			return nil, "", err
 		}
-		where = append(where, "(started_at < ? OR (started_at = ? AND id < ?))")
-		args = append(args, at, at, id)
+		// A row value in ORDER BY's order: SQLite turns it into a range
+		// of the (campaign_id | agent_id | -, started_at, id) indexes, so
+		// a deep page starts at the cursor instead of skipping every row
+		// before it (the OR of two comparisons it could not).
+		where = append(where, "(started_at, id) < (?, ?)")
+		args = append(args, at, id)
 	}
 	limit := f.Limit
 	if limit <= 0 || limit > 1000 {
@@ -278,7 +298,7 @@ func (c *DB) FindRecordings(ctx context.Context, f recvault.RecordingFilter) ([]
 	}
 	q += " ORDER BY started_at DESC, id DESC LIMIT ?"
 	args = append(args, limit+1)
-	rows, err := c.db.QueryContext(ctx, q, args...)
+	rows, err := c.cache.query(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("find recordings: %w", err)
 	}

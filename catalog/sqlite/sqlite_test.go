@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -70,12 +71,16 @@ func TestWALAndMigrations(t *testing.T) {
 func TestLookupsUseIndexes(t *testing.T) {
 	db := openTest(t)
 	for q, index := range map[string]string{
-		`SELECT id FROM recordings WHERE campaign_id = 1 AND crt_object_id = 'x'`:  "sqlite_autoindex_recordings_",
-		`SELECT id FROM recordings WHERE call_id = 'x' AND agent_id = 'y'`:         "recordings_call_agent",
-		`SELECT id FROM recordings WHERE original_norm = 'Y:/1.mp4'`:               "recordings_original",
-		`SELECT id FROM recordings WHERE started_at >= 1 ORDER BY started_at DESC`: "recordings_started",
-		`SELECT id FROM sessions WHERE token_hash = 'x'`:                           "sqlite_autoindex_sessions_",
-		`SELECT id FROM users WHERE login = 'x'`:                                   "sqlite_autoindex_users_",
+		`SELECT id FROM recordings WHERE campaign_id = 1 AND crt_object_id = 'x'`:                                           "sqlite_autoindex_recordings_",
+		`SELECT id FROM recordings WHERE call_id = 'x' AND agent_id = 'y'`:                                                  "recordings_call_agent",
+		`SELECT id FROM recordings WHERE original_norm = 'Y:/1.mp4'`:                                                        "recordings_original",
+		`SELECT id FROM recordings WHERE started_at >= 1 ORDER BY started_at DESC`:                                          "recordings_started",
+		`SELECT id FROM recordings WHERE campaign_id = 1 AND (started_at, id) < (5, 'x') ORDER BY started_at DESC, id DESC`: "recordings_campaign_started (campaign_id=? AND (started_at,id)<(?,?))",
+		`SELECT id FROM recordings WHERE agent_id = 'a' AND (started_at, id) < (5, 'x') ORDER BY started_at DESC, id DESC`:  "recordings_agent_started (agent_id=? AND (started_at,id)<(?,?))",
+		`SELECT id FROM recordings WHERE crt_object_id = 'x'`:                                                               "recordings_crt",
+		`SELECT id FROM audit WHERE actor = 'x' AND id > 5 ORDER BY id`:                                                     "audit_actor_id",
+		`SELECT id FROM sessions WHERE token_hash = 'x'`:                                                                    "sqlite_autoindex_sessions_",
+		`SELECT id FROM users WHERE login = 'x'`:                                                                            "sqlite_autoindex_users_",
 	} {
 		rows, err := db.db.Query("EXPLAIN QUERY PLAN " + q)
 		if err != nil {
@@ -132,4 +137,47 @@ func FuzzCursor(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestAuditBackfill upgrades a catalogue of schema 10 whose audit already
+// holds listings: migration 11 must index their recording ids, so that
+// FindAudit still finds every record about a recording.
+func TestAuditBackfill(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for v := 1; v <= 10; v++ {
+		if _, err := raw.ExecContext(ctx, migrations[v-1]); err != nil {
+			t.Fatalf("migration %d: %v", v, err)
+		}
+		if _, err := raw.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, 0)`, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, ids := range []string{"a b c", "c", "", "bb a"} {
+		if _, err := raw.ExecContext(ctx, `INSERT INTO audit (seq, at, actor, action, recording_id, recording_ids, outcome, detail, remote, request_id, via)
+			VALUES (?, ?, 'u', 'list', '', ?, 'granted', '', '', '', 'v1')`, i+1, i+1, ids); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := raw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for id, want := range map[string]int{"a": 2, "b": 1, "bb": 1, "c": 2, "d": 0} {
+		got, _, err := db.FindAudit(ctx, recvault.AuditFilter{RecordingID: id})
+		if err != nil || len(got) != want {
+			t.Errorf("records about %s: %d, want %d (%v)", id, len(got), want, err)
+		}
+	}
 }

@@ -94,7 +94,7 @@ func (c *DB) loadUser(ctx context.Context, row *sql.Row) (*recvault.User, error)
 }
 
 func (c *DB) loadAssignments(ctx context.Context, u *recvault.User) error {
-	rows, err := c.db.QueryContext(ctx, `SELECT campaign_id FROM user_campaigns WHERE user_id = ? ORDER BY campaign_id`, u.ID)
+	rows, err := c.st.userCampaigns.QueryContext(ctx, u.ID)
 	if err != nil {
 		return fmt.Errorf("get user campaigns: %w", err)
 	}
@@ -107,7 +107,7 @@ func (c *DB) loadAssignments(ctx context.Context, u *recvault.User) error {
 		u.Campaigns = append(u.Campaigns, id)
 	}
 	rows.Close()
-	rows, err = c.db.QueryContext(ctx, `SELECT agent_id FROM user_inspects WHERE user_id = ? ORDER BY agent_id`, u.ID)
+	rows, err = c.st.userInspects.QueryContext(ctx, u.ID)
 	if err != nil {
 		return fmt.Errorf("get user inspections: %w", err)
 	}
@@ -124,12 +124,12 @@ func (c *DB) loadAssignments(ctx context.Context, u *recvault.User) error {
 
 // UserByLogin returns ENOTFOUND if no user has that login.
 func (c *DB) UserByLogin(ctx context.Context, login string) (*recvault.User, error) {
-	return c.loadUser(ctx, c.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE login = ?`, login))
+	return c.loadUser(ctx, c.st.userByLogin.QueryRowContext(ctx, login))
 }
 
 // UserByID returns ENOTFOUND if no user has that id.
 func (c *DB) UserByID(ctx context.Context, id int64) (*recvault.User, error) {
-	return c.loadUser(ctx, c.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
+	return c.loadUser(ctx, c.st.userByID.QueryRowContext(ctx, id))
 }
 
 // UserByAgentID returns the first enabled user with that work number.
@@ -193,7 +193,7 @@ func scanSession(sc scanner) (*recvault.Session, error) {
 
 // SessionByTokenHash returns ENOTFOUND for an unknown hash.
 func (c *DB) SessionByTokenHash(ctx context.Context, hash string) (*recvault.Session, error) {
-	s, err := scanSession(c.db.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE token_hash = ?`, hash))
+	s, err := scanSession(c.st.sessionByToken.QueryRowContext(ctx, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, recvault.Errorf(recvault.ENOTFOUND, "session not found")
 	} else if err != nil {
@@ -222,7 +222,7 @@ func (c *DB) UserSessions(ctx context.Context, userID int64) ([]*recvault.Sessio
 
 // TouchSession records activity on session id.
 func (c *DB) TouchSession(ctx context.Context, id int64, at time.Time) error {
-	_, err := c.db.ExecContext(ctx, `UPDATE sessions SET last_seen = ? WHERE id = ? AND last_seen < ?`, nanos(at), id, nanos(at))
+	_, err := c.st.touchSession.ExecContext(ctx, nanos(at), id, nanos(at))
 	if err != nil {
 		return fmt.Errorf("touch session: %w", err)
 	}
