@@ -7,10 +7,11 @@
 // Plan checks a request against what the catalog knows about the stored
 // bytes and describes the output (content type, exact size when it is known
 // in advance, a cache key). When the size is known — PCM or G.711 stored,
-// PCM or G.711 wanted — Open gives an io.ReadSeeker that computes the bytes
-// at any offset from the matching part of the source, so http.ServeContent
-// can answer Range requests without converting from the start. WriteTo
-// streams any output.
+// PCM, G.711 or MP3 wanted — Open gives an io.ReadSeeker that computes the
+// bytes at any offset from the matching part of the source (for MP3, from
+// the start of the encoder segment holding the offset, see
+// mp3enc.SegmentFrames), so http.ServeContent can answer Range requests
+// without converting from the start. WriteTo streams any output.
 //
 // Content types: audio/wav for the three WAV outputs, audio/x-alaw-basic for
 // raw A-law (the name used by most telephony tools; audio/PCMA is an RTP
@@ -88,7 +89,7 @@ type Request struct {
 var ErrInvalid = errors.New("invalid media request")
 
 // ErrNotSeekable is returned by Open for outputs whose bytes cannot be
-// computed at an arbitrary offset (MP3 outputs, MP3 sources).
+// computed at an arbitrary offset (those of MP3 sources).
 var ErrNotSeekable = errors.New("media: output is not seekable; use WriteTo")
 
 // Output is a planned conversion of one Source. It is immutable and may be
@@ -102,18 +103,19 @@ type Output struct {
 	Bitrate     int           // kbit/s for MP3 output, else 0
 	Duration    time.Duration // playing time (the source's; conversion keeps it)
 	// Size is the exact byte length of the output, or -1 when it is only
-	// known after converting (MP3 output, or a decoded MP3 source).
+	// known after converting (a decoded MP3 source).
 	Size     int64
 	Seekable bool // Open works (the size is known and bytes can be computed at any offset)
 
-	src      Source
-	enc      encoding
-	sel      selection
-	resample bool
-	rs       *resample.Resampler // prototype: OutputFrames, InputStart and Clone only
-	header   []byte              // container header for wav outputs
-	dataSize int64               // bytes of samples after the header, -1 if unknown
-	key      string
+	src       Source
+	enc       encoding
+	sel       selection
+	resample  bool
+	rs        *resample.Resampler // prototype: OutputFrames, InputStart and Clone only
+	header    []byte              // container header for wav outputs
+	dataSize  int64               // bytes of samples after the header, -1 if unknown
+	mp3Layout mp3enc.Layout       // MP3 output of a PCM/G.711 source
+	key       string
 }
 
 // encoding is how output samples are written.
@@ -283,6 +285,16 @@ func Plan(src Source, req Request) (*Output, error) {
 		o.Size = o.dataSize
 		o.Seekable = true
 	}
+	if isPCM && o.enc == encMP3 {
+		// The encoder's segments make every byte computable from a
+		// bounded stretch of the source, and its frame sizes follow
+		// from the frame index, so the size is known up front too.
+		l, err := mp3enc.NewLayout(o.mp3Options())
+		if err != nil {
+			return nil, invalid("%v", err)
+		}
+		o.mp3Layout, o.Size, o.Seekable = l, l.Size(), true
+	}
 	if o.isWAV() {
 		h := wav.Header{Format: o.enc.wavFormat(), SampleRate: o.SampleRate, Channels: o.Channels, DataSize: o.dataSize}
 		hdr, err := wav.AppendHeader(nil, h)
@@ -312,8 +324,10 @@ const keyVersion = "v1"
 
 // mp3KeyVersion replaces keyVersion in the keys of MP3 outputs, whose
 // bytes changed alone. v2: the stream starts with an Info frame carrying
-// the encoder delay and padding (gapless playback).
-const mp3KeyVersion = "v2"
+// the encoder delay and padding (gapless playback). v3: the stream is cut
+// into independently coded segments (mp3enc.SegmentFrames), so its bytes
+// can be computed at any offset.
+const mp3KeyVersion = "v3"
 
 // Key names this exact output (format, channel selection, rate, bitrate,
 // and the conversion version) for ETags and cache keys. Requests that give

@@ -174,6 +174,8 @@ func TestPlanDescribesOutput(t *testing.T) {
 	raw := load(t, "call-alaw-mono.alaw", probe.Hint{Raw: wav.ALaw})
 	video := load(t, "screen.mp4", probe.Hint{})
 	frames := int64(258684)
+	// MP3 sizes: the Info frame and ⌈(frames + 1057 delay + 576) / 576⌉
+	// audio frames of 72000·kbit/s/rate bytes (no padding at these rates).
 	tests := []struct {
 		s               stored
 		req             Request
@@ -192,9 +194,9 @@ func TestPlanDescribesOutput(t *testing.T) {
 		{stereo, Request{Format: "alaw", Channels: "mono"}, "audio/x-alaw-basic", ".alaw", "v1.alaw.mix.8000", 8000, 1, 0, frames, true},
 		{raw, Request{Format: "ulaw", Channels: "stereo"}, "audio/basic", ".ulaw", "v1.ulaw.dup.8000", 8000, 2, 0, 2 * frames, true},
 		{raw, Request{Format: "wav", SampleRate: 16000}, "audio/wav", ".wav", "v1.wav.1ch.16000", 16000, 1, 0, 44 + 4*frames, true},
-		{stereo, Request{Format: "mp3"}, "audio/mpeg", ".mp3", "v2.mp3.2ch.8000.64k", 8000, 2, 64, -1, false},
-		{stereo, Request{Format: "mp3", Channels: "agent"}, "audio/mpeg", ".mp3", "v2.mp3.c0.8000.32k", 8000, 1, 32, -1, false},
-		{raw, Request{Format: "mp3", SampleRate: 16000, Bitrate: 24}, "audio/mpeg", ".mp3", "v2.mp3.1ch.16000.24k", 16000, 1, 24, -1, false},
+		{stereo, Request{Format: "mp3"}, "audio/mpeg", ".mp3", "v3.mp3.2ch.8000.64k", 8000, 2, 64, 453 * 576, true},
+		{stereo, Request{Format: "mp3", Channels: "agent"}, "audio/mpeg", ".mp3", "v3.mp3.c0.8000.32k", 8000, 1, 32, 453 * 288, true},
+		{raw, Request{Format: "mp3", SampleRate: 16000, Bitrate: 24}, "audio/mpeg", ".mp3", "v3.mp3.1ch.16000.24k", 16000, 1, 24, 903 * 108, true},
 		{mp3, Request{Format: "wav"}, "audio/wav", ".wav", "v1.wav.1ch.8000", 8000, 1, 0, -1, false},
 	}
 	for _, tc := range tests {
@@ -204,8 +206,8 @@ func TestPlanDescribesOutput(t *testing.T) {
 			t.Errorf("%+v: got %s %s %s %d Hz %d ch %d k size %d seekable %v", tc.req, o.ContentType, o.Ext, o.Key(), o.SampleRate, o.Channels, o.Bitrate, o.Size, o.Seekable)
 		}
 	}
-	if _, err := plan(t, stereo, Request{Format: "mp3"}).Open(context.Background(), bytes.NewReader(stereo.b)); err != ErrNotSeekable {
-		t.Errorf("Open mp3: %v", err)
+	if _, err := plan(t, mp3, Request{Format: "wav"}).Open(context.Background(), bytes.NewReader(mp3.b)); err != ErrNotSeekable {
+		t.Errorf("Open of a decoded mp3: %v", err)
 	}
 }
 

@@ -19,8 +19,11 @@ func (o *Output) Open(ctx context.Context, blob io.ReaderAt) (io.ReadSeeker, err
 	if !o.Seekable {
 		return nil, ErrNotSeekable
 	}
-	if o.enc == encOriginal {
+	switch o.enc {
+	case encOriginal:
 		return &ctxReadSeeker{ctx: ctx, rs: io.NewSectionReader(blob, 0, o.src.Size)}, nil
+	case encMP3:
+		return o.openMP3(ctx, blob), nil
 	}
 	return &seekReader{o: o, ctx: ctx, blob: blob, chainPos: -1}, nil
 }
@@ -118,12 +121,7 @@ func (s *seekReader) startChain() error {
 	outBA := int64(o.Channels * o.enc.bytesPerSample())
 	k := q / outBA
 	skip := q % outBA
-	srcFmt, _ := o.src.Format()
-	srcBA := int64(o.src.Channels * srcFmt.BytesPerSample())
-	inFrames := o.src.DataSize / srcBA
-	in := min(o.inputStart(k), inFrames)
-	sec := io.NewSectionReader(s.blob, o.src.DataOffset+in*srcBA, (inFrames-in)*srcBA)
-	sr, err := o.sampleReader(sec, k)
+	sr, err := o.sampleReader(o.sourceSection(s.blob, k), k)
 	if err != nil {
 		return err
 	}
@@ -136,4 +134,20 @@ func (s *seekReader) startChain() error {
 	}
 	s.chainPos = s.pos
 	return nil
+}
+
+// sourceSection returns the stored samples from the first source frame
+// output frame k needs to the end (empty past the end).
+func (o *Output) sourceSection(blob io.ReaderAt, k int64) *io.SectionReader {
+	srcFmt, _ := o.src.Format()
+	srcBA := int64(o.src.Channels * srcFmt.BytesPerSample())
+	inFrames := o.src.DataSize / srcBA
+	in := min(o.inputStart(k), inFrames)
+	return io.NewSectionReader(blob, o.src.DataOffset+in*srcBA, (inFrames-in)*srcBA)
+}
+
+// sourceAt returns the decode → select → resample stages from output
+// frame k of a PCM/G.711 source.
+func (o *Output) sourceAt(blob io.ReaderAt, k int64) (frameReader, error) {
+	return o.sourceReader(o.sourceSection(blob, k), k)
 }

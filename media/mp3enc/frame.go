@@ -30,7 +30,12 @@ const maxPart23 = 4095
 // error is kept: the stream cannot continue after a lost frame.
 func (e *Encoder) encodeFrame() error {
 	e.npcm = 0
-	if err := e.codeFrame(); err != nil {
+	e.s = scratchPool.Get().(*frameScratch)
+	err := e.codeFrame()
+	scratchPool.Put(e.s)
+	e.s = nil
+	e.frame++
+	if err != nil {
 		e.err = err
 		return err
 	}
@@ -54,17 +59,26 @@ func (e *Encoder) codeFrame() error {
 	slot := frameBytes - 4 - e.sideLen
 
 	// main_data_begin: the part of earlier frames' slots not yet filled.
+	// A segment's first frame borrows nothing, and starts from the same
+	// rate-control state whatever came before (see SegmentFrames).
 	queued := 0
 	for _, f := range e.queue {
 		queued += f.slot
 	}
 	mdb := queued - len(e.fifo)
-	if mdb > e.maxResv {
+	maxResv := e.maxResv
+	segStart := e.frame%SegmentFrames == 0
+	segEnd := (e.frame+1)%SegmentFrames == 0
+	if segStart {
+		maxResv = 0
+		e.prevGain = startGain
+	}
+	if mdb > maxResv {
 		// Too much left unused: stuff it with zeros (ancillary data the
 		// decoder skips) so main_data_begin fits its field.
-		e.fifo = appendZeros(e.fifo, mdb-e.maxResv)
+		e.fifo = appendZeros(e.fifo, mdb-maxResv)
 		e.emitReady()
-		mdb = e.maxResv
+		mdb = maxResv
 	}
 
 	avail := 8 * (mdb + slot) // bits this frame may use
@@ -72,6 +86,7 @@ func (e *Encoder) codeFrame() error {
 	used := 0
 	e.md.reset()
 	var side [2][2]grSide
+	sc := e.s
 	// Analyse the whole frame first: the stereo mode is chosen per frame.
 	for gr := range e.granules {
 		for c := range nch {
@@ -85,11 +100,11 @@ func (e *Encoder) codeFrame() error {
 	}
 	for gr := range e.granules {
 		for c := range nch {
-			ch := &e.ch[c]
+			ch := &sc.ch[c]
 			if ms {
 				// Middle/side with the √½ normalisation, so
 				// the decoder's L = (M+S)/√2, R = (M−S)/√2 inverts it.
-				l, r, dst := &e.xr[gr][0], &e.xr[gr][1], &ch.xr
+				l, r, dst := &sc.xr[gr][0], &sc.xr[gr][1], &ch.xr
 				sgn := 1.0
 				if c == 1 {
 					sgn = -1
@@ -98,7 +113,7 @@ func (e *Encoder) codeFrame() error {
 					dst[i] = (l[i] + sgn*r[i]) * math.Sqrt2 / 2
 				}
 			} else {
-				ch.xr = e.xr[gr][c]
+				ch.xr = sc.xr[gr][c]
 			}
 			ch.prepare()
 		}
@@ -109,10 +124,15 @@ func (e *Encoder) codeFrame() error {
 		}
 		maxBits = min(maxBits, maxPart23*nch)
 		target := min(meanGr+resv/2, maxBits)
+		if segEnd {
+			// The next frame borrows nothing: spend what is left
+			// rather than stuff it.
+			target = min((avail-used)/(e.granules-gr), maxBits)
+		}
 		bits := e.rateControl(target, maxBits)
 		used += bits
 		for c := range nch {
-			ch := &e.ch[c]
+			ch := &sc.ch[c]
 			start := e.md.bits()
 			ch.writeHuffman(&e.md, e.sfb)
 			if got := e.md.bits() - start; got != ch.part23 {
@@ -160,7 +180,7 @@ func (e *Encoder) msPays() bool {
 	const floor = 1e-9 // per-line energy treated as silence (≈ -90 dBFS)
 	var lr, ms float64
 	for gr := range e.granules {
-		l, r := &e.xr[gr][0], &e.xr[gr][1]
+		l, r := &e.s.xr[gr][0], &e.s.xr[gr][1]
 		for b := range 22 {
 			var el, er, em, es float64
 			for i := e.sfb[b]; i < e.sfb[b+1]; i++ {
@@ -181,9 +201,17 @@ func (e *Encoder) msPays() bool {
 }
 
 // analyse runs the filterbank and MDCT for granule gr of channel c into
-// e.xr[gr][c].
+// e.s.xr[gr][c].
 func (e *Encoder) analyse(c, gr int) {
-	pcm := e.pcm[c][gr*576 : gr*576+576]
+	e.analyseSamples(c, e.pcm[c][gr*576:gr*576+576], &e.s.xr[gr][c])
+}
+
+// analyseSamples runs the filterbank and MDCT over one granule of channel
+// c's input into xr. The result depends only on these 576 samples and the
+// 576 + 480 before them (the previous granule's subband samples, and the
+// filterbank's 512-tap window), which is what lets NewEncoderAt rebuild the
+// state from a short warm-up.
+func (e *Encoder) analyseSamples(c int, pcm []float64, xr *[576]float64) {
 	var sub [18][32]float64
 	for t := range 18 {
 		e.fb[c].filter(pcm[t*32:t*32+32], &sub[t])
@@ -195,7 +223,6 @@ func (e *Encoder) analyse(c, gr int) {
 			}
 		}
 	}
-	xr := &e.xr[gr][c]
 	for sb := range 32 {
 		var cur [18]float64
 		for t := range 18 {
@@ -216,15 +243,16 @@ func (e *Encoder) analyse(c, gr int) {
 // which maximises the signal-to-noise ratio for the bits spent.
 func (e *Encoder) rateControl(target, maxBits int) int {
 	nch := e.opt.Channels
-	steps := &e.stepCache
+	steps := &stepCache
+	chs := &e.s.ch
 	lo := 0
 	for c := range nch {
-		lo = max(lo, e.ch[c].minGain(steps))
+		lo = max(lo, chs[c].minGain(steps))
 	}
 	quick := func(g int) int {
 		sum := 0
 		for c := range nch {
-			ch := &e.ch[c]
+			ch := &chs[c]
 			ch.quantize(g, steps)
 			sum += ch.codeBits(e.sfb, false)
 		}
@@ -283,7 +311,7 @@ func (e *Encoder) rateControl(target, maxBits int) int {
 	}
 	// A channel above the part2_3_length limit gets its own coarser step.
 	for c := range nch {
-		ch := &e.ch[c]
+		ch := &e.s.ch[c]
 		for ch.part23 > maxPart23 && ch.gain < 255 {
 			ch.quantize(ch.gain+1, steps)
 			ch.codeBits(e.sfb, true)
@@ -291,7 +319,7 @@ func (e *Encoder) rateControl(target, maxBits int) int {
 	}
 	bits = 0
 	for c := range nch {
-		bits += e.ch[c].part23
+		bits += e.s.ch[c].part23
 	}
 	for bits > maxBits {
 		// Only reachable if the part2_3_length fix-up above pushed the
@@ -300,18 +328,18 @@ func (e *Encoder) rateControl(target, maxBits int) int {
 		bits = 0
 		changed := false
 		for c := range nch {
-			ch := &e.ch[c]
+			ch := &e.s.ch[c]
 			if ch.gain < 255 {
 				ch.quantize(ch.gain+1, steps)
 				changed = true
 			} else if !changed && c == nch-1 {
 				for c2 := range nch {
-					clear(e.ch[c2].ix[:])
+					clear(e.s.ch[c2].ix[:])
 				}
 			}
 		}
 		for c := range nch {
-			bits += e.ch[c].codeBits(e.sfb, true)
+			bits += e.s.ch[c].codeBits(e.sfb, true)
 		}
 	}
 	return bits
@@ -319,7 +347,7 @@ func (e *Encoder) rateControl(target, maxBits int) int {
 
 func (e *Encoder) requantize(g int) {
 	for c := range e.opt.Channels {
-		e.ch[c].quantize(g, &e.stepCache)
+		e.s.ch[c].quantize(g, &stepCache)
 	}
 }
 
@@ -328,7 +356,7 @@ func (e *Encoder) requantize(g int) {
 func (e *Encoder) searchAll() int {
 	sum := 0
 	for c := range e.opt.Channels {
-		sum += e.ch[c].codeBits(e.sfb, true)
+		sum += e.s.ch[c].codeBits(e.sfb, true)
 	}
 	return sum
 }
@@ -337,8 +365,8 @@ func (e *Encoder) searchAll() int {
 // attempt at a finer step does not have to be recomputed.
 func (e *Encoder) save() {
 	for c := range e.opt.Channels {
-		ch := &e.ch[c]
-		s := &e.saved[c]
+		ch := &e.s.ch[c]
+		s := &e.s.saved[c]
 		s.ix = ch.ix
 		s.side = grSide{part23: ch.part23, bigValues: ch.bigValues, gain: ch.gain,
 			count1Table: ch.count1Table, tableSelect: ch.tableSelect,
@@ -349,8 +377,8 @@ func (e *Encoder) save() {
 
 func (e *Encoder) restore() {
 	for c := range e.opt.Channels {
-		ch := &e.ch[c]
-		s := &e.saved[c]
+		ch := &e.s.ch[c]
+		s := &e.s.saved[c]
 		ch.ix = s.ix
 		ch.part23, ch.bigValues, ch.gain = s.side.part23, s.side.bigValues, s.side.gain
 		ch.count1Table, ch.tableSelect = s.side.count1Table, s.side.tableSelect
@@ -361,7 +389,7 @@ func (e *Encoder) restore() {
 
 func (e *Encoder) channelsFit() bool {
 	for c := range e.opt.Channels {
-		if e.ch[c].part23 > maxPart23 {
+		if e.s.ch[c].part23 > maxPart23 {
 			return false
 		}
 	}

@@ -24,14 +24,17 @@
 //     regions;
 //   - a bit reservoir (main_data_begin) that lets loud granules use bits
 //     saved by quiet ones while every frame keeps its exact CBR size, with
-//     the padding bit spreading the fractional byte of 44.1 kHz-family rates;
+//     the padding bit spreading the fractional byte of 44.1 kHz-family rates
+//     in a pattern fixed by the frame index; the reservoir is drained at
+//     every segment boundary (SegmentFrames), so any segment can be encoded
+//     on its own (NewEncoderAt) into exactly the stream's bytes;
 //   - stereo as joint stereo: each frame is coded left/right or, when that
 //     needs fewer bits, middle/side. Dual-track call recordings (one party
 //     per channel) stay left/right.
 //
 // Memory is bounded and independent of the input length: one frame of PCM,
 // the filterbank history, and at most a few frames waiting for reservoir
-// bytes.
+// bytes; the per-frame work areas are pooled.
 //
 // Every stream starts with an Info frame (the CBR form of the Xing header)
 // carrying a LAME-style tag with the encoder delay and end padding, so that
@@ -48,6 +51,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/recvault/recvault/media/internal/mp3tab"
 )
@@ -101,38 +105,54 @@ func intList(v []int) string {
 
 // Encoder turns interleaved 16-bit PCM into MP3 frames written to an
 // io.Writer. It is not safe for concurrent use.
+//
+// Only what must outlive a frame lives here (input samples of the frame
+// being filled, the filterbank history, the reservoir queue); the spectra
+// and quantiser work areas are borrowed from a pool for the length of one
+// frame (see frameScratch), so a stream waiting on its writer holds about
+// 15–22 KiB per channel.
 type Encoder struct {
 	w   io.Writer
 	opt Options
 
-	header    mp3tab.Header // of the next frame; padding and mode extension vary
-	granules  int           // granules per frame: 2 for MPEG-1, 1 for LSF
-	sideLen   int           // bytes of side information
-	sfb       []int         // long-block scalefactor band boundaries
-	frameLen  int           // samples per channel per frame
-	slotNum   int           // frame length numerator: bytes = slotNum / SampleRate (+ padding)
-	padAcc    int           // running remainder deciding the padding bit
-	maxResv   int           // largest main_data_begin, bytes
-	totalIn   int64         // samples per channel received
-	half      int16         // left sample waiting for its right partner (stereo)
-	hasHalf   bool
-	npcm      int // samples per channel buffered in pcm
-	pcm       [2][1152]float64
-	fb        [2]polyphase
-	prevSub   [2][32][18]float64 // previous granule's subband samples, per subband
-	xr        [2][2][576]float64 // spectrum of each granule and channel of the frame
-	ch        [2]chanGranule
-	queue     []pendingFrame
-	fifo      []byte    // main data not yet placed into a frame's slot
-	md        bitWriter // main data of the frame being encoded
-	side      bitWriter // side info of the frame being encoded
-	out       []byte
-	closed    bool
-	err       error
-	prevGain  int // global gain of the previous granule: where the next search starts
-	stepCache stepTable
-	saved     [2]savedQuant
+	header   mp3tab.Header // of the next frame; padding and mode extension vary
+	granules int           // granules per frame: 2 for MPEG-1, 1 for LSF
+	sideLen  int           // bytes of side information
+	sfb      []int         // long-block scalefactor band boundaries
+	frameLen int           // samples per channel per frame
+	slotNum  int           // frame length numerator: bytes = slotNum / SampleRate (+ padding)
+	padAcc   int           // running remainder deciding the padding bit
+	maxResv  int           // largest main_data_begin, bytes
+	frame    int64         // index of the next audio frame (the Info frame not counted)
+	totalIn  int64         // samples per channel received (from the stream start)
+	half     int16         // left sample waiting for its right partner (stereo)
+	hasHalf  bool
+	npcm     int               // samples per channel buffered in pcm
+	pcm      [][]float64       // per channel: the frameLen input samples of the next frame
+	fb       []polyphase       // per channel
+	prevSub  [][32][18]float64 // per channel: previous granule's subband samples
+	queue    []pendingFrame
+	fifo     []byte    // main data not yet placed into a frame's slot
+	md       bitWriter // main data of the frame being encoded
+	side     bitWriter // side info of the frame being encoded
+	out      []byte
+	closed   bool
+	err      error
+	prevGain int           // global gain of the previous granule: where the next search starts
+	s        *frameScratch // while a frame is coded, else nil
 }
+
+// frameScratch is the per-frame working memory of an Encoder: every field
+// is recomputed from the frame's input before it is read, so it is pooled
+// between frames (and streams) instead of kept per stream — 60 KiB that a
+// stream waiting on a slow client would otherwise hold.
+type frameScratch struct {
+	xr    [2][2][576]float64 // spectrum of each granule and channel of the frame
+	ch    [2]chanGranule
+	saved [2]savedQuant
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(frameScratch) }}
 
 // savedQuant is a snapshot of one channel's quantisation (see Encoder.save).
 type savedQuant struct {
@@ -155,6 +175,20 @@ func NewEncoder(w io.Writer, o Options) (*Encoder, error) {
 	if w == nil {
 		return nil, errors.New("mp3enc: nil writer")
 	}
+	e, err := newEncoder(w, o)
+	if err != nil {
+		return nil, err
+	}
+	// The Info frame goes out with the first bytes written.
+	if e.out, err = e.appendInfoFrame(e.out, o.TotalSamples); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// newEncoder checks o and sets up an Encoder at the start of the audio
+// frames, with no Info frame queued.
+func newEncoder(w io.Writer, o Options) (*Encoder, error) {
 	v, _, ok := mp3tab.SampleRateIndex(o.SampleRate)
 	if !ok {
 		return nil, fmt.Errorf("mp3enc: SampleRate %d Hz not supported; valid: %s", o.SampleRate, intList(SupportedSampleRates()))
@@ -187,23 +221,7 @@ func NewEncoder(w io.Writer, o Options) (*Encoder, error) {
 	if len(e.sfb) != 23 {
 		return nil, fmt.Errorf("mp3enc: no scalefactor bands for %d Hz", o.SampleRate)
 	}
-	if v == mp3tab.MPEG1 {
-		e.granules = 2
-		e.slotNum = 144000 * o.Bitrate
-		e.maxResv = 511 // 9-bit main_data_begin
-		e.sideLen = 17
-		if o.Channels == 2 {
-			e.sideLen = 32
-		}
-	} else {
-		e.granules = 1
-		e.slotNum = 72000 * o.Bitrate
-		e.maxResv = 255 // 8-bit main_data_begin
-		e.sideLen = 9
-		if o.Channels == 2 {
-			e.sideLen = 17
-		}
-	}
+	e.granules, e.slotNum, e.maxResv, e.sideLen = frameParams(v, o)
 	// A decoder's input buffer need only hold one frame of the highest
 	// bitrate it must support at this sample rate (320 kbit/s for MPEG-1,
 	// 160 for MPEG-2, 64 for MPEG-2.5), so a frame plus the reservoir it
@@ -213,15 +231,37 @@ func NewEncoder(w io.Writer, o Options) (*Encoder, error) {
 	buf := e.slotNum / o.Bitrate * maxKbps / o.SampleRate
 	e.maxResv = min(e.maxResv, max(buf-(e.slotNum/o.SampleRate+1), 0))
 	e.frameLen = 576 * e.granules
-	e.prevGain = 210
-	e.stepCache.init()
-	// The Info frame goes out with the first bytes written.
-	var err error
-	if e.out, err = e.appendInfoFrame(e.out, o.TotalSamples); err != nil {
-		return nil, err
+	e.prevGain = startGain
+	e.pcm = make([][]float64, o.Channels)
+	for c := range e.pcm {
+		e.pcm[c] = make([]float64, e.frameLen)
 	}
+	e.fb = make([]polyphase, o.Channels)
+	e.prevSub = make([][32][18]float64, o.Channels)
 	return e, nil
 }
+
+// frameParams gives the granules per frame, the frame length numerator
+// (bytes = slotNum / SampleRate), the main_data_begin field limit and the
+// side information length of an MPEG version.
+func frameParams(v mp3tab.Version, o Options) (granules, slotNum, maxResv, sideLen int) {
+	if v == mp3tab.MPEG1 {
+		sideLen = 17
+		if o.Channels == 2 {
+			sideLen = 32
+		}
+		return 2, 144000 * o.Bitrate, 511, sideLen // 9-bit main_data_begin
+	}
+	sideLen = 9
+	if o.Channels == 2 {
+		sideLen = 17
+	}
+	return 1, 72000 * o.Bitrate, 255, sideLen // 8-bit main_data_begin
+}
+
+// startGain is the global gain the rate control's search starts from in
+// the first granule of every segment.
+const startGain = 210
 
 // accept returns how many of n more samples per channel fit within
 // Options.TotalSamples, recording an error when some do not.
@@ -352,22 +392,20 @@ func (e *Encoder) Close() error {
 			return err
 		}
 	}
-	if e.totalIn > 0 || e.npcm > 0 {
-		// closePad samples of silence at least, to the end of a frame.
-		pad := closePad
-		for pad > 0 || e.npcm > 0 {
-			n := e.frameLen - e.npcm
-			for c := range e.opt.Channels {
-				clear(e.pcm[c][e.npcm:])
-			}
-			e.npcm = e.frameLen
-			pad -= n
-			if err := e.encodeFrame(); err != nil {
-				return err
-			}
-			if pad <= 0 {
-				break
-			}
+	// closePad samples of silence at least, to the end of a frame: the
+	// frame count follows from the sample count alone, so an encoder
+	// started at a later segment (NewEncoderAt) ends where this one does.
+	end := e.totalIn
+	if t := e.opt.TotalSamples; t > 0 {
+		end = t
+	}
+	for last := streamFrames(end, e.frameLen); e.frame < last; {
+		for c := range e.opt.Channels {
+			clear(e.pcm[c][e.npcm:])
+		}
+		e.npcm = e.frameLen
+		if err := e.encodeFrame(); err != nil {
+			return err
 		}
 	}
 	// Fill the slots still waiting for reservoir bytes with zeros: after

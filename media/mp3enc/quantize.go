@@ -32,11 +32,14 @@ const maxIx = 8191
 // each global_gain.
 type stepTable [256]float64
 
-func (s *stepTable) init() {
+// stepCache is the one step table all encoders read: it depends on nothing
+// but the gain, so it is computed once rather than per stream.
+var stepCache = func() (s stepTable) {
 	for g := range s {
 		s[g] = math.Pow(2, -0.1875*float64(g-210))
 	}
-}
+	return s
+}()
 
 // prepare computes the power-law magnitudes and signs of c.xr.
 func (c *chanGranule) prepare() {
