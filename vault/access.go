@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -330,6 +331,17 @@ func (s *Service) openRecordingBlob(ctx context.Context, r *recvault.Recording) 
 // size against the catalog.
 func (s *Service) openBlob(ctx context.Context, r *recvault.Recording) (recvault.Blob, error) {
 	b, err := s.openRecordingBlob(ctx, r)
+	if recvault.ErrorCode(err) == recvault.ENOTFOUND {
+		// The row may be a cached copy older than a blob migration made
+		// by another process (catalog/cached): read it afresh once.
+		if f, ok := s.cat.(interface{ Forget(id string) }); ok {
+			f.Forget(r.ID)
+			if fresh, ferr := s.cat.Recording(ctx, r.ID); ferr == nil && (fresh.BlobKey != r.BlobKey || !bytes.Equal(fresh.DataKey, r.DataKey)) {
+				*r = *fresh
+				b, err = s.openRecordingBlob(ctx, r)
+			}
+		}
+	}
 	if err != nil {
 		return nil, recvault.Internal(fmt.Errorf("%w: open blob of recording %s: %w", ErrStorage, r.ID, err))
 	}

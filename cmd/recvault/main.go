@@ -22,6 +22,7 @@ import (
 	"github.com/recvault/recvault/backend"
 	"github.com/recvault/recvault/blob/sealed"
 	"github.com/recvault/recvault/blob/sealed/keyfile"
+	"github.com/recvault/recvault/catalog/cached"
 	"github.com/recvault/recvault/media/cache"
 	"github.com/recvault/recvault/media/probe"
 	"github.com/recvault/recvault/media/wav"
@@ -304,7 +305,11 @@ func openApp(ctx context.Context, loc locations, o appOptions) (*app, error) {
 	if a.cache, err = cache.Open(cacheDir, o.CacheBytes); err != nil {
 		return nil, errors.Join(err, cat.Close(), a.cleanup())
 	}
-	a.svc = vault.New(cat, blobs, vault.Config{
+	// The core's hot reads (session, user, recording) are served from
+	// memory for at most a second; its own changes drop them at once
+	// (catalog/cached says exactly what is guaranteed). a.cat stays the
+	// catalogue itself: what tests and tools read there is never stale.
+	a.svc = vault.New(cached.New(cat, 0), blobs, vault.Config{
 		SessionIdle: o.SessionIdle, SessionMax: o.SessionMax, Logger: o.Logger, Probe: probeMedia, Now: o.Now,
 		Cache: a.cache, AuditCheckpoint: o.AuditCheckpoint,
 	})
