@@ -212,6 +212,45 @@ func testFind(t *testing.T, c recvault.Catalog) {
 			t.Fatalf("position %d: %s, want %s (newest first)", i, id, want)
 		}
 	}
+	// Scopes of several campaigns and agents, overlapping and repeated
+	// (a catalogue may list each value separately): every page newest
+	// first, nothing twice, nothing missed, across the cursor.
+	for _, sc := range []struct {
+		scope recvault.Scope
+		want  int
+	}{
+		{recvault.Scope{Campaigns: []int64{110, 111, 110}}, 30},
+		{recvault.Scope{Campaigns: []int64{110}, AgentIDs: []string{"5001", "5001"}}, 20},
+		{recvault.Scope{AgentIDs: []string{"4977", "5002"}}, 20},
+	} {
+		var got []*recvault.Recording
+		cursor := ""
+		for page := 0; ; page++ {
+			recs, next, err := c.FindRecordings(ctx, recvault.RecordingFilter{Scope: sc.scope, Limit: 3, Cursor: cursor})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, recs...)
+			if next == "" {
+				break
+			}
+			if page > 20 {
+				t.Fatal("pagination does not end")
+			}
+			cursor = next
+		}
+		if len(got) != sc.want {
+			t.Fatalf("scope %+v: pages held %d recordings, want %d", sc.scope, len(got), sc.want)
+		}
+		for i, r := range got {
+			if !sc.scope.Allows(r) {
+				t.Fatalf("scope %+v: out of scope: %+v", sc.scope, r)
+			}
+			if i > 0 && got[i-1].ID <= r.ID {
+				t.Fatalf("scope %+v: %s after %s (not newest first, or twice)", sc.scope, r.ID, got[i-1].ID)
+			}
+		}
+	}
 	count := func(f recvault.RecordingFilter) int {
 		t.Helper()
 		f.Limit = 1000

@@ -354,6 +354,55 @@ func (c *DB) EndBlob(ctx context.Context, key string) error {
 	return nil
 }
 
+// maxMerged is the most scope values (campaigns and agents) whose
+// listing mergedScope reads value by value. Up to there, reading a page
+// from each value's index costs less than reading the newest recordings
+// of all campaigns until enough of them are in scope (the one-query plan,
+// which reads about limit × recordings / in-scope recordings rows); beyond
+// it the scope is a large enough share of the catalogue for that plan to
+// be the cheaper.
+const maxMerged = 32
+
+// mergedScope writes a listing whose scope is several campaigns or agents
+// (a supervisor's, an inspector's) as one newest-first index read per
+// value (a LATERAL subquery over the array, each reading at most limit
+// entries of the (campaign_id | agent_id, started_at, id) index from the
+// cursor on, which holds all it returns), merged and cut to limit; only
+// those rows are then read in full. With "campaign_id = ANY($n)" the
+// planner can only either sort every recording of the scope or walk the
+// newest recordings of the whole catalogue until limit of them are in
+// scope. An agent's rows leave out the scope's campaigns, so that a
+// recording in both appears once. where holds the filter's other
+// conditions, which both halves repeat; the text is the same whatever the
+// number of values, so it stays one cached statement.
+func mergedScope(campaigns, agents string, where []string, limit string) string {
+	rest := ""
+	if len(where) > 0 {
+		rest = " AND " + strings.Join(where, " AND ")
+	}
+	page := ` ORDER BY started_at DESC, id DESC LIMIT ` + limit
+	return `SELECT ` + recordingCols + ` FROM recordings WHERE id IN (SELECT id FROM (
+		SELECT r.started_at, r.id FROM unnest(` + campaigns + `::bigint[]) AS s (v), LATERAL (SELECT started_at, id
+		FROM recordings WHERE campaign_id = s.v` + rest + page + `) r
+		UNION ALL
+		SELECT r.started_at, r.id FROM unnest(` + agents + `::text[]) AS s (v), LATERAL (SELECT started_at, id
+		FROM recordings WHERE agent_id = s.v AND campaign_id <> ALL (` + campaigns + `::bigint[])` + rest + page + `) r
+		) m` + page + `) ORDER BY started_at DESC, id DESC`
+}
+
+// distinct returns vs without repeats, in their first order.
+func distinct[T comparable](vs []T) []T {
+	var out []T
+	seen := make(map[T]bool, len(vs))
+	for _, v := range vs {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // FindRecordings lists the recordings in f.Scope that match f, newest first.
 func (c *DB) FindRecordings(ctx context.Context, f recvault.RecordingFilter) ([]*recvault.Recording, string, error) {
 	var where []string
@@ -362,25 +411,19 @@ func (c *DB) FindRecordings(ctx context.Context, f recvault.RecordingFilter) ([]
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
+	var campaigns []int64
+	var agents []string
 	if !f.Scope.All {
-		var or []string
-		if len(f.Scope.Campaigns) > 0 {
-			or = append(or, "campaign_id = ANY("+arg(f.Scope.Campaigns)+")")
-		}
+		campaigns = distinct(f.Scope.Campaigns)
 		// An agent id that cannot be stored matches no recording.
-		var agents []string
-		for _, a := range f.Scope.AgentIDs {
+		for _, a := range distinct(f.Scope.AgentIDs) {
 			if storable(a) {
 				agents = append(agents, a)
 			}
 		}
-		if len(agents) > 0 {
-			or = append(or, "agent_id = ANY("+arg(agents)+")")
-		}
-		if len(or) == 0 {
+		if len(campaigns)+len(agents) == 0 {
 			return nil, "", nil // an empty scope sees nothing
 		}
-		where = append(where, "("+strings.Join(or, " OR ")+")")
 	}
 	if !storable(f.AgentID, f.CallID, f.CRTObject, string(f.Kind), f.OriginalPath) {
 		return nil, "", nil // no stored recording can match
@@ -425,11 +468,28 @@ func (c *DB) FindRecordings(ctx context.Context, f recvault.RecordingFilter) ([]
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	q := `SELECT ` + recordingCols + ` FROM recordings`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
+	var q string
+	if n := len(campaigns) + len(agents); n > 1 && n <= maxMerged && f.CampaignID == 0 && f.AgentID == "" &&
+		f.CallID == "" && f.CRTObject == "" && f.OriginalPath == "" {
+		// Empty arrays, not NULL (a nil slice): "<> ALL (NULL)" is never true.
+		q = mergedScope(arg(append([]int64{}, campaigns...)), arg(append([]string{}, agents...)), where, arg(limit+1))
+	} else {
+		if !f.Scope.All {
+			var or []string
+			if len(campaigns) > 0 {
+				or = append(or, "campaign_id = ANY("+arg(campaigns)+")")
+			}
+			if len(agents) > 0 {
+				or = append(or, "agent_id = ANY("+arg(agents)+")")
+			}
+			where = append(where, "("+strings.Join(or, " OR ")+")")
+		}
+		q = `SELECT ` + recordingCols + ` FROM recordings`
+		if len(where) > 0 {
+			q += " WHERE " + strings.Join(where, " AND ")
+		}
+		q += " ORDER BY started_at DESC, id DESC LIMIT " + arg(limit+1)
 	}
-	q += " ORDER BY started_at DESC, id DESC LIMIT " + arg(limit+1)
 	rows, err := c.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("find recordings: %w", err)

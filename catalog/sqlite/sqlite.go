@@ -233,48 +233,58 @@ func (c *DB) RecordingByIdentity(ctx context.Context, campaignID int64, crt stri
 func (c *DB) FindRecordings(ctx context.Context, f recvault.RecordingFilter) ([]*recvault.Recording, string, error) {
 	var where []string
 	var args []any
+	// A crtObjectId, recorder path or call id picks one or two rows
+	// through its own index; every other column is then compared with a
+	// unary + (SQLite's way of saying "not through an index"), so that
+	// the planner cannot prefer an index that merely avoids the sort,
+	// e.g. the agent's (agent_id, started_at, id) for callId + agent,
+	// which reads every recording of the agent to find one or two.
+	key := ""
+	switch {
+	case f.CRTObject != "":
+		key = "crt_object_id"
+	case f.OriginalPath != "":
+		key = "original_norm"
+	case f.CallID != "":
+		key = "call_id"
+	}
+	col := func(name string) string {
+		if key != "" && name != key {
+			return "+" + name
+		}
+		return name
+	}
+	var campaigns []int64
+	var agentIDs []string
 	if !f.Scope.All {
-		var or []string
-		if len(f.Scope.Campaigns) > 0 {
-			or = append(or, "campaign_id IN ("+placeholders(len(f.Scope.Campaigns))+")")
-			for _, c := range f.Scope.Campaigns {
-				args = append(args, c)
-			}
-		}
-		if len(f.Scope.AgentIDs) > 0 {
-			or = append(or, "agent_id IN ("+placeholders(len(f.Scope.AgentIDs))+")")
-			for _, a := range f.Scope.AgentIDs {
-				args = append(args, a)
-			}
-		}
-		if len(or) == 0 {
+		campaigns, agentIDs = distinct(f.Scope.Campaigns), distinct(f.Scope.AgentIDs)
+		if len(campaigns)+len(agentIDs) == 0 {
 			return nil, "", nil // an empty scope sees nothing
 		}
-		where = append(where, "("+strings.Join(or, " OR ")+")")
 	}
 	if f.CampaignID != 0 {
-		where, args = append(where, "campaign_id = ?"), append(args, f.CampaignID)
+		where, args = append(where, col("campaign_id")+" = ?"), append(args, f.CampaignID)
 	}
 	if f.AgentID != "" {
-		where, args = append(where, "agent_id = ?"), append(args, f.AgentID)
+		where, args = append(where, col("agent_id")+" = ?"), append(args, f.AgentID)
 	}
 	if f.CallID != "" {
-		where, args = append(where, "call_id = ?"), append(args, f.CallID)
+		where, args = append(where, col("call_id")+" = ?"), append(args, f.CallID)
 	}
 	if f.CRTObject != "" {
-		where, args = append(where, "crt_object_id = ?"), append(args, f.CRTObject)
+		where, args = append(where, col("crt_object_id")+" = ?"), append(args, f.CRTObject)
 	}
 	if f.Kind != "" {
 		where, args = append(where, "kind = ?"), append(args, string(f.Kind))
 	}
 	if f.OriginalPath != "" {
-		where, args = append(where, "original_norm = ?"), append(args, recvault.NormalizeVendorPath(f.OriginalPath))
+		where, args = append(where, col("original_norm")+" = ?"), append(args, recvault.NormalizeVendorPath(f.OriginalPath))
 	}
 	if !f.From.IsZero() {
-		where, args = append(where, "started_at >= ?"), append(args, f.From.UnixNano())
+		where, args = append(where, col("started_at")+" >= ?"), append(args, f.From.UnixNano())
 	}
 	if !f.To.IsZero() {
-		where, args = append(where, "started_at < ?"), append(args, f.To.UnixNano())
+		where, args = append(where, col("started_at")+" < ?"), append(args, f.To.UnixNano())
 	}
 	if f.Cursor != "" {
 		at, id, err := cursor.Decode(f.Cursor)
@@ -292,12 +302,35 @@ func (c *DB) FindRecordings(ctx context.Context, f recvault.RecordingFilter) ([]
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	q := `SELECT ` + recordingCols + ` FROM recordings`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
+	var q string
+	if n := len(campaigns) + len(agentIDs); n > 1 && n <= maxMerged && key == "" && f.CampaignID == 0 && f.AgentID == "" {
+		q, args = mergedScope(campaigns, agentIDs, where, args, limit+1)
+	} else {
+		if !f.Scope.All {
+			var or []string
+			var scope []any
+			if len(campaigns) > 0 {
+				or = append(or, col("campaign_id")+" IN ("+placeholders(len(campaigns))+")")
+				for _, c := range campaigns {
+					scope = append(scope, c)
+				}
+			}
+			if len(agentIDs) > 0 {
+				or = append(or, col("agent_id")+" IN ("+placeholders(len(agentIDs))+")")
+				for _, a := range agentIDs {
+					scope = append(scope, a)
+				}
+			}
+			where = append([]string{"(" + strings.Join(or, " OR ") + ")"}, where...)
+			args = append(scope, args...)
+		}
+		q = `SELECT ` + recordingCols + ` FROM recordings`
+		if len(where) > 0 {
+			q += " WHERE " + strings.Join(where, " AND ")
+		}
+		q += " ORDER BY started_at DESC, id DESC LIMIT ?"
+		args = append(args, limit+1)
 	}
-	q += " ORDER BY started_at DESC, id DESC LIMIT ?"
-	args = append(args, limit+1)
 	rows, err := c.cache.query(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("find recordings: %w", err)
@@ -321,6 +354,71 @@ func (c *DB) FindRecordings(ctx context.Context, f recvault.RecordingFilter) ([]
 		next = cursor.Encode(nanos(last.StartedAt), last.ID)
 	}
 	return out, next, nil
+}
+
+// maxMerged is the most scope values (campaigns and agents) whose
+// listing mergedScope writes as one branch per value. Up to there, reading
+// a page from each value's index costs less than reading the newest
+// recordings of all campaigns until enough of them are in scope (the
+// one-statement plan, which reads about limit × recordings / in-scope
+// recordings rows); beyond it the scope is a large enough share of the
+// catalogue for that plan to be the cheaper.
+const maxMerged = 32
+
+// mergedScope writes a listing whose scope is several campaigns or
+// agents (a supervisor's, an inspector's) as one newest-first branch per
+// value, each reading at most limit entries of the (campaign_id |
+// agent_id, started_at, id) index from the cursor on, and only the index
+// (the rowid, started_at and id are all in it); the branches are merged
+// and cut to limit, and only those rows are read from the table. As one
+// statement with "campaign_id IN (...)" the planner can only either sort
+// every recording of the scope or walk the newest recordings of the whole
+// catalogue until limit of them are in scope. An agent's branch leaves out
+// the scope's campaigns, so that a recording in both appears once. where
+// and args are the filter's other conditions, which every branch repeats.
+func mergedScope(campaigns []int64, agentIDs []string, where []string, args []any, limit int) (string, []any) {
+	rest := ""
+	if len(where) > 0 {
+		rest = " AND " + strings.Join(where, " AND ")
+	}
+	branch := func(cond string) string {
+		return `SELECT * FROM (SELECT rowid AS r, started_at AS s, id AS i FROM recordings WHERE ` + cond + rest +
+			` ORDER BY started_at DESC, id DESC LIMIT ?)`
+	}
+	var branches []string
+	var all []any
+	for _, c := range campaigns {
+		branches = append(branches, branch("campaign_id = ?"))
+		all = append(append(append(all, c), args...), limit)
+	}
+	notCampaigns := ""
+	var campaignArgs []any
+	if len(campaigns) > 0 {
+		notCampaigns = " AND campaign_id NOT IN (" + placeholders(len(campaigns)) + ")"
+		for _, c := range campaigns {
+			campaignArgs = append(campaignArgs, c)
+		}
+	}
+	for _, a := range agentIDs {
+		branches = append(branches, branch("agent_id = ?"+notCampaigns))
+		all = append(append(append(append(all, a), campaignArgs...), args...), limit)
+	}
+	q := `SELECT ` + recordingCols + ` FROM recordings WHERE rowid IN (SELECT r FROM (` + strings.Join(branches, " UNION ALL ") +
+		`) ORDER BY s DESC, i DESC LIMIT ?) ORDER BY started_at DESC, id DESC`
+	return q, append(all, limit)
+}
+
+// distinct returns vs without repeats, in their first order.
+func distinct[T comparable](vs []T) []T {
+	var out []T
+	seen := make(map[T]bool, len(vs))
+	for _, v := range vs {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func placeholders(n int) string {
