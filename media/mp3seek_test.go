@@ -197,3 +197,21 @@ func (s sampleBytes) Read(p []byte) (int, error) {
 	}
 	return 2 * n, err
 }
+
+// Short sources: none, under one frame, one segment exactly: Size, WriteTo
+// and Open agree.
+func TestMP3ShortSources(t *testing.T) {
+	for _, n := range []int{0, 1, 575, 576 * mp3enc.SegmentFrames, 576*mp3enc.SegmentFrames + 1} {
+		s := synthWAV(t, 8000, 1, n)
+		o := plan(t, s, Request{Format: "mp3"})
+		full := convert(t, o, s)
+		rs, err := o.Open(context.Background(), bytes.NewReader(s.b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(rs)
+		if err != nil || !bytes.Equal(got, full) {
+			t.Errorf("%d samples: Open gives %d bytes (%v), WriteTo %d", n, len(got), err, len(full))
+		}
+	}
+}

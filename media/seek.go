@@ -10,8 +10,10 @@ import (
 // Open returns the output as an io.ReadSeeker of Size bytes that reads the
 // stored bytes through blob (the whole stored file) only where needed: the
 // bytes at any offset are computed from the matching source frames (plus
-// the filter window when resampling), so serving a Range costs about as
-// much as its length. Sequential reads continue one conversion stream;
+// the filter window when resampling; for MP3, from the start of the
+// encoder segment holding the offset, at most mp3enc.SegmentFrames frames
+// and a warm-up earlier), so serving a Range costs about as much as its
+// length. Sequential reads continue one conversion stream;
 // a seek elsewhere restarts it at the new offset. It fails with
 // ErrNotSeekable when Seekable is false. Reads fail with ctx.Err() once ctx
 // is done.

@@ -144,7 +144,7 @@ type Encoder struct {
 
 // frameScratch is the per-frame working memory of an Encoder: every field
 // is recomputed from the frame's input before it is read, so it is pooled
-// between frames (and streams) instead of kept per stream — 60 KiB that a
+// between frames (and streams) instead of kept per stream — 47 KiB that a
 // stream waiting on a slow client would otherwise hold.
 type frameScratch struct {
 	xr    [2][2][576]float64 // spectrum of each granule and channel of the frame
