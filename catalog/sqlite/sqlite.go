@@ -35,8 +35,13 @@ var _ recvault.Catalog = (*DB)(nil)
 func Open(ctx context.Context, path string) (*DB, error) {
 	// synchronous(FULL): a commit is on disk when it returns, so an
 	// acknowledged ingest survives a power cut, not only a process crash.
+	// analysis_limit(1000): ANALYZE (and PRAGMA optimize, below) samples
+	// about a thousand rows per index instead of reading every index
+	// whole, which on 10 M recordings takes 0.3 s instead of minutes; the
+	// planner needs the rough shape (rows per campaign, agent, call),
+	// not exact counts.
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(15000)" +
-		"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate"
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=analysis_limit(1000)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open catalog: %w", err)
@@ -51,7 +56,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// table analysed when it was small is analysed again once it has
 	// grown tenfold): a catalogue created empty and grown by ingest
 	// would otherwise keep the plans of an empty one. It analyses a
-	// bounded sample, so it stays quick on a big file.
+	// bounded sample (analysis_limit), so it stays quick on a big file.
 	if _, err := db.ExecContext(ctx, `PRAGMA optimize = 0x10002`); err != nil {
 		return nil, errors.Join(fmt.Errorf("optimize catalog: %w", err), db.Close())
 	}
