@@ -15,12 +15,10 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/recvault/recvault/api/ameyo"
 	"github.com/recvault/recvault/api/ccgateway"
-	"github.com/recvault/recvault/api/httputil"
 	v1 "github.com/recvault/recvault/api/v1"
 	"github.com/recvault/recvault/vault"
 )
@@ -160,32 +158,26 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // ReadFrom keeps the sendfile path of the underlying writer: io.Copy from a
-// file reaches the connection's ReadFrom only if every wrapper passes it on.
-// Any other source (a blob streamed from an object store) is copied with a
-// pooled 128 KiB buffer instead of the connection's 32 KiB one: a quarter of the
-// read and write system calls for a large recording.
+// file reaches the connection's ReadFrom only if every wrapper passes it
+// on. Any other source is copied there with net/http's pooled buffer. (A
+// verified blob never comes here: it writes its chunks itself, see
+// api/httputil.)
 func (w *statusWriter) ReadFrom(src io.Reader) (int64, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
 	var n int64
 	var err error
-	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok && httputil.IsFile(src) {
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
 		n, err = rf.ReadFrom(src)
 	} else {
-		bp := copyBufs.Get().(*[]byte)
-		n, err = io.CopyBuffer(writerOnly{w.ResponseWriter}, src, *bp)
-		copyBufs.Put(bp)
+		n, err = io.Copy(writerOnly{w.ResponseWriter}, src)
 	}
 	w.n += n
 	return n, err
 }
 
-// copyBufs holds the buffers of statusWriter.ReadFrom.
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
-
-// writerOnly hides a writer's ReadFrom, so that io.CopyBuffer uses the
-// buffer it is given.
+// writerOnly hides a writer's ReadFrom from io.Copy.
 type writerOnly struct{ io.Writer }
 
 // ready answers 200 when the catalog and the blob store both answer, else

@@ -108,7 +108,7 @@ func (s *Service) Download(ctx context.Context, p *recvault.Principal, r *recvau
 		s.note(ctx, p, ev)
 		return nil, err
 	}
-	blob = &watched{Blob: blob, s: s, ctx: ctx, p: p, ev: ev}
+	blob = s.watch(ctx, blob, p, ev)
 	// The answer starts only after its audit record is durable.
 	ev.Outcome = recvault.OutcomeGranted
 	if err := s.record(ctx, p, ev); err != nil {
@@ -203,6 +203,24 @@ func (w *watched) check(err error) error {
 func (w *watched) Read(p []byte) (int, error) {
 	n, err := w.Blob.Read(p)
 	return n, w.check(err)
+}
+
+// watchedTo is watched for a blob with its own WriteTo (a sealed blob
+// writes each verified chunk with no copy buffer), kept reachable.
+type watchedTo struct{ *watched }
+
+func (w watchedTo) WriteTo(dst io.Writer) (int64, error) {
+	n, err := w.Blob.(io.WriterTo).WriteTo(dst)
+	return n, w.check(err)
+}
+
+// watch wraps b in watched, keeping its WriteTo if it has one.
+func (s *Service) watch(ctx context.Context, b recvault.Blob, p *recvault.Principal, ev recvault.AuditEvent) recvault.Blob {
+	w := &watched{Blob: b, s: s, ctx: ctx, p: p, ev: ev}
+	if _, ok := b.(io.WriterTo); ok {
+		return watchedTo{w}
+	}
+	return w
 }
 
 func (w *watched) ReadAt(p []byte, off int64) (int, error) {

@@ -68,18 +68,32 @@ var primeBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b
 // to the underlying writer's ReadFrom (sendfile for files, a pooled buffer
 // otherwise). A first read that fails returns its error with nothing sent.
 func (h *holdWriter) ReadFrom(src io.Reader) (int64, error) {
+	if lr, ok := src.(*io.LimitedReader); ok && !IsFile(src) {
+		if wt, ok := lr.R.(io.WriterTo); ok {
+			// A verified blob writes its chunks itself: no copy buffer,
+			// and the status goes out with the first verified bytes.
+			cw := &capWriter{w: writerOnly{h}, n: lr.N}
+			n, err := wt.WriteTo(cw)
+			lr.N -= n
+			if errors.Is(err, errCapped) {
+				err = nil
+			}
+			return n, err
+		}
+	}
 	var sent int64
 	if !h.sent && !IsFile(src) {
 		bp := primeBufs.Get().(*[]byte)
-		defer primeBufs.Put(bp)
 		n, err := src.Read(*bp)
 		if n == 0 && err != nil {
+			primeBufs.Put(bp)
 			if errors.Is(err, io.EOF) {
 				return 0, nil
 			}
 			return 0, err
 		}
 		m, werr := h.Write((*bp)[:n])
+		primeBufs.Put(bp) // not held for the rest of a slow stream
 		sent = int64(m)
 		if werr != nil {
 			return sent, werr
@@ -102,6 +116,47 @@ func (h *holdWriter) ReadFrom(src io.Reader) (int64, error) {
 
 // writerOnly hides a writer's ReadFrom from io.Copy.
 type writerOnly struct{ io.Writer }
+
+// errCapped ends a WriteTo that reached its writer's limit.
+var errCapped = errors.New("range written")
+
+// capWriter passes at most n bytes on, then fails with errCapped: it turns
+// a WriteTo of the rest of a body into the range http.ServeContent asked
+// for (an io.LimitedReader's N).
+type capWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *capWriter) Write(p []byte) (int, error) {
+	if c.n <= 0 {
+		return 0, errCapped
+	}
+	short := int64(len(p)) > c.n
+	if short {
+		p = p[:c.n]
+	}
+	n, err := c.w.Write(p)
+	c.n -= int64(n)
+	if err == nil && short {
+		err = errCapped
+	}
+	return n, err
+}
+
+// errWriter remembers whether a failure came from the writer.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
 
 // IsFile reports whether src is a file, possibly limited to a range as
 // http.ServeContent does: what the connection can sendfile.
@@ -126,6 +181,24 @@ type readWatch struct {
 func (r *readWatch) Read(p []byte) (int, error) {
 	n, err := r.ReadSeeker.Read(p)
 	if err != nil && !errors.Is(err, io.EOF) {
+		r.mu.Lock()
+		if r.err == nil {
+			r.err = err
+		}
+		r.mu.Unlock()
+	}
+	return n, err
+}
+
+// readWatchTo is readWatch for a body with its own WriteTo (a verified
+// blob's), kept reachable; it records the failures of WriteTo that did
+// not come from the writer.
+type readWatchTo struct{ *readWatch }
+
+func (r readWatchTo) WriteTo(dst io.Writer) (int64, error) {
+	ew := &errWriter{w: dst}
+	n, err := r.ReadSeeker.(io.WriterTo).WriteTo(ew)
+	if err != nil && ew.err == nil && !errors.Is(err, io.EOF) {
 		r.mu.Lock()
 		if r.err == nil {
 			r.err = err

@@ -96,6 +96,9 @@ func serveDownload(w http.ResponseWriter, r *http.Request, d *vault.Download, ct
 			// ServeContent drops read errors: watch for them.
 			watch = &readWatch{ReadSeeker: content}
 			content = watch
+			if _, ok := watch.ReadSeeker.(io.WriterTo); ok {
+				content = readWatchTo{watch}
+			}
 		}
 		if rh := r.Header.Get("Range"); rh != "" {
 			size := d.Size

@@ -190,8 +190,12 @@ type blob struct {
 	inPos int64 // offset of in's Read position, or -1 when unknown
 	rd    chunkBuf
 
-	atMu sync.Mutex
-	at   chunkBuf
+	// mu serialises every method: Read and ReadAt keep separate chunk
+	// buffers, but a blob read only by ReadAt (a conversion) takes over
+	// the buffer Open verified chunk 0 into, so it holds one chunk, not two.
+	mu       sync.Mutex
+	readUsed bool // Read, WriteTo or Seek has been called
+	at       chunkBuf
 }
 
 type chunkBuf struct {
@@ -282,6 +286,9 @@ func (b *blob) load(c *chunkBuf, idx int64, at bool) error {
 }
 
 func (b *blob) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.readUsed = true
 	if b.closed {
 		return 0, os.ErrClosed
 	}
@@ -301,14 +308,45 @@ func (b *blob) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// WriteTo writes the blob from the Read position to its end straight from
+// each verified chunk, so that a download needs no copy buffer besides
+// the chunk (io.Copy and http.ServeContent use it). w must not keep the
+// slices it is given, as io.Writer requires. The position advances by
+// what w took; a chunk failing verification is never written.
+func (b *blob) WriteTo(w io.Writer) (int64, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.readUsed = true
+	var total int64
+	for b.pos < b.size {
+		if b.closed {
+			return total, os.ErrClosed
+		}
+		idx := b.pos / b.chunk
+		if err := b.load(&b.rd, idx, false); err != nil {
+			return total, err
+		}
+		n, err := w.Write(b.rd.data[b.pos-idx*b.chunk:])
+		total += int64(n)
+		b.pos += int64(n)
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
 func (b *blob) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("read blob %s: negative offset %d", b.key, off)
 	}
-	b.atMu.Lock()
-	defer b.atMu.Unlock()
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.closed {
 		return 0, os.ErrClosed
+	}
+	if b.at.buf == nil && !b.readUsed && b.rd.buf != nil {
+		b.at, b.rd = b.rd, chunkBuf{idx: -1}
 	}
 	n := 0
 	for n < len(p) && off < b.size {
@@ -327,6 +365,9 @@ func (b *blob) ReadAt(p []byte, off int64) (int, error) {
 }
 
 func (b *blob) Seek(offset int64, whence int) (int64, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.readUsed = true
 	if b.closed {
 		return 0, os.ErrClosed
 	}
@@ -349,8 +390,8 @@ func (b *blob) Seek(offset int64, whence int) (int64, error) {
 }
 
 func (b *blob) Close() error {
-	b.atMu.Lock()
-	defer b.atMu.Unlock()
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.closed {
 		return os.ErrClosed
 	}

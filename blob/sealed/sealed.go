@@ -2,7 +2,7 @@
 // optionally encrypts them, over any recvault.BlobStore.
 //
 // Why: a plain blob file with one flipped byte is served as good. Here a
-// blob is cut into 64 KiB chunks, each stored with its own check — a
+// blob is cut into chunks of about 16 KiB, each stored with its own check — a
 // SHA-256 (mode "verified") or an AES-256-GCM tag (mode "encrypted") — so
 // that every read (whole file, an HTTP Range at any offset, the media
 // engine's ReadAt calls) reads and verifies only the chunks it touches
@@ -17,7 +17,7 @@
 //	0    8    magic "RVSEAL1\n"
 //	8    1    version, 1
 //	9    1    mode: 1 verified (SHA-256 per chunk), 2 encrypted (AES-256-GCM)
-//	10   4    chunk size C (65536 as written)
+//	10   4    chunk size C (16352 as written now, 65536 before)
 //	14   2    W, length of the wrapped data key in the header; 0 when the
 //	          caller keeps it (PutSealed), always 0 in mode verified
 //	16   W    wrapped data key (see WrappedKey)
@@ -105,10 +105,16 @@ import (
 // a legacy blob whose hash is not the expected one.
 var ErrIntegrity = recvault.ErrIntegrity
 
-// ChunkSize is the plaintext size of every chunk but the last. 64 KiB keeps
-// the overhead small (32 or 16 bytes a chunk, 0.05%) and a ranged read's
-// extra work bounded (at most 2 chunks read for any short range).
-const ChunkSize = 64 << 10
+// ChunkSize is the plaintext size of every chunk but the last, as written
+// (any size from 1 KiB to 16 MiB is read). 16 KiB less a SHA-256, so that a
+// chunk and its check fit one 16 KiB buffer: an open blob holds one such
+// buffer, and that is most of what a slow download costs the server (a
+// slow stream held 115 KiB with 64 KiB chunks, 75 KiB with 32 KiB, 58 KiB
+// with 16 KiB: BenchmarkSlowStreamMemory in cmd/recvault). The overhead stays small (32
+// or 16 bytes a chunk, 0.2%) and a ranged read's extra work bounded (at
+// most 2 chunks read for any short range). Blobs written with 64 KiB
+// chunks (before this size) read as before.
+const ChunkSize = 16<<10 - sumSize
 
 const (
 	magic        = "RVSEAL1\n"

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/recvault/recvault"
+	"github.com/recvault/recvault/blob/sealed"
 	"github.com/recvault/recvault/blob/sealed/keyfile"
 )
 
@@ -98,7 +100,9 @@ func TestFlippedByteNeverServed(t *testing.T) {
 		{"v1 wav", v1 + "?format=wav", auth},
 		{"v1 mp3", v1 + "?format=mp3", auth},
 		{"v1 range over the bad chunk", v1, append([]string{"Range", "bytes=190000-210000"}, auth...)},
-		{"v1 mp3 range", v1 + "?format=mp3", append([]string{"Range", "bytes=100-200"}, auth...)},
+		// MP3 of PCM is computed by offset (segments): a range reaching
+		// past the bad chunk's audio must fail, one before it need not.
+		{"v1 mp3 range", v1 + "?format=mp3", append([]string{"Range", "bytes=100-"}, auth...)},
 	} {
 		if ok, body := env.fetchOK(c.path, c.hdr...); ok {
 			t.Errorf("%s: served %d bytes of a corrupt recording", c.name, len(body))
@@ -220,7 +224,11 @@ func TestCorruptChunkCleanError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env.corruptStored(a.BlobKey, 200_000) // plaintext chunk 3: bytes 196608-262143
+	env.corruptStored(a.BlobKey, 200_000)
+	// The plaintext bytes of the damaged chunk (a 48-byte header, then
+	// chunks of ChunkSize bytes and a 32-byte SHA-256 each).
+	k := int64(200_000-48) / (sealed.ChunkSize + 32)
+	mid := k*sealed.ChunkSize + sealed.ChunkSize/2
 	get := func(path string, hdr ...string) (*http.Response, []byte) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", env.URL+path, nil)
@@ -238,7 +246,7 @@ func TestCorruptChunkCleanError(t *testing.T) {
 		}
 		return resp, b
 	}
-	bad := []string{"Range", "bytes=200000-200999"}
+	bad := []string{"Range", fmt.Sprintf("bytes=%d-%d", mid, mid+999)}
 	tok := env.loginDemo("admin")
 	for _, q := range []string{"", "?format=wav"} {
 		resp, body := get("/api/v1/recordings/"+a.ID+"/media"+q, append([]string{"Authorization", "Bearer " + tok}, bad...)...)
@@ -259,9 +267,10 @@ func TestCorruptChunkCleanError(t *testing.T) {
 		t.Errorf("ameyo: %d %q; want its 500", resp.StatusCode, body)
 	}
 	g := env.ccSignIn("4977", "agent-demo-pass", "")
-	// CC-Gateway serves 8-bit A-law: output byte 110000 comes from source
-	// byte ~220000, in the bad chunk.
-	resp, body = get(ccgw+"/recordfile/4977/recordfiledownloadEx?callId=call-clean-a", "Guid", g, "Range", "bytes=110000-110999")
+	// CC-Gateway serves 8-bit A-law WAV (58-byte header): output byte n
+	// comes from source byte 44 + 2(n-58).
+	alaw := (mid-44)/2 + 58
+	resp, body = get(ccgw+"/recordfile/4977/recordfiledownloadEx?callId=call-clean-a", "Guid", g, "Range", fmt.Sprintf("bytes=%d-%d", alaw, alaw+99))
 	if !bytes.Contains(body, []byte(`"108-014"`)) || resp.Header.Get("Content-Disposition") != "" {
 		t.Errorf("ccgw: %d %q; want retcode 108-014", resp.StatusCode, body)
 	}

@@ -11,7 +11,7 @@ import (
 const migrateUsage = `Usage:
   recvault migrate-blobs [--rate MB/s] [--encryption-key-file F] [store flags]
       Rewrite every recording stored in an older form into the current one:
-      plain blobs (stored before sealing) into sealed 64 KiB chunks, each
+      plain blobs (stored before sealing) into sealed 16 KiB chunks, each
       verified on every read; with --encryption-key-file (or
       RECVAULT_ENCRYPTION_KEY_FILE) also encrypted, including recordings
       sealed earlier without a key. Each recording is read verified against

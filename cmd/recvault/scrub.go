@@ -11,7 +11,7 @@ import (
 
 const scrubUsage = `Usage:
   recvault scrub [--rate MB/s] [store flags]
-      Read every recording end to end and verify it (each 64 KiB chunk's
+      Read every recording end to end and verify it (each 16 KiB chunk's
       SHA-256 or AES-GCM tag; the catalogue's SHA-256 for blobs stored
       before sealing), to find damaged or lost recordings before somebody
       needs them. Prints one line per recording that is corrupt, missing
