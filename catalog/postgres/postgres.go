@@ -474,7 +474,16 @@ func (c *DB) FindRecordings(ctx context.Context, f recvault.RecordingFilter) ([]
 		// Empty arrays, not NULL (a nil slice): "<> ALL (NULL)" is never true.
 		q = mergedScope(arg(append([]int64{}, campaigns...)), arg(append([]string{}, agents...)), where, arg(limit+1))
 	} else {
-		if !f.Scope.All {
+		switch {
+		case f.Scope.All:
+		// One campaign or one agent (an agent's own recordings) as a plain
+		// equality: with "= ANY($n)" the planner cannot read the index in
+		// ORDER BY's order and sorts every recording of the agent instead.
+		case len(campaigns) == 1 && len(agents) == 0:
+			where = append(where, "campaign_id = "+arg(campaigns[0]))
+		case len(agents) == 1 && len(campaigns) == 0:
+			where = append(where, "agent_id = "+arg(agents[0]))
+		default:
 			var or []string
 			if len(campaigns) > 0 {
 				or = append(or, "campaign_id = ANY("+arg(campaigns)+")")
