@@ -15,10 +15,12 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/recvault/recvault/api/ameyo"
 	"github.com/recvault/recvault/api/ccgateway"
+	"github.com/recvault/recvault/api/httputil"
 	v1 "github.com/recvault/recvault/api/v1"
 	"github.com/recvault/recvault/vault"
 )
@@ -159,25 +161,33 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // ReadFrom keeps the sendfile path of the underlying writer: io.Copy from a
 // file reaches the connection's ReadFrom only if every wrapper passes it
-// on. Any other source is copied there with net/http's pooled buffer. (A
-// verified blob never comes here: it writes its chunks itself, see
-// api/httputil.)
+// on. Any other source (a conversion computed by offset) is copied with
+// one pooled 16 KiB buffer: net/http's own ReadFrom would hold its 32 KiB
+// buffer and the TCP connection's fallback copy another 32 KiB for as
+// long as a slow client takes. (A verified blob never comes here: it
+// writes its chunks itself, see api/httputil.)
 func (w *statusWriter) ReadFrom(src io.Reader) (int64, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
 	var n int64
 	var err error
-	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok && httputil.IsFile(src) {
 		n, err = rf.ReadFrom(src)
 	} else {
-		n, err = io.Copy(writerOnly{w.ResponseWriter}, src)
+		bp := copyBufs.Get().(*[]byte)
+		n, err = io.CopyBuffer(writerOnly{w.ResponseWriter}, src, *bp)
+		copyBufs.Put(bp)
 	}
 	w.n += n
 	return n, err
 }
 
-// writerOnly hides a writer's ReadFrom from io.Copy.
+// copyBufs holds the buffers of statusWriter.ReadFrom.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+
+// writerOnly hides a writer's ReadFrom, so that io.CopyBuffer uses the
+// buffer it is given.
 type writerOnly struct{ io.Writer }
 
 // ready answers 200 when the catalog and the blob store both answer, else
