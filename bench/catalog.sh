@@ -11,8 +11,14 @@
 # as SQLite keeps synchronous=FULL, with shared_buffers=1GB and room for
 # the WAL of a bulk load (max_wal_size=8GB).
 #
+# WARM=1 (the default) reads the catalogue's files once before measuring,
+# so that the figures are those of a server whose catalogue is in the
+# page cache; WARM=0 measures whatever the cache holds (a deep page then
+# costs a disk read per row: a campaign's rows lie on as many pages).
+#
 # Needs: PostgreSQL binaries (initdb, postgres, psql), python3.
-# Usage: bench/catalog.sh   (ROWS=N, N=N, INGEST=N, BACKENDS="sqlite postgres",
+# Usage: bench/catalog.sh   (ROWS=N, N=N, INGEST=N, WARM=0|1,
+#        BACKENDS="sqlite postgres",
 #        KEEP=DIR: keep the catalogues in DIR and reuse them on the next run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +26,7 @@ ROWS=${ROWS:-10000000}
 N=${N:-2000}
 INGEST=${INGEST:-1000}
 BACKENDS=${BACKENDS:-sqlite postgres}
+WARM=${WARM:-1}
 export PATH="$PATH:$(go env GOPATH)/bin:/usr/sbin:$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -1)"
 . bench/lib.sh
 need initdb postgres psql python3
@@ -37,9 +44,16 @@ fi
 
 go build -o "$WORK/catbench" ./bench/catalog
 
+# warm DIR|FILE reads it once into the page cache (if WARM=1 and it exists).
+warm() {
+	[ "$WARM" = 1 ] && [ -e "$1" ] || return 0
+	find "$1" -type f -exec cat {} + >/dev/null
+}
+
 for b in $BACKENDS; do
 	case $b in
 	sqlite)
+		warm "$WORK/catalog.db"
 		"$WORK/catbench" -backend sqlite -dsn "$WORK/catalog.db" -rows "$ROWS" -n "$N" -ingest "$INGEST"
 		;;
 	postgres)
@@ -53,6 +67,7 @@ for b in $BACKENDS; do
 			AS=(runuser -u "$PGOWNER" --)
 			chown "$PGOWNER" "$WORK/pg"
 		fi
+		warm "$WORK/pg/data"
 		fresh=false
 		if [ ! -d "$WORK/pg/data" ]; then
 			"${AS[@]}" initdb -D "$WORK/pg/data" -A trust -U postgres -E UTF8 --locale=C >/dev/null
