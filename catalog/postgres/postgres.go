@@ -371,23 +371,33 @@ const maxMerged = 32
 // those rows are then read in full. With "campaign_id = ANY($n)" the
 // planner can only either sort every recording of the scope or walk the
 // newest recordings of the whole catalogue until limit of them are in
-// scope. An agent's rows leave out the scope's campaigns, so that a
-// recording in both appears once. where holds the filter's other
-// conditions, which both halves repeat; the text is the same whatever the
-// number of values, so it stays one cached statement.
+// scope. campaigns and agents are the parameters of the two arrays, ""
+// for none. An agent's rows leave out the scope's campaigns, if any (then
+// they cannot come from the index alone), so that a recording in both
+// appears once. where holds the filter's other conditions, which every
+// half repeats; the text depends on which of the two lists there are, not
+// on their lengths, so it stays one of three cached statements.
 func mergedScope(campaigns, agents string, where []string, limit string) string {
 	rest := ""
 	if len(where) > 0 {
 		rest = " AND " + strings.Join(where, " AND ")
 	}
 	page := ` ORDER BY started_at DESC, id DESC LIMIT ` + limit
-	return `SELECT ` + recordingCols + ` FROM recordings WHERE id IN (SELECT id FROM (
-		SELECT r.started_at, r.id FROM unnest(` + campaigns + `::bigint[]) AS s (v), LATERAL (SELECT started_at, id
-		FROM recordings WHERE campaign_id = s.v` + rest + page + `) r
-		UNION ALL
-		SELECT r.started_at, r.id FROM unnest(` + agents + `::text[]) AS s (v), LATERAL (SELECT started_at, id
-		FROM recordings WHERE agent_id = s.v AND campaign_id <> ALL (` + campaigns + `::bigint[])` + rest + page + `) r
-		) m` + page + `) ORDER BY started_at DESC, id DESC`
+	var halves []string
+	if campaigns != "" {
+		halves = append(halves, `SELECT r.started_at, r.id FROM unnest(`+campaigns+`::bigint[]) AS s (v),
+		LATERAL (SELECT started_at, id FROM recordings WHERE campaign_id = s.v`+rest+page+`) r`)
+	}
+	if agents != "" {
+		not := ""
+		if campaigns != "" {
+			not = ` AND campaign_id <> ALL (` + campaigns + `::bigint[])`
+		}
+		halves = append(halves, `SELECT r.started_at, r.id FROM unnest(`+agents+`::text[]) AS s (v),
+		LATERAL (SELECT started_at, id FROM recordings WHERE agent_id = s.v`+not+rest+page+`) r`)
+	}
+	return `SELECT ` + recordingCols + ` FROM recordings WHERE id IN (SELECT id FROM (` +
+		strings.Join(halves, " UNION ALL ") + `) m` + page + `) ORDER BY started_at DESC, id DESC`
 }
 
 // distinct returns vs without repeats, in their first order.
@@ -471,8 +481,14 @@ func (c *DB) FindRecordings(ctx context.Context, f recvault.RecordingFilter) ([]
 	var q string
 	if n := len(campaigns) + len(agents); n > 1 && n <= maxMerged && f.CampaignID == 0 && f.AgentID == "" &&
 		f.CallID == "" && f.CRTObject == "" && f.OriginalPath == "" {
-		// Empty arrays, not NULL (a nil slice): "<> ALL (NULL)" is never true.
-		q = mergedScope(arg(append([]int64{}, campaigns...)), arg(append([]string{}, agents...)), where, arg(limit+1))
+		cs, as := "", ""
+		if len(campaigns) > 0 {
+			cs = arg(campaigns)
+		}
+		if len(agents) > 0 {
+			as = arg(agents)
+		}
+		q = mergedScope(cs, as, where, arg(limit+1))
 	} else {
 		switch {
 		case f.Scope.All:
