@@ -276,13 +276,18 @@ func (c *Catalog) RecordingByIdentity(ctx context.Context, campaignID int64, crt
 // (its blob gone because another process migrated it).
 func (c *Catalog) Forget(id string) { c.dropRecording(id) }
 
+// dropRecording drops id's row and, through it, its identity entry, in
+// constant time (a purge drops thousands). An identity entry whose row is
+// gone already only leads RecordingByIdentity to the (missing) row and so
+// to the catalogue: it can never serve a dropped recording.
 func (c *Catalog) dropRecording(id string) {
 	c.invalidate(func() {
-		delete(c.recs, id)
-		for k, e := range c.idents {
-			if e.v == id {
+		if e, ok := c.recs[id]; ok {
+			k := ident{e.v.CampaignID, e.v.CRTObjectID}
+			if ie, ok := c.idents[k]; ok && ie.v == id {
 				delete(c.idents, k)
 			}
+			delete(c.recs, id)
 		}
 	})
 }

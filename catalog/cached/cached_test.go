@@ -108,3 +108,32 @@ func TestOtherProcessChangesSeenWithinTTL(t *testing.T) {
 		t.Fatalf("session ended through the cache still served: %v", err)
 	}
 }
+
+// TestIdentityAfterDelete: a recording cached by identity and deleted
+// through the cache is not found by identity at once, and a new recording
+// under the same identity is found, not the old one.
+func TestIdentityAfterDelete(t *testing.T) {
+	ctx := context.Background()
+	c := cached.New(openSQLite(t), time.Hour)
+	r := catalogtest.Rec(1, 110, "4977")
+	if _, err := c.CreateRecording(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.RecordingByIdentity(ctx, r.CampaignID, r.CRTObjectID); err != nil || got.ID != r.ID {
+		t.Fatalf("by identity: %+v %v", got, err)
+	}
+	if _, err := c.BeginDelete(ctx, r.ID, "admin", "test", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RecordingByIdentity(ctx, r.CampaignID, r.CRTObjectID); recvault.ErrorCode(err) != recvault.ENOTFOUND {
+		t.Fatalf("deleted recording by identity: %v, want ENOTFOUND", err)
+	}
+	again := catalogtest.Rec(1, 110, "4977")
+	again.ID, again.BlobKey = "again", "2026/again"
+	if _, err := c.CreateRecording(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.RecordingByIdentity(ctx, r.CampaignID, r.CRTObjectID); err != nil || got.ID != "again" {
+		t.Fatalf("new recording under the old identity: %+v %v", got, err)
+	}
+}
