@@ -194,7 +194,8 @@ type blob struct {
 	// buffers, but a blob read only by ReadAt (a conversion) takes over
 	// the buffer Open verified chunk 0 into, so it holds one chunk, not two.
 	mu       sync.Mutex
-	readUsed bool // Read, WriteTo or Seek has been called
+	readUsed bool      // Read, WriteTo or Seek has been called
+	sha      hash.Hash // mode verified: reused for every chunk
 	at       chunkBuf
 }
 
@@ -232,7 +233,7 @@ func (b *blob) load(c *chunkBuf, idx int64, at bool) error {
 	}
 	c.idx = -1
 	if c.buf == nil {
-		c.buf = make([]byte, b.chunk+int64(b.tag))
+		c.buf = getChunkBuf(int(b.chunk) + b.tag)
 	}
 	plen := b.chunk
 	if idx == b.nchunks-1 {
@@ -272,7 +273,11 @@ func (b *blob) load(c *chunkBuf, idx int64, at bool) error {
 		}
 		c.data = p
 	} else {
-		h := sha256.New()
+		if b.sha == nil {
+			b.sha = sha256.New()
+		}
+		h := b.sha
+		h.Reset()
 		h.Write(ad)
 		h.Write(raw[:plen])
 		var sum [sumSize]byte
@@ -396,6 +401,10 @@ func (b *blob) Close() error {
 		return os.ErrClosed
 	}
 	b.closed = true
+	// Every method holds mu and checks closed first, so no read can use
+	// these buffers once they are back in the pool.
+	putChunkBuf(b.rd.buf)
+	putChunkBuf(b.at.buf)
 	b.rd, b.at = chunkBuf{}, chunkBuf{}
 	return b.in.Close()
 }
@@ -531,4 +540,26 @@ func (s *Store) Form(ctx context.Context, key string) (Form, error) {
 		return FormEncrypted, nil
 	}
 	return 0, fmt.Errorf("form of blob %s: %w: unknown mode %d", key, ErrIntegrity, hdr[9])
+}
+
+// chunkBufSize is the buffer a chunk as written now needs (ChunkSize and
+// the larger check); chunks of other sizes (older blobs) get their own.
+const chunkBufSize = ChunkSize + sumSize
+
+// chunkBufs recycles chunk buffers between opens: a small download would
+// otherwise leave one 16 KiB buffer of garbage behind.
+var chunkBufs = sync.Pool{New: func() any { b := make([]byte, chunkBufSize); return &b }}
+
+func getChunkBuf(n int) []byte {
+	if n > chunkBufSize {
+		return make([]byte, n)
+	}
+	return (*chunkBufs.Get().(*[]byte))[:n]
+}
+
+func putChunkBuf(b []byte) {
+	if cap(b) == chunkBufSize {
+		b = b[:chunkBufSize]
+		chunkBufs.Put(&b)
+	}
 }
