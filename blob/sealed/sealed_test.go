@@ -623,3 +623,69 @@ func TestForm(t *testing.T) {
 		t.Errorf("Form of a missing blob: %v; want ENOTFOUND", err)
 	}
 }
+
+// TestReads64KiBChunks: a blob written before the chunk size became 16
+// KiB — built here byte by byte from the format in the package doc, with
+// 64 KiB chunks — opens, reads whole, by ranges and by ReadAt, and a
+// flipped byte in it is still caught.
+func TestReads64KiBChunks(t *testing.T) {
+	d, _ := newDisk(t)
+	ctx := context.Background()
+	const key, csize = "old/a", 64 << 10
+	data := blobtest.Data(9, 3*csize+777)
+	hdr := []byte("RVSEAL1\n")
+	hdr = append(hdr, 1, 1) // version 1, mode verified
+	hdr = binary.BigEndian.AppendUint32(hdr, csize)
+	hdr = binary.BigEndian.AppendUint16(hdr, 0) // no wrapped key
+	check := sha256.Sum256(hdr)
+	stored := append(bytes.Clone(hdr), check[:]...)
+	for idx := 0; idx*csize < len(data); idx++ {
+		plain := data[idx*csize : min(len(data), (idx+1)*csize)]
+		final := byte(0)
+		if (idx+1)*csize >= len(data) {
+			final = 1
+		}
+		ad := append(bytes.Clone(check[:]), binary.BigEndian.AppendUint64(nil, uint64(idx))...)
+		ad = append(ad, final)
+		ad = binary.BigEndian.AppendUint16(ad, uint16(len(key)))
+		ad = append(ad, key...)
+		sum := sha256.Sum256(append(bytes.Clone(ad), plain...))
+		stored = append(append(stored, plain...), sum[:]...)
+	}
+	if _, err := d.Put(ctx, key, bytes.NewReader(stored)); err != nil {
+		t.Fatal(err)
+	}
+	s := New(d)
+	b, err := s.Open(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(b)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("whole read: %d bytes, %v", len(got), err)
+	}
+	for _, off := range []int64{0, csize - 3, csize, 2*csize + 5, int64(len(data)) - 10} {
+		p := make([]byte, 10)
+		if _, err := b.ReadAt(p, off); err != nil || !bytes.Equal(p, data[off:off+10]) {
+			t.Fatalf("ReadAt %d: %v", off, err)
+		}
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	stored[len(hdr)+32+csize+32+100] ^= 1 // in the second chunk
+	if err := d.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Put(ctx, key, bytes.NewReader(stored)); err != nil {
+		t.Fatal(err)
+	}
+	b, err = s.Open(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := io.ReadAll(b); !errors.Is(err, ErrIntegrity) {
+		t.Fatalf("flipped byte in a 64 KiB chunk: %v, want ErrIntegrity", err)
+	}
+}
