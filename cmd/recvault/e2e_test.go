@@ -43,7 +43,7 @@ type testEnv struct {
 	srv   *server.Server
 	URL   string
 	clock *fakeClock
-	logs  *bytes.Buffer
+	logs  *syncBuffer
 }
 
 func startEnv(t *testing.T) *testEnv { return startEnvWith(t, nil) }
@@ -68,8 +68,8 @@ func startEnvEmbedded(t testing.TB) *testEnv {
 
 func startEnvAt(t testing.TB, tune func(*server.Config), where func(testing.TB, string) locations) *testEnv {
 	t.Helper()
-	env := &testEnv{t: t, dir: t.TempDir(), clock: &fakeClock{t: time.Now()}, logs: &bytes.Buffer{}}
-	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: env.logs}, nil))
+	env := &testEnv{t: t, dir: t.TempDir(), clock: &fakeClock{t: time.Now()}, logs: &syncBuffer{}}
+	log := slog.New(slog.NewJSONHandler(env.logs, nil))
 	loc := where(t, env.dir)
 	if !strings.HasPrefix(loc.Catalog, "sqlite://") {
 		// CLI commands a test runs beside the server (with --data) then
@@ -149,15 +149,23 @@ func (e *testEnv) blobCount() int {
 	return n
 }
 
-type lockedWriter struct {
+// syncBuffer is a buffer the server's goroutines write (its log) while the
+// test reads it.
+type syncBuffer struct {
 	mu sync.Mutex
-	w  io.Writer
+	b  bytes.Buffer
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // do sends a request and returns the response with its body read.

@@ -265,8 +265,7 @@ func TestRetentionServePurge(t *testing.T) {
 	}
 	sctx, stop := context.WithCancel(ctx)
 	done := make(chan int, 1)
-	var out, errs lockedWriter
-	out.w, errs.w = &strings.Builder{}, &strings.Builder{}
+	var out, errs syncBuffer
 	go func() {
 		done <- run(sctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--purge-every", "50ms"}, stores...), strings.NewReader(""), &out, &errs)
 	}()
@@ -283,13 +282,13 @@ func TestRetentionServePurge(t *testing.T) {
 		if time.Now().After(deadline) {
 			stop()
 			<-done
-			t.Fatalf("serve did not purge (err %v, %d deleting):\n%s", err, len(pending), errs.w)
+			t.Fatalf("serve did not purge (err %v, %d deleting):\n%s", err, len(pending), &errs)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	stop()
 	if code := <-done; code != 0 {
-		t.Fatalf("serve exit %d:\n%s", code, errs.w)
+		t.Fatalf("serve exit %d:\n%s", code, &errs)
 	}
 	if _, err := a.cat.RecordingByIdentity(ctx, 110, "s-2"); err != nil {
 		t.Fatalf("recording within retention purged: %v", err)
