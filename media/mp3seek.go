@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/recvault/recvault/internal/seekpos"
 	"github.com/recvault/recvault/media/mp3enc"
 )
 
@@ -48,20 +49,12 @@ func (m *mp3Reader) Write(b []byte) (int, error) {
 }
 
 func (m *mp3Reader) Seek(off int64, whence int) (int64, error) {
-	switch whence {
-	case io.SeekStart:
-	case io.SeekCurrent:
-		off += m.pos
-	case io.SeekEnd:
-		off += m.o.Size
-	default:
-		return 0, errors.New("media: invalid whence")
+	pos, err := seekpos.Resolve(m.pos, m.o.Size, off, whence)
+	if err != nil {
+		return 0, fmt.Errorf("media: %w", err)
 	}
-	if off < 0 {
-		return 0, errors.New("media: negative position")
-	}
-	m.pos = off
-	return off, nil
+	m.pos = pos
+	return pos, nil
 }
 
 func (m *mp3Reader) Read(p []byte) (int, error) {

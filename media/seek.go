@@ -2,9 +2,10 @@ package media
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
+
+	"github.com/recvault/recvault/internal/seekpos"
 )
 
 // Open returns the output as an io.ReadSeeker of Size bytes that reads the
@@ -57,20 +58,12 @@ type seekReader struct {
 }
 
 func (s *seekReader) Seek(off int64, whence int) (int64, error) {
-	switch whence {
-	case io.SeekStart:
-	case io.SeekCurrent:
-		off += s.pos
-	case io.SeekEnd:
-		off += s.o.Size
-	default:
-		return 0, errors.New("media: invalid whence")
+	pos, err := seekpos.Resolve(s.pos, s.o.Size, off, whence)
+	if err != nil {
+		return 0, fmt.Errorf("media: %w", err)
 	}
-	if off < 0 {
-		return 0, errors.New("media: negative position")
-	}
-	s.pos = off
-	return off, nil
+	s.pos = pos
+	return pos, nil
 }
 
 func (s *seekReader) Read(p []byte) (int, error) {

@@ -45,6 +45,7 @@ import (
 
 	"github.com/recvault/recvault"
 	"github.com/recvault/recvault/internal/ctxio"
+	"github.com/recvault/recvault/internal/seekpos"
 )
 
 const (
@@ -686,19 +687,9 @@ func (b *blob) Seek(offset int64, whence int) (int64, error) {
 	if b.closed {
 		return 0, os.ErrClosed
 	}
-	var pos int64
-	switch whence {
-	case io.SeekStart:
-		pos = offset
-	case io.SeekCurrent:
-		pos = b.pos + offset
-	case io.SeekEnd:
-		pos = b.size + offset
-	default:
-		return 0, fmt.Errorf("seek blob %s: invalid whence %d", b.key, whence)
-	}
-	if pos < 0 {
-		return 0, fmt.Errorf("seek blob %s: negative position %d", b.key, pos)
+	pos, err := seekpos.Resolve(b.pos, b.size, offset, whence)
+	if err != nil {
+		return 0, fmt.Errorf("seek blob %s: %w", b.key, err)
 	}
 	// Only the position moves: the open stream is kept until a Read needs
 	// another offset, so the usual Seek(0, End), Seek(0, Start) of
