@@ -30,21 +30,7 @@ Flags:
 // cmdMigrateBlobs rewrites legacy and unencrypted blobs into the current
 // form.
 func cmdMigrateBlobs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("migrate-blobs", stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), migrateUsage)
-		fs.PrintDefaults()
-	}
-	stores := addStoreFlags(fs)
-	rate := fs.Float64("rate", 0, "average read rate bound in MB/s (1 MB = 1,000,000 bytes); 0 for unlimited")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usagef("unexpected argument %q", pos[0])
-	}
-	bps, err := bytesPerSecond(*rate)
+	stores, bps, err := parseRateCommand("migrate-blobs", migrateUsage, 0, args, stderr)
 	if err != nil {
 		return err
 	}

@@ -26,21 +26,7 @@ Flags:
 
 // cmdScrub verifies every recording's bytes.
 func cmdScrub(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("scrub", stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), scrubUsage)
-		fs.PrintDefaults()
-	}
-	stores := addStoreFlags(fs)
-	rate := fs.Float64("rate", 20, "average read rate bound in MB/s (1 MB = 1,000,000 bytes); 0 for unlimited")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usagef("unexpected argument %q", pos[0])
-	}
-	bps, err := bytesPerSecond(*rate)
+	stores, bps, err := parseRateCommand("scrub", scrubUsage, 20, args, stderr)
 	if err != nil {
 		return err
 	}
@@ -68,14 +54,31 @@ func cmdScrub(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// bytesPerSecond turns a --rate in MB/s into bytes a second (0: unlimited).
-func bytesPerSecond(rate float64) (int64, error) {
-	if rate < 0 || math.IsNaN(rate) || math.IsInf(rate, 0) {
-		return 0, usagef("--rate must be 0 (unlimited) or a positive number of MB/s")
+// parseRateCommand parses the flags of a command that reads every
+// recording (scrub, migrate-blobs): the store flags and --rate (default
+// defRate MB/s), no arguments. It returns the stores and the rate in bytes
+// a second (0: unlimited).
+func parseRateCommand(name, usage string, defRate float64, args []string, stderr io.Writer) (*storeFlags, int64, error) {
+	fs := newFlagSet(name, stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
 	}
-	bps := int64(rate * 1e6)
-	if rate > 0 && bps < 1 {
+	stores := addStoreFlags(fs)
+	rate := fs.Float64("rate", defRate, "average read rate bound in MB/s (1 MB = 1,000,000 bytes); 0 for unlimited")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(pos) > 0 {
+		return nil, 0, usagef("unexpected argument %q", pos[0])
+	}
+	if *rate < 0 || math.IsNaN(*rate) || math.IsInf(*rate, 0) {
+		return nil, 0, usagef("--rate must be 0 (unlimited) or a positive number of MB/s")
+	}
+	bps := int64(*rate * 1e6)
+	if *rate > 0 && bps < 1 {
 		bps = 1
 	}
-	return bps, nil
+	return stores, bps, nil
 }
