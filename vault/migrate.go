@@ -125,6 +125,16 @@ func (s *Service) migrateOne(ctx context.Context, ms migratingStore, r *recvault
 		sum.Current++ // encrypted, its key in the catalogue: the strongest form
 		return 0, nil
 	}
+	// fail counts a recording left unmigrated: corrupt when its bytes
+	// failed verification, failed when the store did.
+	fail := func(err error) (int64, error) {
+		if errors.Is(err, recvault.ErrIntegrity) {
+			sum.Corrupt++
+		} else {
+			sum.Failed++
+		}
+		return 0, err
+	}
 	form, err := ms.Form(ctx, r.BlobKey)
 	switch {
 	case recvault.ErrorCode(err) == recvault.ENOTFOUND:
@@ -134,26 +144,20 @@ func (s *Service) migrateOne(ctx context.Context, ms migratingStore, r *recvault
 		}
 		sum.Missing++
 		return 0, fmt.Errorf("no blob under %s: %w", r.BlobKey, err)
-	case errors.Is(err, recvault.ErrIntegrity):
-		sum.Corrupt++
-		return 0, err
 	case err != nil:
-		sum.Failed++
-		return 0, err
+		return fail(err)
 	case form == target || form == sealed.FormEncrypted:
 		sum.Current++
 		return 0, nil
 	}
 	newKey, err := migratedKey(r)
 	if err != nil {
-		sum.Failed++
-		return 0, err
+		return fail(err)
 	}
 	// The mark keeps every replica's orphan sweep off the new blob until
 	// the row points at it.
 	if err := s.cat.BeginBlob(ctx, newKey, s.now()); err != nil {
-		sum.Failed++
-		return 0, err
+		return fail(err)
 	}
 	defer func() {
 		if err := s.cat.EndBlob(context.WithoutCancel(ctx), newKey); err != nil {
@@ -167,12 +171,7 @@ func (s *Service) migrateOne(ctx context.Context, ms migratingStore, r *recvault
 	}
 	old, err := s.openRecordingBlob(ctx, r) // verified against r.SHA256 as it is read
 	if err != nil {
-		if errors.Is(err, recvault.ErrIntegrity) {
-			sum.Corrupt++
-		} else {
-			sum.Failed++
-		}
-		return 0, err
+		return fail(err)
 	}
 	body := io.TeeReader(old, lim)
 	var info recvault.BlobInfo
@@ -191,12 +190,7 @@ func (s *Service) migrateOne(ctx context.Context, ms migratingStore, r *recvault
 	}
 	if err != nil {
 		discard()
-		if errors.Is(err, recvault.ErrIntegrity) {
-			sum.Corrupt++
-		} else {
-			sum.Failed++
-		}
-		return 0, err
+		return fail(err)
 	}
 	switch err := s.cat.ReplaceBlob(ctx, r.ID, r.BlobKey, newKey, wk); recvault.ErrorCode(err) {
 	case "":
@@ -206,8 +200,7 @@ func (s *Service) migrateOne(ctx context.Context, ms migratingStore, r *recvault
 		return 0, nil
 	default:
 		discard()
-		sum.Failed++
-		return 0, err
+		return fail(err)
 	}
 	sum.Migrated++
 	// The row no longer names the old blob: if this delete fails (or the

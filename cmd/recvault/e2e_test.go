@@ -139,14 +139,20 @@ func (e *testEnv) replaceBlob(key string, b []byte) (restore func()) {
 	return func() { put(saved) }
 }
 
+// rawCount counts the blobs in a's store.
+func rawCount(t testing.TB, a *app) int {
+	t.Helper()
+	n := 0
+	if err := a.raw.Walk(context.Background(), func(string, time.Time) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // blobCount counts the blobs stored, on whichever backend the test runs.
 func (e *testEnv) blobCount() int {
 	e.t.Helper()
-	n := 0
-	if err := e.app.blobs.Walk(context.Background(), func(string, time.Time) error { n++; return nil }); err != nil {
-		e.t.Fatal(err)
-	}
-	return n
+	return rawCount(e.t, e.app)
 }
 
 // syncBuffer is a buffer the server's goroutines write (its log) while the

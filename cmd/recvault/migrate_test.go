@@ -7,7 +7,6 @@ import (
 	"io"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/recvault/recvault"
 	"github.com/recvault/recvault/blob/sealed"
@@ -252,14 +251,4 @@ func TestMigrateBlobsKilledMidway(t *testing.T) {
 	if f := forms(t, a, srcs); f[sealed.FormVerified] != n {
 		t.Fatalf("after the rerun: forms %v", f)
 	}
-}
-
-// rawCount counts the blobs in a's store.
-func rawCount(t *testing.T, a *app) int {
-	t.Helper()
-	n := 0
-	if err := a.raw.Walk(context.Background(), func(string, time.Time) error { n++; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
