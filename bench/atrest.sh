@@ -50,33 +50,8 @@ for mode in verified encrypted; do
 		cmp -s "$WORK/got.wav" "$WORK/$s.wav" || { echo "$mode served other bytes for $s" >&2; exit 1; }
 	done
 done
-NGPORT=$(port)
-mkdir -p "$WORK/nginx"
-USER_LINE=""
-[ "$(id -u)" -eq 0 ] && USER_LINE="user root;"
-cat >"$WORK/nginx/nginx.conf" <<EOF
-daemon off;
-master_process on;
-$USER_LINE
-worker_processes auto;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	sendfile on;
-	keepalive_requests 100000;
-	client_body_temp_path $WORK/nginx/body;
-	proxy_temp_path $WORK/nginx/proxy;
-	fastcgi_temp_path $WORK/nginx/fastcgi;
-	uwsgi_temp_path $WORK/nginx/uwsgi;
-	scgi_temp_path $WORK/nginx/scgi;
-	server { listen 127.0.0.1:$NGPORT; location /media/ { alias $WORK/www/; } }
-}
-EOF
-nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
-PIDS+=($!)
-waitfor "http://127.0.0.1:$NGPORT/media/small.wav"
+start_nginx
+waitfor "http://127.0.0.1:$NGPORT/media/small.wav" -H "Authorization: Bearer x"
 
 declare -A RPS MBS
 for r in $(seq "$ROUNDS"); do

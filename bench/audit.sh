@@ -58,41 +58,8 @@ curl -fsS -H "Authorization: Bearer $TOKEN" -o "$WORK/www/small.wav" "$MEDIA"
 cmp -s "$WORK/small.wav" "$WORK/www/small.wav" || { echo "recvault served other bytes" >&2; exit 1; }
 SIZE=$(wc -c <"$WORK/www/small.wav")
 
-# nginx in the foreground with its own configuration and temp paths.
-NGPORT=$(port)
-mkdir -p "$WORK/nginx"
-USER_LINE=""
-[ "$(id -u)" -eq 0 ] && USER_LINE="user root;"
-cat >"$WORK/nginx/nginx.conf" <<EOF
-daemon off;
-master_process on;
-$USER_LINE
-worker_processes auto;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	sendfile on;
-	tcp_nopush on;
-	keepalive_requests 100000;
-	default_type application/octet-stream;
-	client_body_temp_path $WORK/nginx/body;
-	proxy_temp_path $WORK/nginx/proxy;
-	fastcgi_temp_path $WORK/nginx/fastcgi;
-	uwsgi_temp_path $WORK/nginx/uwsgi;
-	scgi_temp_path $WORK/nginx/scgi;
-	server {
-		listen 127.0.0.1:$NGPORT;
-		location /media/ {
-			if (\$http_authorization = "") { return 401; }
-			alias $WORK/www/;
-		}
-	}
-}
-EOF
-nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
-PIDS+=($!)
+# nginx serving the same file (bench/lib.sh).
+start_nginx
 NGURL="http://127.0.0.1:$NGPORT/media/small.wav"
 waitfor "$NGURL" -H "Authorization: Bearer x"
 
