@@ -73,7 +73,7 @@ func (e *testEnv) fetchOK(path string, hdr ...string) (bool, []byte) {
 func TestFlippedByteNeverServed(t *testing.T) {
 	env := startEnv(t)
 	ctx := context.Background()
-	src := wavPCM16(8000*30, 11) // 480 KB: several 64 KiB chunks
+	src := wavPCM16(8000*30, 11) // 480 KB: many chunks
 	a, _, err := env.app.svc.Ingest(ctx, nil, ingestReqPath(110, "flip-a", "4977", "Y:/9/0/20260101/4977/1.V3"), bytes.NewReader(src))
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ func TestFlippedByteNeverServed(t *testing.T) {
 	if !ok || len(mp3B) < 1000 {
 		t.Fatal("MP3 of the intact recording before the flip")
 	}
-	env.corruptStored(a.BlobKey, 200_000) // inside the fourth chunk
+	env.corruptStored(a.BlobKey, 200_000) // inside a chunk in the middle
 
 	v1 := "/api/v1/recordings/" + a.ID + "/media"
 	for _, c := range []struct {

@@ -29,9 +29,9 @@ func makeLegacy(t *testing.T, loc locations, prefix string, n int) map[string][]
 	}()
 	srcs := make(map[string][]byte, n)
 	for i := range n {
-		src := wavPCM16(300+i*97, i) // most within one chunk, the last ones over several
+		src := wavPCM16(300+i*97, i) // 0.6-49 KB: one to three 16 KiB chunks once sealed
 		if i >= n-2 {
-			src = wavPCM16(8000*10, i) // 160 KB: three chunks
+			src = wavPCM16(8000*10, i) // 160 KB: ten chunks
 		}
 		r, _, err := a.svc.Ingest(ctx, nil, ingestReq(320, fmt.Sprintf("%s-%d", prefix, i)), bytes.NewReader(src))
 		if err != nil {
