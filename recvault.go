@@ -131,6 +131,9 @@ type RecordingFilter struct {
 	// OriginalPath matches the recorder path compared as NormalizeVendorPath does.
 	OriginalPath string
 	From, To     time.Time // StartedAt in [From, To)
+	// MinDuration and MaxDuration bound the playing time (inclusive, whole
+	// milliseconds as stored); zero does not filter.
+	MinDuration, MaxDuration time.Duration
 	Scope        Scope     // what the caller may see; always applied
 	Cursor       string    // opaque, from a previous page
 	Limit        int

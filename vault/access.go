@@ -40,6 +40,12 @@ type Want struct {
 	// Whole asks for the same even without a Range (CC-Gateway answers
 	// always carry a Content-Length).
 	Whole bool
+	// Playback names one playback (ActionPlay only): a player's Range
+	// requests that carry the same id, in the same session, for the same
+	// output, are one play and are audited once, not once per request. It
+	// is a random id the page makes, not a credential: every request is
+	// still authenticated and authorised. "" audits every request.
+	Playback string
 }
 
 func (w Want) action() recvault.AuditAction {
@@ -149,6 +155,12 @@ func filterText(f recvault.RecordingFilter) string {
 	}
 	if !f.To.IsZero() {
 		add("to", f.To.Format(time.RFC3339))
+	}
+	if f.MinDuration > 0 {
+		add("minDuration", f.MinDuration.String())
+	}
+	if f.MaxDuration > 0 {
+		add("maxDuration", f.MaxDuration.String())
 	}
 	if f.Cursor != "" {
 		add("cursor", "…")

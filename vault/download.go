@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -87,6 +88,13 @@ func (s *Service) Download(ctx context.Context, p *recvault.Principal, r *recvau
 	if ev.Format == "" {
 		ev.Format = media.FormatOriginal
 	}
+	if w.Playback != "" && !validPlayback(w.Playback) {
+		ev.Outcome, ev.Detail = recvault.OutcomeInvalid, "malformed playback id"
+		if aerr := s.record(ctx, p, ev); aerr != nil {
+			return nil, aerr
+		}
+		return nil, recvault.Errorf(recvault.EINVALID, "play must be 16 to 64 letters, digits, - or _")
+	}
 	out, err := media.Plan(MediaSource(r), req)
 	if err != nil {
 		if errors.Is(err, media.ErrInvalid) {
@@ -111,7 +119,11 @@ func (s *Service) Download(ctx context.Context, p *recvault.Principal, r *recvau
 	blob = s.watch(ctx, blob, p, ev)
 	// The answer starts only after its audit record is durable.
 	ev.Outcome = recvault.OutcomeGranted
-	if err := s.record(ctx, p, ev); err != nil {
+	first, err := s.firstOfPlayback(ctx, p, r, out.Key(), w)
+	if err == nil && first {
+		err = s.record(ctx, p, ev)
+	}
+	if err != nil {
 		blob.Close()
 		return nil, err
 	}
@@ -172,6 +184,42 @@ func (s *Service) Download(ctx context.Context, p *recvault.Principal, r *recvau
 		return err
 	}
 	return d, nil
+}
+
+// firstOfPlayback reports whether this request starts the playback w
+// names, and so must be audited; a request without a playback id always
+// is. The claim is a catalogue lease named by session, recording, output
+// and playback, so every replica agrees which request was first: the
+// first takes it, the ones after find it held by another request. It
+// lasts a session's lifetime, which no playback outlives.
+func (s *Service) firstOfPlayback(ctx context.Context, p *recvault.Principal, r *recvault.Recording, output string, w Want) (bool, error) {
+	if w.Playback == "" || w.action() != recvault.ActionPlay {
+		return true, nil
+	}
+	who := "user" + strconv.FormatInt(p.User.ID, 10)
+	if p.Session != nil {
+		who = "session" + strconv.FormatInt(p.Session.ID, 10)
+	}
+	now := s.now()
+	ok, err := s.cat.AcquireLease(ctx, "play|"+who+"|"+r.ID+"|"+output+"|"+w.Playback, newID(), now, now.Add(s.cfg.SessionMax))
+	if err != nil {
+		return false, recvault.Internal(fmt.Errorf("claim playback: %w", err))
+	}
+	return ok, nil
+}
+
+// validPlayback is the form of a playback id: 16 to 64 letters, digits,
+// '-' or '_' (it becomes part of a lease name).
+func validPlayback(id string) bool {
+	if len(id) < 16 || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // watched is an open recording that logs and audits the first integrity

@@ -495,6 +495,20 @@ func (s *Service) AddUser(ctx context.Context, u *recvault.User, password string
 	return s.cat.CreateUser(ctx, u)
 }
 
+// Users lists every user with its role and assignments, for an admin (the
+// console's read-only user list); anyone else is EFORBIDDEN. Password
+// hashes never leave the catalogue's User (json "-").
+func (s *Service) Users(ctx context.Context, p *recvault.Principal) ([]*recvault.User, error) {
+	if p == nil || p.User == nil || p.User.Disabled || p.User.Role != recvault.RoleAdmin {
+		return nil, recvault.Errorf(recvault.EFORBIDDEN, "only admins may list users")
+	}
+	users, err := s.cat.Users(ctx)
+	if err != nil {
+		return nil, recvault.Internal(fmt.Errorf("list users: %w", err))
+	}
+	return users, nil
+}
+
 // SetPassword replaces a user's password and revokes its sessions.
 func (s *Service) SetPassword(ctx context.Context, login, password string) (err error) {
 	defer s.administered(ctx, recvault.ActionUserAdmin, "set password of "+login, &err)

@@ -17,18 +17,30 @@ import (
 	"github.com/recvault/recvault/vault"
 )
 
+// SessionCookie is the cookie that carries a web console session's token
+// (HttpOnly, SameSite=Strict). The native API accepts it for GET requests,
+// so that a page's <audio> element and download links work without a
+// bearer header.
+const SessionCookie = "recvault_session"
+
 // Attachment returns a Content-Disposition value naming the file, escaped
 // per RFC 6266/2231 when the name is not plain ASCII.
-func Attachment(name string) string {
+func Attachment(name string) string { return disposition("attachment", name) }
+
+// Inline is Attachment for a body the browser should show or play in the
+// page (a player's media) rather than save.
+func Inline(name string) string { return disposition("inline", name) }
+
+func disposition(kind, name string) string {
 	name = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f || r == '/' || r == '\\' || r == '"' {
 			return '_'
 		}
 		return r
 	}, name)
-	v := mime.FormatMediaType("attachment", map[string]string{"filename": name})
+	v := mime.FormatMediaType(kind, map[string]string{"filename": name})
 	if v == "" {
-		return "attachment"
+		return kind
 	}
 	return v
 }
@@ -39,6 +51,8 @@ func Attachment(name string) string {
 // stream (a conversion running for this request) is sent whole with its
 // ETag; the next request for it is served from the transcode cache.
 // ctype overrides d.ContentType when not empty (vendor APIs fix their own).
+// The body is an attachment named d.Filename unless the caller set its own
+// Content-Disposition (Inline, for playback).
 //
 // The status line is held back until the first body byte is ready. If the
 // body fails before that (the first chunk a Range reads fails
@@ -81,7 +95,9 @@ func serveDownload(w http.ResponseWriter, r *http.Request, d *vault.Download, ct
 	}
 	h := w.Header()
 	h.Set("Content-Type", ctype)
-	h.Set("Content-Disposition", Attachment(d.Filename))
+	if h.Get("Content-Disposition") == "" {
+		h.Set("Content-Disposition", Attachment(d.Filename))
+	}
 	h.Set("ETag", d.ETag)
 	h.Set("Accept-Ranges", "bytes")
 	h.Set("X-Content-Type-Options", "nosniff")

@@ -38,6 +38,7 @@ func New(svc *vault.Service, log *slog.Logger) *Handler {
 	h.mux.HandleFunc("POST /api/v1/recordings", h.authed(h.ingest))
 	h.mux.HandleFunc("GET /api/v1/recordings/{id}", h.authed(h.get))
 	h.mux.HandleFunc("GET /api/v1/recordings/{id}/media", h.authed(h.media))
+	h.mux.HandleFunc("GET /api/v1/recordings/{id}/peaks", h.authed(h.peaks))
 	h.mux.HandleFunc("DELETE /api/v1/recordings/{id}", h.authed(h.deleteRecording))
 	h.mux.HandleFunc("GET /api/v1/audit", h.authed(h.auditLog))
 	h.mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
@@ -96,11 +97,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// bearer extracts the token of an "Authorization: Bearer TOKEN" header.
-func bearer(r *http.Request) string {
+// credential extracts the token of an "Authorization: Bearer TOKEN" header,
+// or, for a GET or HEAD without one, the web console's session cookie.
+// Reads only: SameSite=Strict keeps other sites' pages from sending the
+// cookie, and no request that changes anything is accepted with it.
+func credential(r *http.Request) string {
 	v := r.Header.Get("Authorization")
 	if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
 		return strings.TrimSpace(v[7:])
+	}
+	if v == "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		if c, err := r.Cookie(httputil.SessionCookie); err == nil {
+			return c.Value
+		}
 	}
 	return ""
 }
@@ -109,7 +118,7 @@ type authedFunc func(http.ResponseWriter, *http.Request, *recvault.Principal)
 
 func (h *Handler) authed(f authedFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p, err := h.svc.Authenticate(r.Context(), bearer(r))
+		p, err := h.svc.Authenticate(r.Context(), credential(r))
 		if err != nil {
 			h.error(w, r, err)
 			return
@@ -208,9 +217,26 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, p *recvault.Princi
 
 // media serves a recording's bytes: the stored file by default, or any
 // output of the media engine (?format=&channels=&rate=&bitrate=).
+// ?disposition=inline asks for playback: the body is marked inline and the
+// request is audited as a play, once per ?play= id (a player's Range
+// requests of one playback are one play); the default is an attachment,
+// audited as a download.
 func (h *Handler) media(w http.ResponseWriter, r *http.Request, p *recvault.Principal) {
 	q := r.URL.Query()
 	req := media.Request{Format: q.Get("format"), Channels: q.Get("channels")}
+	want := vault.Want{Range: r.Header.Get("Range")}
+	switch q.Get("disposition") {
+	case "", "attachment":
+		if q.Get("play") != "" {
+			h.error(w, r, recvault.Errorf(recvault.EINVALID, "play is only for disposition=inline"))
+			return
+		}
+	case "inline":
+		want.Action, want.Playback = recvault.ActionPlay, q.Get("play")
+	default:
+		h.error(w, r, recvault.Errorf(recvault.EINVALID, "disposition must be attachment or inline"))
+		return
+	}
 	for name, dst := range map[string]*int{"rate": &req.SampleRate, "bitrate": &req.Bitrate} {
 		if v := q.Get(name); v != "" {
 			n, err := strconv.Atoi(v)
@@ -221,12 +247,16 @@ func (h *Handler) media(w http.ResponseWriter, r *http.Request, p *recvault.Prin
 			*dst = n
 		}
 	}
-	d, err := h.svc.DownloadByID(r.Context(), p, r.PathValue("id"), vault.Want{Media: req, Range: r.Header.Get("Range")})
+	want.Media = req
+	d, err := h.svc.DownloadByID(r.Context(), p, r.PathValue("id"), want)
 	if err != nil {
 		h.error(w, r, err)
 		return
 	}
 	defer d.Close()
+	if want.Action == recvault.ActionPlay {
+		w.Header().Set("Content-Disposition", httputil.Inline(d.Filename))
+	}
 	if err := httputil.ServeDownload(w, r, d, "", h.log); err != nil {
 		h.error(w, r, err)
 	}
@@ -285,4 +315,60 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, p *recvault.Pri
 		w.Header().Set("Location", "/api/v1/recordings/"+rec.ID)
 	}
 	writeJSON(w, status, toJSON(rec))
+}
+
+// peaks serves a voice recording's waveform envelope
+// (?points=N, default 1000): per channel, labelled agent/customer by the
+// stored mapping of a dual-track call, the minimum and maximum of each
+// span, in [-1, 1].
+func (h *Handler) peaks(w http.ResponseWriter, r *http.Request, p *recvault.Principal) {
+	points := 1000
+	if v := r.URL.Query().Get("points"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > media.MaxPeakPoints {
+			h.error(w, r, recvault.Errorf(recvault.EINVALID, "points must be an integer from 1 to %d", media.MaxPeakPoints))
+			return
+		}
+		points = n
+	}
+	rec, pk, err := h.svc.Peaks(r.Context(), p, r.PathValue("id"), points)
+	if err != nil {
+		h.error(w, r, err)
+		return
+	}
+	type lane struct {
+		Label string    `json:"label"`
+		Min   []float32 `json:"min"`
+		Max   []float32 `json:"max"`
+	}
+	labels := ChannelLabels(rec)
+	lanes := make([]lane, len(pk.Min))
+	for c := range lanes {
+		lanes[c] = lane{Label: "channel " + strconv.Itoa(c+1), Min: pk.Min[c], Max: pk.Max[c]}
+		if c < len(labels) {
+			lanes[c].Label = labels[c]
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"recordingId": rec.ID, "points": points, "sampleRate": pk.SampleRate, "frames": pk.Frames,
+		"durationSeconds": rec.Duration.Seconds(), "channels": lanes,
+	})
+}
+
+// ChannelLabels names a voice recording's stored channels: "agent" and
+// "customer" by the mapping stored at ingest for a dual-track call, "mono"
+// for one channel, "left"/"right" for a stereo file without a mapping.
+func ChannelLabels(rec *recvault.Recording) []string {
+	f := rec.Format
+	switch {
+	case f.Channels == 1:
+		return []string{"mono"}
+	case f.Channels == 2 && f.AgentChannel == 0 && f.CustomerChannel == 1:
+		return []string{"agent", "customer"}
+	case f.Channels == 2 && f.AgentChannel == 1 && f.CustomerChannel == 0:
+		return []string{"customer", "agent"}
+	case f.Channels == 2:
+		return []string{"left", "right"}
+	}
+	return nil
 }

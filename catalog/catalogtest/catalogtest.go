@@ -285,6 +285,11 @@ func testFind(t *testing.T, c recvault.Catalog) {
 		{"original path of another call", recvault.RecordingFilter{Scope: all, CallID: "call-5", OriginalPath: "Y:/90/0/20260101/5001/4.V3"}, 0},
 		{"from", recvault.RecordingFilter{Scope: all, From: base.Add(20 * time.Minute)}, 10},
 		{"from to", recvault.RecordingFilter{Scope: all, From: base.Add(5 * time.Minute), To: base.Add(10 * time.Minute)}, 5},
+		{"min duration, inclusive", recvault.RecordingFilter{Scope: all, MinDuration: 61500 * time.Millisecond}, 30},
+		{"min duration above", recvault.RecordingFilter{Scope: all, MinDuration: 61501 * time.Millisecond}, 0},
+		{"max duration, inclusive", recvault.RecordingFilter{Scope: all, MaxDuration: 61500 * time.Millisecond}, 30},
+		{"max duration below", recvault.RecordingFilter{Scope: all, MaxDuration: 61 * time.Second}, 0},
+		{"duration range in a campaign", recvault.RecordingFilter{Scope: all, CampaignID: 110, MinDuration: time.Minute, MaxDuration: 62 * time.Second}, 15},
 		{"filter outside scope", recvault.RecordingFilter{Scope: recvault.Scope{AgentIDs: []string{"4977"}}, AgentID: "5001"}, 0},
 	}
 	for _, tc := range cases {

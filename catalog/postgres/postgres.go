@@ -450,6 +450,12 @@ func (c *DB) FindRecordings(ctx context.Context, f recvault.RecordingFilter) ([]
 	if f.CRTObject != "" {
 		where = append(where, "crt_object_id = "+arg(f.CRTObject))
 	}
+	if f.MinDuration > 0 {
+		where = append(where, "duration_ms >= "+arg(f.MinDuration.Milliseconds()))
+	}
+	if f.MaxDuration > 0 {
+		where = append(where, "duration_ms <= "+arg(f.MaxDuration.Milliseconds()))
+	}
 	if f.Kind != "" {
 		where = append(where, "kind = "+arg(string(f.Kind)))
 	}

@@ -279,6 +279,12 @@ func (c *DB) FindRecordings(ctx context.Context, f recvault.RecordingFilter) ([]
 	if f.CRTObject != "" {
 		where, args = append(where, col("crt_object_id")+" = ?"), append(args, f.CRTObject)
 	}
+	if f.MinDuration > 0 {
+		where, args = append(where, "duration_ms >= ?"), append(args, f.MinDuration.Milliseconds())
+	}
+	if f.MaxDuration > 0 {
+		where, args = append(where, "duration_ms <= ?"), append(args, f.MaxDuration.Milliseconds())
+	}
 	if f.Kind != "" {
 		where, args = append(where, "kind = ?"), append(args, string(f.Kind))
 	}
