@@ -98,6 +98,27 @@ func (r *Recording) SameIdentity(o *Recording) bool {
 		(o.StartedAt.IsZero() || r.StartedAt.Equal(o.StartedAt))
 }
 
+// ChannelLabels names a voice recording's stored channels, in order:
+// "agent" and "customer" by the mapping stored at ingest for a dual-track
+// call, "mono" for one channel, "left" and "right" for a stereo file
+// without a mapping; nil for video.
+func (r *Recording) ChannelLabels() []string {
+	f := r.Format
+	switch {
+	case r.Kind == KindVideo:
+		return nil
+	case f.Channels == 1:
+		return []string{"mono"}
+	case f.Channels == 2 && f.AgentChannel == 0 && f.CustomerChannel == 1:
+		return []string{"agent", "customer"}
+	case f.Channels == 2 && f.AgentChannel == 1 && f.CustomerChannel == 0:
+		return []string{"customer", "agent"}
+	case f.Channels == 2:
+		return []string{"left", "right"}
+	}
+	return nil
+}
+
 // NormalizeVendorPath turns a recorder path such as `y:\1\0\20181217\120\1.V3`
 // into the catalogue's comparison form `Y:/1/0/20181217/120/1.V3`: forward
 // slashes, an upper-case drive letter. It is a lookup key, never a file path.
@@ -134,9 +155,9 @@ type RecordingFilter struct {
 	// MinDuration and MaxDuration bound the playing time (inclusive, whole
 	// milliseconds as stored); zero does not filter.
 	MinDuration, MaxDuration time.Duration
-	Scope        Scope     // what the caller may see; always applied
-	Cursor       string    // opaque, from a previous page
-	Limit        int
+	Scope                    Scope  // what the caller may see; always applied
+	Cursor                   string // opaque, from a previous page
+	Limit                    int
 }
 
 // BlobInfo is what a blob store learnt while writing a blob.

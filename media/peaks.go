@@ -101,5 +101,8 @@ func (o *Output) Peaks(ctx context.Context, blob io.Reader, points int) (*Peaks,
 // scalePeak maps a sample to [-1, 1] rounded to 1/1000: three digits are
 // more than a pixel of any waveform, and keep the JSON small.
 func scalePeak(v int16) float32 {
+	if v == 0 {
+		return 0 // not -0
+	}
 	return float32(math.Round(float64(v)/32768*1000) / 1000)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/recvault/recvault/api/ccgateway"
 	"github.com/recvault/recvault/api/httputil"
 	v1 "github.com/recvault/recvault/api/v1"
+	"github.com/recvault/recvault/api/web"
 	"github.com/recvault/recvault/vault"
 )
 
@@ -88,6 +89,7 @@ func New(svc *vault.Service, cfg Config) *Server {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
+	mux.Handle("/", web.New(svc, cfg.Logger))
 	s.root = s.wrap(mux)
 	s.http = &http.Server{
 		Handler:           s.root,

@@ -341,7 +341,7 @@ func (h *Handler) peaks(w http.ResponseWriter, r *http.Request, p *recvault.Prin
 		Min   []float32 `json:"min"`
 		Max   []float32 `json:"max"`
 	}
-	labels := ChannelLabels(rec)
+	labels := rec.ChannelLabels()
 	lanes := make([]lane, len(pk.Min))
 	for c := range lanes {
 		lanes[c] = lane{Label: "channel " + strconv.Itoa(c+1), Min: pk.Min[c], Max: pk.Max[c]}
@@ -353,22 +353,4 @@ func (h *Handler) peaks(w http.ResponseWriter, r *http.Request, p *recvault.Prin
 		"recordingId": rec.ID, "points": points, "sampleRate": pk.SampleRate, "frames": pk.Frames,
 		"durationSeconds": rec.Duration.Seconds(), "channels": lanes,
 	})
-}
-
-// ChannelLabels names a voice recording's stored channels: "agent" and
-// "customer" by the mapping stored at ingest for a dual-track call, "mono"
-// for one channel, "left"/"right" for a stereo file without a mapping.
-func ChannelLabels(rec *recvault.Recording) []string {
-	f := rec.Format
-	switch {
-	case f.Channels == 1:
-		return []string{"mono"}
-	case f.Channels == 2 && f.AgentChannel == 0 && f.CustomerChannel == 1:
-		return []string{"agent", "customer"}
-	case f.Channels == 2 && f.AgentChannel == 1 && f.CustomerChannel == 0:
-		return []string{"customer", "agent"}
-	case f.Channels == 2:
-		return []string{"left", "right"}
-	}
-	return nil
 }
