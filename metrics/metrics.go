@@ -1,0 +1,148 @@
+// Package metrics holds recvault's Prometheus metrics: one registry with
+// the server's request counters and latencies, the media engine's
+// conversions and transcode cache, the audit writer, the sign-in throttle,
+// and the Go runtime. The packages that do the work record into it through
+// the small functions here, so that none of them imports Prometheus.
+//
+// No label ever holds a recording id, a user name or a path with an id in
+// it: labels are the API, the route pattern, the status, the format, so
+// that their number stays small whatever the traffic.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+var (
+	registry = prometheus.NewRegistry()
+
+	requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "recvault_http_requests_total",
+		Help: "HTTP requests answered, by API (v1, ameyo, ccgw, web, ops), route pattern and status.",
+	}, []string{"api", "route", "status"})
+	cut = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "recvault_http_responses_cut_total",
+		Help: "Responses whose client hung up (or whose connection failed) before the whole body was sent.",
+	}, []string{"api", "route"})
+	latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "recvault_http_request_duration_seconds",
+		Help:    "Time from a request's arrival to its last byte, by API and route pattern (downloads include the transfer).",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+	}, []string{"api", "route"})
+	served = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "recvault_http_response_bytes_total",
+		Help: "Response body bytes sent, by API.",
+	}, []string{"api"})
+	inFlight = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "recvault_downloads_in_flight",
+		Help: "Recording bodies being sent right now.",
+	})
+	transcodes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "recvault_transcodes_total",
+		Help: "Conversions started, by output format and how: whole (streamed or into the cache) or by-offset (computed from the requested position).",
+	}, []string{"format", "mode"})
+	transcodeTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "recvault_transcode_duration_seconds",
+		Help:    "Time to convert a whole recording, by output format.",
+		Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 12),
+	}, []string{"format"})
+	auditCommit = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "recvault_audit_commit_seconds",
+		Help:    "Time of one durable group commit of audit records.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5},
+	})
+	auditRecords = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "recvault_audit_records_total",
+		Help: "Audit records committed.",
+	})
+	auditErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "recvault_audit_commit_failures_total",
+		Help: "Audit group commits that failed (their requests failed too).",
+	})
+	signins = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "recvault_signin_refusals_total",
+		Help: "Refused sign-ins: reason failed (unknown account, wrong password, disabled user) or throttled.",
+	}, []string{"reason"})
+)
+
+func init() {
+	registry.MustRegister(requests, cut, latency, served, inFlight, transcodes, transcodeTime,
+		auditCommit, auditRecords, auditErrors, signins,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func Handler() http.Handler {
+	return promhttp.HandlerFor(registry, promhttp.HandlerOpts{Registry: registry})
+}
+
+// Request records one answered request. cutShort says the body was not
+// sent whole (the client left, or the connection failed).
+func Request(api, route string, status int, bytes int64, d time.Duration, cutShort bool) {
+	requests.WithLabelValues(api, route, strconv.Itoa(status)).Inc()
+	latency.WithLabelValues(api, route).Observe(d.Seconds())
+	if bytes > 0 {
+		served.WithLabelValues(api).Add(float64(bytes))
+	}
+	if cutShort {
+		cut.WithLabelValues(api, route).Inc()
+	}
+}
+
+// DownloadStarted counts a recording body being sent; call the returned
+// function when it ends.
+func DownloadStarted() (done func()) {
+	inFlight.Inc()
+	var once sync.Once
+	return func() { once.Do(inFlight.Dec) }
+}
+
+// Transcode counts a conversion to format; mode is "whole" or "by-offset".
+func Transcode(format, mode string) { transcodes.WithLabelValues(format, mode).Inc() }
+
+// TranscodeDone records how long a whole conversion to format took.
+func TranscodeDone(format string, d time.Duration) {
+	transcodeTime.WithLabelValues(format).Observe(d.Seconds())
+}
+
+// AuditCommit records one group commit of n records.
+func AuditCommit(n int, d time.Duration, err error) {
+	auditCommit.Observe(d.Seconds())
+	if err != nil {
+		auditErrors.Inc()
+		return
+	}
+	auditRecords.Add(float64(n))
+}
+
+// SignInRefused counts a refused sign-in; reason is "failed" or "throttled".
+func SignInRefused(reason string) { signins.WithLabelValues(reason).Inc() }
+
+// RegisterGauge adds a gauge whose value f reads when scraped (a queue's
+// depth, a cache's size). Registering the same name twice keeps the
+// first: several services in one process (tests) share the registry.
+func RegisterGauge(name, help string, f func() float64) {
+	g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+	if err := registry.Register(g); err != nil {
+		if _, dup := err.(prometheus.AlreadyRegisteredError); !dup {
+			panic(err) // a malformed name: a programming error
+		}
+	}
+}
+
+// RegisterCounter is RegisterGauge for a value that only grows.
+func RegisterCounter(name, help string, f func() float64) {
+	c := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f)
+	if err := registry.Register(c); err != nil {
+		if _, dup := err.(prometheus.AlreadyRegisteredError); !dup {
+			panic(err)
+		}
+	}
+}
