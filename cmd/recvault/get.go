@@ -63,6 +63,7 @@ func canonField(h string) string {
 type getRow struct {
 	line   int
 	fields map[string]string
+	err    error // a manifest line that could not be read
 }
 
 // outcome is one line of the report.
@@ -300,6 +301,9 @@ func runRow(ctx context.Context, g *protoGetter, t *client.Transfer, state *stat
 		}
 		return o, err
 	}
+	if row.err != nil {
+		return fail(usageError{row.err.Error()})
+	}
 	j, err := g.resolve(row.fields)
 	if err != nil {
 		return fail(usageError{err.Error()})
@@ -451,20 +455,17 @@ func baseName(explicit string, parts ...string) string {
 }
 
 // readGetManifest reads a CSV manifest with a header row. Rows get the
-// flag values for the fields they leave empty.
+// flag values for the fields they leave empty; a malformed line becomes a
+// row that fails with why.
 func readGetManifest(p, proto string, defaults map[string]string) ([]getRow, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	cr := csv.NewReader(bufio.NewReader(f))
-	cr.FieldsPerRecord = -1
-	cr.TrimLeadingSpace = true
-	cr.LazyQuotes = true
-	header, err := cr.Read()
+	header, lines, err := readCSVLines(f)
 	if err != nil {
-		return nil, fmt.Errorf("manifest: cannot read the header row: %w", err)
+		return nil, err
 	}
 	known := map[string]bool{}
 	for _, k := range getFields[proto] {
@@ -482,31 +483,16 @@ func readGetManifest(p, proto string, defaults map[string]string) ([]getRow, err
 	if !anyKnown {
 		return nil, fmt.Errorf("manifest: the header names none of the %s columns: %s", proto, manifestHelp[proto])
 	}
-	var rows []getRow
-	for line := 2; ; line++ {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		row := getRow{line: line, fields: map[string]string{}}
+	rows := make([]getRow, 0, len(lines))
+	for _, l := range lines {
+		row := getRow{line: l.line, fields: map[string]string{}, err: l.err}
 		for k, v := range defaults {
 			row.fields[k] = v
 		}
-		if err == nil {
-			for i, v := range rec {
-				if i < len(cols) && cols[i] != "" && strings.TrimSpace(v) != "" {
-					row.fields[cols[i]] = strings.TrimSpace(v)
-				}
+		for i, v := range l.fields {
+			if cols[i] != "" && strings.TrimSpace(v) != "" {
+				row.fields[cols[i]] = strings.TrimSpace(v)
 			}
-		} else {
-			var pe *csv.ParseError
-			if !errors.As(err, &pe) {
-				return nil, fmt.Errorf("manifest: %w", err)
-			}
-			row.fields = map[string]string{} // unreadable: fails as a row with nothing in it
-		}
-		if len(rows) >= 1_000_000 {
-			return nil, errors.New("manifest: more than a million rows; split it")
 		}
 		rows = append(rows, row)
 	}

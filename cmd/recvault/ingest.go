@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -180,49 +178,30 @@ type manifestRow struct {
 }
 
 func readManifest(r io.Reader) ([]manifestRow, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.TrimLeadingSpace = true
-	header, err := cr.Read()
+	header, lines, err := readCSVLines(r)
 	if err != nil {
-		return nil, fmt.Errorf("manifest: cannot read the header row: %w", err)
+		return nil, err
 	}
 	col := map[string]int{}
 	for i, h := range header {
-		col[strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))] = i
+		col[strings.ToLower(strings.TrimSpace(h))] = i
 	}
 	for _, c := range []string{"path", "campaign_id", "crt_object_id", "call_id", "agent_id"} {
 		if _, ok := col[c]; !ok {
 			return nil, fmt.Errorf("manifest: header lacks column %q (columns: %s)", c, strings.Join(manifestColumns, ","))
 		}
 	}
-	var rows []manifestRow
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			// FieldPos is only valid after a successful Read.
-			line := 0
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				line = pe.StartLine
-			}
-			rows = append(rows, manifestRow{line: line, err: fmt.Errorf("malformed CSV: %v", err)})
-			if pe == nil || errors.Is(pe.Err, csv.ErrQuote) {
-				break // an unterminated quote swallows the rest of the file
-			}
+	rows := make([]manifestRow, 0, len(lines))
+	for _, l := range lines {
+		if l.err != nil {
+			rows = append(rows, manifestRow{line: l.line, err: l.err})
 			continue
 		}
-		line, _ := cr.FieldPos(0)
 		f := map[string]string{}
 		for name, i := range col {
-			if i < len(rec) {
-				f[name] = strings.TrimSpace(rec[i])
-			}
+			f[name] = strings.TrimSpace(l.fields[i])
 		}
-		rows = append(rows, manifestRow{line: line, fields: f})
+		rows = append(rows, manifestRow{line: l.line, fields: f})
 	}
 	return rows, nil
 }
