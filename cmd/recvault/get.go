@@ -47,6 +47,12 @@ var manifestHelp = map[string]string{
 	"ccgw":  "call_id,hw_file_name,work_no,name",
 }
 
+// getRequired are the fields a single get must be given, by protocol.
+var getRequired = map[string][]string{"v1": {"id"}, "ameyo": {"campaign", "crtobjectid", "callid"}, "ccgw": {"callid"}}
+
+// fieldFlags are the flags of the fields whose flag name is not the field's.
+var fieldFlags = map[string]string{"id": "id", "campaign": "campaign", "crtobjectid": "crt-object-id", "callid": "call-id"}
+
 var fieldAliases = map[string]string{"campaignid": "campaign", "recordingid": "id", "targetformat": "format",
 	"crtobject": "crtobjectid", "filename": "name"}
 
@@ -168,6 +174,12 @@ func cmdGet(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			return err
 		}
 	} else {
+		// Say which flag is missing before anything is signed in or made.
+		for _, k := range getRequired[proto] {
+			if defaults[k] == "" {
+				return usagef("--%s is required (or give --manifest FILE)", fieldFlags[k])
+			}
+		}
 		rows = []getRow{{line: 0, fields: defaults}}
 	}
 
@@ -268,10 +280,14 @@ func cmdGet(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return errors.New("interrupted; run the same command again to resume")
 	}
 	if *manifest == "" && failed > 0 {
-		return lastErr
+		return sessionHint(lastErr, proto, ss)
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d downloads failed (see the report)", failed, len(rows))
+		err := fmt.Errorf("%d of %d downloads failed (see the report)", failed, len(rows))
+		if errors.Is(lastErr, client.ErrUnauthenticated) {
+			err = fmt.Errorf("%w; %s", err, describe(sessionHint(lastErr, proto, ss)))
+		}
+		return err
 	}
 	if *manifest != "" {
 		fmt.Fprintf(stderr, "get: %d downloaded, %d already complete, of %d rows\n", downloaded, skipped, len(rows))

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/recvault/recvault"
+	"github.com/recvault/recvault/media/probe"
 	"github.com/recvault/recvault/vault"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -41,6 +45,14 @@ func cmdIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if len(pos) != 1 {
 		return usagef("ingest wants exactly one FILE (or - for standard input)")
 	}
+	for _, r := range []struct{ key, flag, example string }{
+		{"campaign", "campaign", "110"}, {"crtObjectId", "crt-object-id", "d741-6904fad1-vce-daf-638729"},
+		{"callId", "call-id", "d741-6904fad1-vcall-10989826"}, {"agent", "agent", "4977"},
+	} {
+		if *fields[r.key] == "" {
+			return usagef("--%s is required, e.g. --%s %s", r.flag, r.flag, r.example)
+		}
+	}
 	vals := map[string]string{}
 	for k, v := range fields {
 		if *v != "" {
@@ -49,17 +61,24 @@ func cmdIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	req, err := vault.IngestRequestFromFields(vals)
 	if err != nil {
-		return err
+		return usageError{flagNames.Replace(describe(err))}
 	}
-	var body io.Reader = stdin
+	var src io.Reader = stdin
 	if pos[0] != "-" {
 		f, err := os.Open(pos[0])
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		body = f
+		src = f
 	}
+	// The first bytes, kept to say what the file is if it is refused.
+	body := bufio.NewReaderSize(src, 64<<10)
+	head, err := body.Peek(64)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return fmt.Errorf("read %s: %w", pos[0], err)
+	}
+	head = bytes.Clone(head)
 	a, err := stores.open(ctx, appOptions{})
 	if err != nil {
 		return err
@@ -68,7 +87,7 @@ func cmdIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	ctx = vault.WithRequestInfo(ctx, vault.RequestInfo{Via: "cli"})
 	rec, created, err := a.svc.Ingest(ctx, nil, req, body)
 	if err != nil {
-		return err
+		return mediaHint(err, head, req.Codec, "--codec alaw or --codec ulaw")
 	}
 	state := "ingested"
 	if !created {
@@ -244,7 +263,9 @@ func importRow(ctx context.Context, svc *vault.Service, base string, row manifes
 	}
 	rec, created, err := svc.Ingest(ctx, nil, req, f)
 	if err != nil {
-		res.Error = describe(err)
+		var head [64]byte
+		n, _ := f.ReadAt(head[:], 0) // what the file starts with, to say what it is; a short read is fine
+		res.Error = describe(mediaHint(err, head[:n], req.Codec, "a codec column (alaw or ulaw)"))
 		return res
 	}
 	res.ID, res.Status = rec.ID, "ingested"
@@ -270,4 +291,27 @@ func sha256File(r io.Reader) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// flagNames turns the field names of the core's ingest messages into the
+// flags that set them.
+var flagNames = strings.NewReplacer("campaign must", "--campaign must", "kind must", "--kind must",
+	"started at must", "--started-at must", "agent channel must", "--agent-channel must")
+
+// mediaHint explains a recording the core refused as not media: a known
+// format it does not store is named (not shown as hex), anything else
+// without a header may be raw G.711, which needs the codec given (codecHow
+// says how).
+func mediaHint(err error, head []byte, codec, codecHow string) error {
+	if recvault.ErrorCode(err) != recvault.EINVALID || !strings.Contains(describe(err), "not a recognised media format") {
+		return err
+	}
+	if name := probe.Identify(head); name != "" {
+		return hintf(err, "the file is %s, which recvault does not store: convert it to WAV, MP3 or MP4 first "+
+			"(e.g. ffmpeg -i IN OUT.wav)", name)
+	}
+	if codec == "" {
+		return hintf(err, "the file has no WAV, MP3 or MP4 header; if it is raw (headerless) G.711, add %s", codecHow)
+	}
+	return err
 }

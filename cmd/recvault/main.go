@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "recvault %s: %v\nRun \"recvault %s -h\" for usage.\n", args[0], err, commandPath(args))
 		return 2
 	default:
-		fmt.Fprintf(stderr, "recvault %s: %s\n", args[0], describe(err))
+		fmt.Fprintf(stderr, "recvault %s: %s\n", args[0], describe(tlsHint(err)))
 		return 1
 	}
 }
@@ -88,6 +88,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // describe renders an error for an operator: the domain message, plus the
 // cause of internal errors (the operator owns the data directory).
 func describe(err error) string {
+	var h *hinted
+	if errors.As(err, &h) {
+		return h.msg
+	}
 	var e *recvault.Error
 	if errors.As(err, &e) {
 		if e.Code == recvault.EINTERNAL && e.Err != nil {
