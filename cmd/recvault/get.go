@@ -109,6 +109,9 @@ type job struct {
 	key  string // identity of the request, for the state file and report
 	base string // file name without extension
 	src  client.Source
+	// serverName: the file is named as the server's Content-Disposition
+	// says (base names it only when the server names none).
+	serverName bool
 }
 
 // protoGetter turns rows into downloads for one protocol and keeps its
@@ -340,7 +343,11 @@ func runRow(ctx context.Context, g *protoGetter, t *client.Transfer, state *stat
 	}
 	tj := *t
 	tj.Progress = func(p client.Progress) { ui.fileProgress(row.line, j.base, p) }
-	res, err := tj.SaveFile(ctx, j.src, dir, j.base)
+	save := tj.SaveFile
+	if j.serverName {
+		save = tj.SaveFileServerNamed
+	}
+	res, err := save(ctx, j.src, dir, j.base)
 	if err != nil {
 		return fail(err)
 	}
@@ -403,7 +410,10 @@ func newProtoGetter(ctx context.Context, proto string, t *client.Transfer, store
 				return job{}, errors.New("id is required")
 			}
 			r := v1client.Request{ID: f["id"], Format: f["format"], Channels: f["channels"]}
-			return job{key: "v1 " + describeRow(f), base: baseName(f["name"], r.ID, r.Format, r.Channels), src: c.Source(r)}, nil
+			// The server names the file (<crtObjectId>.<ext>) as a browser
+			// would save it; --name or a name column overrides.
+			return job{key: "v1 " + describeRow(f), base: baseName(f["name"], r.ID, r.Format, r.Channels), src: c.Source(r),
+				serverName: f["name"] == ""}, nil
 		}
 	case "ameyo":
 		c := ameyoclient.New(ss.Server, t)
