@@ -17,8 +17,6 @@ import (
 	"github.com/recvault/recvault"
 	"github.com/recvault/recvault/media/probe"
 	"github.com/recvault/recvault/vault"
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 )
 
 func cmdIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -126,6 +124,9 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *manifest == "" {
 		return usagef("--manifest is required")
 	}
+	if *progress != "auto" && *progress != "bar" && *progress != "none" {
+		return usagef("--progress must be auto, bar or none")
+	}
 	mf, err := os.Open(*manifest)
 	if err != nil {
 		return err
@@ -143,16 +144,18 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer a.Close()
 	ctx = vault.WithRequestInfo(ctx, vault.RequestInfo{Via: "cli"})
 
-	showBar := *progress == "bar"
-	if *progress == "auto" {
-		f, ok := stderr.(*os.File)
-		showBar = ok && term.IsTerminal(int(f.Fd()))
-	}
-	var bar *progressbar.ProgressBar
+	showBar := *progress == "bar" || (*progress == "auto" && isTerminal(stderr))
+	var bar *multiBar // the same display as get's
 	if showBar {
-		bar = progressbar.NewOptions(len(rows), progressbar.OptionSetWriter(stderr),
-			progressbar.OptionSetDescription("importing"), progressbar.OptionShowCount(),
-			progressbar.OptionSetPredictTime(true), progressbar.OptionClearOnFinish())
+		bar = newMultiBar(stderr, len(rows))
+	}
+	// above prints report and error lines above the bar.
+	above := func(f func()) {
+		if bar == nil {
+			f()
+			return
+		}
+		bar.above(f)
 	}
 	enc := json.NewEncoder(stdout)
 	var ingested, present, failed int
@@ -161,24 +164,28 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			break
 		}
 		res := importRow(ctx, a.svc, base, row)
-		switch res.Status {
-		case "ingested":
-			ingested++
-		case "present":
-			present++
-		default:
-			failed++
-			if bar == nil {
+		var encErr error
+		above(func() {
+			switch res.Status {
+			case "ingested":
+				ingested++
+			case "present":
+				present++
+			default:
+				failed++
 				fmt.Fprintf(stderr, "line %d: %s: %s\n", res.Line, res.Path, res.Error)
 			}
+			encErr = enc.Encode(res)
+		})
+		if encErr != nil {
+			return fmt.Errorf("write the report: %w", encErr)
 		}
-		_ = enc.Encode(res)
 		if bar != nil {
-			_ = bar.Add(1)
+			bar.fileDone(row.line)
 		}
 	}
 	if bar != nil {
-		_ = bar.Finish()
+		bar.finish()
 	}
 	fmt.Fprintf(stderr, "import: %d ingested, %d already present, %d failed, of %d rows\n", ingested, present, failed, len(rows))
 	if ctx.Err() != nil {
