@@ -173,7 +173,11 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				present++
 			default:
 				failed++
-				fmt.Fprintf(stderr, "line %d: %s: %s\n", res.Line, res.Path, res.Error)
+				if res.Path == "" { // a line that could not be read names no file
+					fmt.Fprintf(stderr, "line %d: %s\n", res.Line, res.Error)
+				} else {
+					fmt.Fprintf(stderr, "line %d: %s: %s\n", res.Line, res.Path, res.Error)
+				}
 			}
 			encErr = enc.Encode(res)
 		})

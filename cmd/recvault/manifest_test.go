@@ -41,7 +41,7 @@ func TestImportManifestMalformedLines(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	for line, want := range map[int]string{5: "unbalanced or stray quote", 9: "4 columns, the header has 5", 10: "6 columns, the header has 5"} {
-		if !strings.Contains(errs, fmt.Sprintf("line %d: ", line)) || !strings.Contains(errs, want) {
+		if !strings.Contains(errs, fmt.Sprintf("line %d: malformed CSV: ", line)) || !strings.Contains(errs, want) {
 			t.Errorf("stderr does not report line %d (%s): %s", line, want, errs)
 		}
 	}
