@@ -41,6 +41,19 @@ type partMeta struct {
 // next SaveFile of the same base resumes it with Range + If-Range; on any
 // other failure it is removed.
 func (t *Transfer) SaveFile(ctx context.Context, src Source, dir, base string) (FileResult, error) {
+	return t.saveFile(ctx, src, dir, base, false)
+}
+
+// SaveFileServerNamed is SaveFile naming the complete file as the server's
+// Content-Disposition does (made safe by SafeName, with the extension of
+// what was sent), so that a download is called what the server calls it;
+// base names the partial file, and the complete one when the server names
+// none.
+func (t *Transfer) SaveFileServerNamed(ctx context.Context, src Source, dir, base string) (FileResult, error) {
+	return t.saveFile(ctx, src, dir, base, true)
+}
+
+func (t *Transfer) saveFile(ctx context.Context, src Source, dir, base string, serverName bool) (FileResult, error) {
 	if base == "" || base != SafeName(base) {
 		return FileResult{}, fmt.Errorf("file name %q is not a plain file name", base)
 	}
@@ -95,7 +108,7 @@ func (t *Transfer) SaveFile(ctx context.Context, src Source, dir, base string) (
 		return FileResult{}, err
 	}
 	out.Result = res
-	out.Path = filepath.Join(dir, base+res.Ext)
+	out.Path = filepath.Join(dir, finalName(base, res, serverName))
 	if err := os.Rename(part, out.Path); err != nil {
 		os.Remove(part)
 		os.Remove(metaPath)
@@ -104,6 +117,20 @@ func (t *Transfer) SaveFile(ctx context.Context, src Source, dir, base string) (
 	os.Remove(metaPath)
 	syncDir(dir)
 	return out, nil
+}
+
+// finalName is the complete file's name: base plus the extension, or the
+// server's file name with that extension.
+func finalName(base string, res Result, serverName bool) string {
+	if serverName {
+		if n := SafeName(res.Filename); n != "" {
+			ext := filepath.Ext(n)
+			if n = strings.TrimSuffix(n, ext); n != "" {
+				return n + res.Ext
+			}
+		}
+	}
+	return base + res.Ext
 }
 
 // resumePart opens the partial file of an earlier run when its metadata

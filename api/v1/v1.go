@@ -7,10 +7,12 @@ package v1
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -170,8 +172,25 @@ func toJSON(r *recvault.Recording) recordingJSON {
 	return recordingJSON{Recording: r, DurationSeconds: r.Duration.Seconds(), MediaURL: "/api/v1/recordings/" + r.ID + "/media"}
 }
 
+// listParams are the query parameters of the recordings list. Any other
+// is refused: a misspelt filter (?campain=110) would otherwise be ignored
+// and the answer silently hold everything the caller may see.
+var listParams = []string{"campaign", "agent", "call", "crtObjectId", "from", "to", "limit", "cursor"}
+
 func (h *Handler) list(w http.ResponseWriter, r *http.Request, p *recvault.Principal) {
 	q := r.URL.Query()
+	var unknown []string
+	for k := range q {
+		if !slices.Contains(listParams, k) {
+			unknown = append(unknown, strconv.Quote(k))
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		h.error(w, r, recvault.Errorf(recvault.EINVALID, "unknown query parameter %s; the list takes %s",
+			strings.Join(unknown, ", "), strings.Join(listParams, ", ")))
+		return
+	}
 	f := recvault.RecordingFilter{AgentID: q.Get("agent"), CallID: q.Get("call"), CRTObject: q.Get("crtObjectId"), Cursor: q.Get("cursor")}
 	var err error
 	if v := q.Get("campaign"); v != "" {
@@ -182,8 +201,9 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, p *recvault.Princ
 	}
 	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
 		if v := q.Get(name); v != "" {
-			if *dst, err = time.Parse(time.RFC3339, v); err != nil {
-				h.error(w, r, recvault.Errorf(recvault.EINVALID, "%s must be an RFC 3339 time such as 2026-01-31T09:00:00Z", name))
+			if *dst, err = parseListTime(v, name == "to"); err != nil {
+				h.error(w, r, recvault.Errorf(recvault.EINVALID,
+					"%s must be an RFC 3339 time such as 2026-01-31T09:00:00Z or a date such as 2026-01-31", name))
 				return
 			}
 		}
@@ -204,6 +224,24 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, p *recvault.Princ
 		out = append(out, toJSON(rec))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"recordings": out, "next": next})
+}
+
+// parseListTime reads from= or to=: an RFC 3339 time, or a date meaning
+// the whole day in UTC (the zone recordings' times are stored in): from
+// its start, to its end. The filter's To is exclusive, so the end of a day
+// is the start of the next.
+func parseListTime(v string, end bool) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	d, err := time.Parse(time.DateOnly, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("neither an RFC 3339 time nor a date: %w", err)
+	}
+	if end {
+		d = d.AddDate(0, 0, 1)
+	}
+	return d, nil
 }
 
 func (h *Handler) get(w http.ResponseWriter, r *http.Request, p *recvault.Principal) {

@@ -495,7 +495,7 @@ func TestAnonymousFloodOverHTTP(t *testing.T) {
 // serve offers --audit-checkpoint (its effect, through openApp, is what
 // writeTrail relies on).
 func TestServeAuditCheckpointFlag(t *testing.T) {
-	code, _, errs := runCLI(t, "", "serve", "-h")
+	code, errs, _ := runCLI(t, "", "serve", "-h") // help is on stdout
 	if code != 0 || !strings.Contains(errs, "-audit-checkpoint") {
 		t.Fatalf("serve -h: exit %d, no --audit-checkpoint: %s", code, errs)
 	}

@@ -144,7 +144,7 @@ func TestIngestCLI(t *testing.T) {
 	raw := filepath.Join(t.TempDir(), "call.alaw")
 	os.WriteFile(raw, bytes.Repeat([]byte{0xd5, 0x55, 0x2a, 0xaa}, 4000), 0o600)
 	code, _, errs = runCLI(t, "", "ingest", "--data", dir, "--campaign", "110", "--crt-object-id", "raw-1", "--call-id", "c", "--agent", "1", raw)
-	if code != 1 || !strings.Contains(errs, "unsupported or corrupt media") {
+	if code != 1 || !strings.Contains(errs, "add --codec alaw or --codec ulaw") {
 		t.Fatalf("raw without codec: %d %q", code, errs)
 	}
 	code, out, errs = runCLI(t, "", "ingest", "--data", dir, "--campaign", "110", "--crt-object-id", "raw-1", "--call-id", "c", "--agent", "1", "--codec", "alaw", raw)
@@ -207,7 +207,7 @@ func TestImportManifest(t *testing.T) {
 			t.Errorf("first import: unexpected status %+v", r)
 		}
 	}
-	for line, want := range map[int]string{8: "no such file", 9: "campaign", 10: "not a recognised media format", 11: "RFC 3339"} {
+	for line, want := range map[int]string{8: "no such file", 9: "campaign", 10: "no WAV, MP3 or MP4 header", 11: "RFC 3339"} {
 		if !strings.Contains(failedLines[line], want) {
 			t.Errorf("line %d: error %q, want it to mention %q", line, failedLines[line], want)
 		}

@@ -16,19 +16,19 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/recvault/recvault/client"
 	ameyoclient "github.com/recvault/recvault/client/ameyo"
 	ccgwclient "github.com/recvault/recvault/client/ccgw"
 	v1client "github.com/recvault/recvault/client/v1"
-	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 )
 
-// stateFile, in the target directory, lists the downloads completed there
-// (JSON lines, appended): a later run skips a row whose file is still
-// there with the same size and checksum.
+// stateFile, in the target directory of a manifest run, lists the
+// downloads completed there (JSON lines, appended): a later run skips a row
+// whose file is still there with the same size and checksum.
 const stateFile = ".recvault-state.jsonl"
 
 // getFields are the request fields a row may carry, by canonical name;
@@ -47,6 +47,12 @@ var manifestHelp = map[string]string{
 	"ccgw":  "call_id,hw_file_name,work_no,name",
 }
 
+// getRequired are the fields a single get must be given, by protocol.
+var getRequired = map[string][]string{"v1": {"id"}, "ameyo": {"campaign", "crtobjectid", "callid"}, "ccgw": {"callid"}}
+
+// fieldFlags are the flags of the fields whose flag name is not the field's.
+var fieldFlags = map[string]string{"id": "id", "campaign": "campaign", "crtobjectid": "crt-object-id", "callid": "call-id"}
+
 var fieldAliases = map[string]string{"campaignid": "campaign", "recordingid": "id", "targetformat": "format",
 	"crtobject": "crtobjectid", "filename": "name"}
 
@@ -63,6 +69,7 @@ func canonField(h string) string {
 type getRow struct {
 	line   int
 	fields map[string]string
+	err    error // a manifest line that could not be read
 }
 
 // outcome is one line of the report.
@@ -102,6 +109,9 @@ type job struct {
 	key  string // identity of the request, for the state file and report
 	base string // file name without extension
 	src  client.Source
+	// serverName: the file is named as the server's Content-Disposition
+	// says (base names it only when the server names none).
+	serverName bool
 }
 
 // protoGetter turns rows into downloads for one protocol and keeps its
@@ -167,6 +177,12 @@ func cmdGet(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			return err
 		}
 	} else {
+		// Say which flag is missing before anything is signed in or made.
+		for _, k := range getRequired[proto] {
+			if defaults[k] == "" {
+				return usagef("--%s is required (or give --manifest FILE)", fieldFlags[k])
+			}
+		}
 		rows = []getRow{{line: 0, fields: defaults}}
 	}
 
@@ -192,14 +208,30 @@ func cmdGet(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	g := newProtoGetter(ctx, proto, t, store, ss, verbose)
 	defer g.stop()
 
-	if err := os.MkdirAll(*outDir, 0o750); err != nil {
-		return err
+	// A folder this run makes is removed again if nothing lands in it
+	// (the first request failed, say): a failed command leaves nothing.
+	_, statErr := os.Stat(*outDir)
+	made := errors.Is(statErr, os.ErrNotExist)
+	// Only a manifest run keeps a state file (to resume it): a single
+	// download is its own state, the file is there or not.
+	var failed, downloaded, skipped int
+	var state *stateLog
+	if *manifest != "" {
+		if err := os.MkdirAll(*outDir, 0o750); err != nil {
+			return err
+		}
+		if state, err = openState(*outDir); err != nil {
+			return err
+		}
 	}
-	state, err := openState(*outDir)
-	if err != nil {
-		return err
-	}
-	defer state.close()
+	defer func() {
+		if err := state.close(); err != nil {
+			fmt.Fprintf(stderr, "warning: state file: %v\n", err)
+		}
+		if made && downloaded+skipped == 0 {
+			removeEmptyRun(*outDir, state != nil, stderr)
+		}
+	}()
 
 	rep, closeReport, err := newReporter(*reportPath, stdout)
 	if err != nil {
@@ -207,9 +239,15 @@ func cmdGet(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	mode := *progress
 	if mode == "auto" {
-		mode = "json"
-		if f, ok := stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		// Bars where a person watches stderr; else JSON lines for a
+		// batch, and nothing for one file, whose report says it all.
+		switch {
+		case isTerminal(stderr):
 			mode = "bar"
+		case *manifest == "":
+			mode = "none"
+		default:
+			mode = "json"
 		}
 	}
 	ui := &progressUI{mode: mode, w: stderr, total: len(rows), single: *manifest == "", last: map[int]time.Time{}}
@@ -217,7 +255,6 @@ func cmdGet(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	rowsCh := make(chan getRow)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	var failed, downloaded, skipped int
 	var lastErr error
 	bases := map[string]int{}
 	for i := 0; i < min(*parallel, len(rows)); i++ {
@@ -237,8 +274,7 @@ func cmdGet(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 					lastErr = err
 				}
 				mu.Unlock()
-				rep(o)
-				ui.fileDone(o)
+				ui.fileDone(o, rep)
 			}
 		}()
 	}
@@ -267,10 +303,14 @@ func cmdGet(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return errors.New("interrupted; run the same command again to resume")
 	}
 	if *manifest == "" && failed > 0 {
-		return lastErr
+		return sessionHint(lastErr, proto, ss)
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d downloads failed (see the report)", failed, len(rows))
+		err := fmt.Errorf("%d of %d downloads failed (see the report)", failed, len(rows))
+		if errors.Is(lastErr, client.ErrUnauthenticated) {
+			err = fmt.Errorf("%w; %s", err, describe(sessionHint(lastErr, proto, ss)))
+		}
+		return err
 	}
 	if *manifest != "" {
 		fmt.Fprintf(stderr, "get: %d downloaded, %d already complete, of %d rows\n", downloaded, skipped, len(rows))
@@ -300,6 +340,9 @@ func runRow(ctx context.Context, g *protoGetter, t *client.Transfer, state *stat
 		}
 		return o, err
 	}
+	if row.err != nil {
+		return fail(usageError{row.err.Error()})
+	}
 	j, err := g.resolve(row.fields)
 	if err != nil {
 		return fail(usageError{err.Error()})
@@ -320,7 +363,11 @@ func runRow(ctx context.Context, g *protoGetter, t *client.Transfer, state *stat
 	}
 	tj := *t
 	tj.Progress = func(p client.Progress) { ui.fileProgress(row.line, j.base, p) }
-	res, err := tj.SaveFile(ctx, j.src, dir, j.base)
+	save := tj.SaveFile
+	if j.serverName {
+		save = tj.SaveFileServerNamed
+	}
+	res, err := save(ctx, j.src, dir, j.base)
 	if err != nil {
 		return fail(err)
 	}
@@ -383,7 +430,10 @@ func newProtoGetter(ctx context.Context, proto string, t *client.Transfer, store
 				return job{}, errors.New("id is required")
 			}
 			r := v1client.Request{ID: f["id"], Format: f["format"], Channels: f["channels"]}
-			return job{key: "v1 " + describeRow(f), base: baseName(f["name"], r.ID, r.Format, r.Channels), src: c.Source(r)}, nil
+			// The server names the file (<crtObjectId>.<ext>) as a browser
+			// would save it; --name or a name column overrides.
+			return job{key: "v1 " + describeRow(f), base: baseName(f["name"], r.ID, r.Format, r.Channels), src: c.Source(r),
+				serverName: f["name"] == ""}, nil
 		}
 	case "ameyo":
 		c := ameyoclient.New(ss.Server, t)
@@ -451,20 +501,17 @@ func baseName(explicit string, parts ...string) string {
 }
 
 // readGetManifest reads a CSV manifest with a header row. Rows get the
-// flag values for the fields they leave empty.
+// flag values for the fields they leave empty; a malformed line becomes a
+// row that fails with why.
 func readGetManifest(p, proto string, defaults map[string]string) ([]getRow, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	cr := csv.NewReader(bufio.NewReader(f))
-	cr.FieldsPerRecord = -1
-	cr.TrimLeadingSpace = true
-	cr.LazyQuotes = true
-	header, err := cr.Read()
+	header, lines, err := readCSVLines(f)
 	if err != nil {
-		return nil, fmt.Errorf("manifest: cannot read the header row: %w", err)
+		return nil, err
 	}
 	known := map[string]bool{}
 	for _, k := range getFields[proto] {
@@ -482,31 +529,16 @@ func readGetManifest(p, proto string, defaults map[string]string) ([]getRow, err
 	if !anyKnown {
 		return nil, fmt.Errorf("manifest: the header names none of the %s columns: %s", proto, manifestHelp[proto])
 	}
-	var rows []getRow
-	for line := 2; ; line++ {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		row := getRow{line: line, fields: map[string]string{}}
+	rows := make([]getRow, 0, len(lines))
+	for _, l := range lines {
+		row := getRow{line: l.line, fields: map[string]string{}, err: l.err}
 		for k, v := range defaults {
 			row.fields[k] = v
 		}
-		if err == nil {
-			for i, v := range rec {
-				if i < len(cols) && cols[i] != "" && strings.TrimSpace(v) != "" {
-					row.fields[cols[i]] = strings.TrimSpace(v)
-				}
+		for i, v := range l.fields {
+			if cols[i] != "" && strings.TrimSpace(v) != "" {
+				row.fields[cols[i]] = strings.TrimSpace(v)
 			}
-		} else {
-			var pe *csv.ParseError
-			if !errors.As(err, &pe) {
-				return nil, fmt.Errorf("manifest: %w", err)
-			}
-			row.fields = map[string]string{} // unreadable: fails as a row with nothing in it
-		}
-		if len(rows) >= 1_000_000 {
-			return nil, errors.New("manifest: more than a million rows; split it")
 		}
 		rows = append(rows, row)
 	}
@@ -526,6 +558,7 @@ type stateLog struct {
 	mu      sync.Mutex
 	f       *os.File
 	entries map[string]stateEntry
+	err     error // the first failed write
 }
 
 func openState(dir string) (*stateLog, error) {
@@ -553,6 +586,9 @@ func openState(dir string) (*stateLog, error) {
 // complete reports whether key was downloaded before and its file is
 // still whole: same size and SHA-256 as recorded.
 func (s *stateLog) complete(dir, key string) (stateEntry, bool) {
+	if s == nil {
+		return stateEntry{}, false
+	}
 	s.mu.Lock()
 	e, ok := s.entries[key]
 	s.mu.Unlock()
@@ -574,15 +610,52 @@ func (s *stateLog) complete(dir, key string) (stateEntry, bool) {
 	return e, true
 }
 
+// add records a completed download; a nil log (a single download) keeps
+// nothing. A failed write costs only the skip on a later run.
 func (s *stateLog) add(e stateEntry) {
-	b, _ := json.Marshal(e)
+	if s == nil {
+		return
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return // strings and numbers always marshal
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.entries[e.Key] = e
-	s.f.Write(append(b, '\n'))
+	if _, err := s.f.Write(append(b, '\n')); err != nil {
+		s.err = err
+	}
 }
 
-func (s *stateLog) close() { s.f.Close() }
+// close closes the log, reporting a write that failed.
+func (s *stateLog) close() error {
+	if s == nil {
+		return nil
+	}
+	return errors.Join(s.err, s.f.Close())
+}
+
+// removeEmptyRun removes the folder a run made and put nothing in (its
+// state file aside). A folder that holds something else, such as a
+// partial download kept to resume, stays.
+func removeEmptyRun(dir string, hasState bool, stderr io.Writer) {
+	if hasState {
+		if err := os.Remove(filepath.Join(dir, stateFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintf(stderr, "warning: %v\n", err)
+		}
+	}
+	if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTEMPTY) &&
+		!errors.Is(err, syscall.EEXIST) {
+		fmt.Fprintf(stderr, "warning: %v\n", err)
+	}
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
 
 // newReporter returns a function writing one report line per outcome, and
 // one closing the report.
@@ -629,9 +702,9 @@ func newReporter(p string, stdout io.Writer) (func(outcome), func() error, error
 	}, closeFn, nil
 }
 
-// progressUI shows progress on stderr: a bar (bytes for a single download;
-// for a batch, a bar per file in flight and one for the batch), JSON lines,
-// or nothing.
+// progressUI shows progress on stderr: bars (multiBar: a line per file in
+// flight, and one for the batch with --manifest), JSON lines, or nothing.
+// Report lines go through done, which prints them above the bars.
 type progressUI struct {
 	mode   string
 	w      io.Writer
@@ -639,14 +712,16 @@ type progressUI struct {
 	single bool
 
 	mu    sync.Mutex
-	bar   *progressbar.ProgressBar // single download
-	multi *multiBar                // batch
+	multi *multiBar
 	last  map[int]time.Time
 	done  int
 }
 
 func (u *progressUI) json(v map[string]any) {
-	b, _ := json.Marshal(v)
+	b, err := json.Marshal(v)
+	if err != nil {
+		return // maps of strings and numbers always marshal
+	}
 	u.w.Write(append(b, '\n'))
 }
 
@@ -664,41 +739,43 @@ func (u *progressUI) fileProgress(line int, name string, p client.Progress) {
 			u.json(map[string]any{"event": "progress", "line": line, "file": name, "bytes": p.Done, "total": p.Total})
 		}
 	case "bar":
-		if u.single {
-			if u.bar == nil {
-				u.bar = progressbar.NewOptions64(p.Total, progressbar.OptionSetWriter(u.w), progressbar.OptionShowBytes(true),
-					progressbar.OptionSetDescription(name), progressbar.OptionThrottle(100*time.Millisecond),
-					progressbar.OptionClearOnFinish())
-			}
-			u.bar.Set64(p.Done)
-			return
-		}
-		u.batchBar().update(line, name, p.Done, p.Total)
+		u.bars().update(line, name, p.Done, p.Total)
 	}
 }
 
-func (u *progressUI) batchBar() *multiBar {
+func (u *progressUI) bars() *multiBar {
 	if u.multi == nil {
-		u.multi = newMultiBar(u.w, u.total)
+		total := u.total
+		if u.single {
+			total = 0 // no batch line for one file
+		}
+		u.multi = newMultiBar(u.w, total)
 	}
 	return u.multi
 }
 
-func (u *progressUI) fileDone(o outcome) {
-	if u.mode == "none" {
-		return
-	}
+// fileDone reports o (with report, which may write to the same terminal)
+// and counts it.
+func (u *progressUI) fileDone(o outcome, report func(outcome)) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.done++
 	switch u.mode {
 	case "json":
+		report(o)
 		u.json(map[string]any{"event": "file", "line": o.Line, "status": o.Status, "file": o.File,
 			"done": u.done, "of": u.total})
 	case "bar":
+		m := u.bars()
+		m.above(func() {
+			delete(m.active, o.Line)
+			report(o)
+		})
 		if !u.single {
-			u.batchBar().fileDone(o.Line)
+			m.fileDone(o.Line)
 		}
+	default:
+		report(o)
 	}
 }
 
@@ -709,9 +786,6 @@ func (u *progressUI) finish(downloaded, skipped, failed int) {
 	case "json":
 		u.json(map[string]any{"event": "batch", "downloaded": downloaded, "skipped": skipped, "failed": failed, "of": u.total})
 	case "bar":
-		if u.bar != nil {
-			u.bar.Finish()
-		}
 		if u.multi != nil {
 			u.multi.finish()
 		}

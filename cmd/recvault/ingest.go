@@ -1,9 +1,10 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -14,9 +15,8 @@ import (
 	"strings"
 
 	"github.com/recvault/recvault"
+	"github.com/recvault/recvault/media/probe"
 	"github.com/recvault/recvault/vault"
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 )
 
 func cmdIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -43,6 +43,14 @@ func cmdIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if len(pos) != 1 {
 		return usagef("ingest wants exactly one FILE (or - for standard input)")
 	}
+	for _, r := range []struct{ key, flag, example string }{
+		{"campaign", "campaign", "110"}, {"crtObjectId", "crt-object-id", "d741-6904fad1-vce-daf-638729"},
+		{"callId", "call-id", "d741-6904fad1-vcall-10989826"}, {"agent", "agent", "4977"},
+	} {
+		if *fields[r.key] == "" {
+			return usagef("--%s is required, e.g. --%s %s", r.flag, r.flag, r.example)
+		}
+	}
 	vals := map[string]string{}
 	for k, v := range fields {
 		if *v != "" {
@@ -51,17 +59,24 @@ func cmdIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	req, err := vault.IngestRequestFromFields(vals)
 	if err != nil {
-		return err
+		return usageError{flagNames.Replace(describe(err))}
 	}
-	var body io.Reader = stdin
+	var src io.Reader = stdin
 	if pos[0] != "-" {
 		f, err := os.Open(pos[0])
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		body = f
+		src = f
 	}
+	// The first bytes, kept to say what the file is if it is refused.
+	body := bufio.NewReaderSize(src, 64<<10)
+	head, err := body.Peek(64)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return fmt.Errorf("read %s: %w", pos[0], err)
+	}
+	head = bytes.Clone(head)
 	a, err := stores.open(ctx, appOptions{})
 	if err != nil {
 		return err
@@ -70,7 +85,7 @@ func cmdIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	ctx = vault.WithRequestInfo(ctx, vault.RequestInfo{Via: "cli"})
 	rec, created, err := a.svc.Ingest(ctx, nil, req, body)
 	if err != nil {
-		return err
+		return mediaHint(err, head, req.Codec, "--codec alaw or --codec ulaw")
 	}
 	state := "ingested"
 	if !created {
@@ -109,6 +124,9 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *manifest == "" {
 		return usagef("--manifest is required")
 	}
+	if *progress != "auto" && *progress != "bar" && *progress != "none" {
+		return usagef("--progress must be auto, bar or none")
+	}
 	mf, err := os.Open(*manifest)
 	if err != nil {
 		return err
@@ -126,16 +144,18 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer a.Close()
 	ctx = vault.WithRequestInfo(ctx, vault.RequestInfo{Via: "cli"})
 
-	showBar := *progress == "bar"
-	if *progress == "auto" {
-		f, ok := stderr.(*os.File)
-		showBar = ok && term.IsTerminal(int(f.Fd()))
-	}
-	var bar *progressbar.ProgressBar
+	showBar := *progress == "bar" || (*progress == "auto" && isTerminal(stderr))
+	var bar *multiBar // the same display as get's
 	if showBar {
-		bar = progressbar.NewOptions(len(rows), progressbar.OptionSetWriter(stderr),
-			progressbar.OptionSetDescription("importing"), progressbar.OptionShowCount(),
-			progressbar.OptionSetPredictTime(true), progressbar.OptionClearOnFinish())
+		bar = newMultiBar(stderr, len(rows))
+	}
+	// above prints report and error lines above the bar.
+	above := func(f func()) {
+		if bar == nil {
+			f()
+			return
+		}
+		bar.above(f)
 	}
 	enc := json.NewEncoder(stdout)
 	var ingested, present, failed int
@@ -144,24 +164,32 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			break
 		}
 		res := importRow(ctx, a.svc, base, row)
-		switch res.Status {
-		case "ingested":
-			ingested++
-		case "present":
-			present++
-		default:
-			failed++
-			if bar == nil {
-				fmt.Fprintf(stderr, "line %d: %s: %s\n", res.Line, res.Path, res.Error)
+		var encErr error
+		above(func() {
+			switch res.Status {
+			case "ingested":
+				ingested++
+			case "present":
+				present++
+			default:
+				failed++
+				if res.Path == "" { // a line that could not be read names no file
+					fmt.Fprintf(stderr, "line %d: %s\n", res.Line, res.Error)
+				} else {
+					fmt.Fprintf(stderr, "line %d: %s: %s\n", res.Line, res.Path, res.Error)
+				}
 			}
+			encErr = enc.Encode(res)
+		})
+		if encErr != nil {
+			return fmt.Errorf("write the report: %w", encErr)
 		}
-		_ = enc.Encode(res)
 		if bar != nil {
-			_ = bar.Add(1)
+			bar.fileDone(row.line)
 		}
 	}
 	if bar != nil {
-		_ = bar.Finish()
+		bar.finish()
 	}
 	fmt.Fprintf(stderr, "import: %d ingested, %d already present, %d failed, of %d rows\n", ingested, present, failed, len(rows))
 	if ctx.Err() != nil {
@@ -180,49 +208,30 @@ type manifestRow struct {
 }
 
 func readManifest(r io.Reader) ([]manifestRow, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.TrimLeadingSpace = true
-	header, err := cr.Read()
+	header, lines, err := readCSVLines(r)
 	if err != nil {
-		return nil, fmt.Errorf("manifest: cannot read the header row: %w", err)
+		return nil, err
 	}
 	col := map[string]int{}
 	for i, h := range header {
-		col[strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))] = i
+		col[strings.ToLower(strings.TrimSpace(h))] = i
 	}
 	for _, c := range []string{"path", "campaign_id", "crt_object_id", "call_id", "agent_id"} {
 		if _, ok := col[c]; !ok {
 			return nil, fmt.Errorf("manifest: header lacks column %q (columns: %s)", c, strings.Join(manifestColumns, ","))
 		}
 	}
-	var rows []manifestRow
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			// FieldPos is only valid after a successful Read.
-			line := 0
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				line = pe.StartLine
-			}
-			rows = append(rows, manifestRow{line: line, err: fmt.Errorf("malformed CSV: %v", err)})
-			if pe == nil || errors.Is(pe.Err, csv.ErrQuote) {
-				break // an unterminated quote swallows the rest of the file
-			}
+	rows := make([]manifestRow, 0, len(lines))
+	for _, l := range lines {
+		if l.err != nil {
+			rows = append(rows, manifestRow{line: l.line, err: l.err})
 			continue
 		}
-		line, _ := cr.FieldPos(0)
 		f := map[string]string{}
 		for name, i := range col {
-			if i < len(rec) {
-				f[name] = strings.TrimSpace(rec[i])
-			}
+			f[name] = strings.TrimSpace(l.fields[i])
 		}
-		rows = append(rows, manifestRow{line: line, fields: f})
+		rows = append(rows, manifestRow{line: l.line, fields: f})
 	}
 	return rows, nil
 }
@@ -265,7 +274,9 @@ func importRow(ctx context.Context, svc *vault.Service, base string, row manifes
 	}
 	rec, created, err := svc.Ingest(ctx, nil, req, f)
 	if err != nil {
-		res.Error = describe(err)
+		var head [64]byte
+		n, _ := f.ReadAt(head[:], 0) // what the file starts with, to say what it is; a short read is fine
+		res.Error = describe(mediaHint(err, head[:n], req.Codec, "a codec column (alaw or ulaw)"))
 		return res
 	}
 	res.ID, res.Status = rec.ID, "ingested"
@@ -291,4 +302,27 @@ func sha256File(r io.Reader) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// flagNames turns the field names of the core's ingest messages into the
+// flags that set them.
+var flagNames = strings.NewReplacer("campaign must", "--campaign must", "kind must", "--kind must",
+	"started at must", "--started-at must", "agent channel must", "--agent-channel must")
+
+// mediaHint explains a recording the core refused as not media: a known
+// format it does not store is named (not shown as hex), anything else
+// without a header may be raw G.711, which needs the codec given (codecHow
+// says how).
+func mediaHint(err error, head []byte, codec, codecHow string) error {
+	if recvault.ErrorCode(err) != recvault.EINVALID || !strings.Contains(describe(err), "not a recognised media format") {
+		return err
+	}
+	if name := probe.Identify(head); name != "" {
+		return hintf(err, "the file is %s, which recvault does not store: convert it to WAV, MP3 or MP4 first "+
+			"(e.g. ffmpeg -i IN OUT.wav)", name)
+	}
+	if codec == "" {
+		return hintf(err, "the file has no WAV, MP3 or MP4 header; if it is raw (headerless) G.711, add %s", codecHow)
+	}
+	return err
 }

@@ -309,7 +309,7 @@ func cmdLogout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		proto, args = p, args[1:]
 	}
-	fs := newFlagSet("logout", stderr)
+	fs := newFlagSet(strings.TrimSpace("logout "+proto), stderr)
 	cf := addConnFlags(fs)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err

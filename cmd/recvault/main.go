@@ -30,44 +30,6 @@ import (
 	"golang.org/x/term"
 )
 
-const usage = `recvault — call-recording vault
-
-Usage:
-  recvault serve  [--data DIR] [--addr HOST:PORT] [--demo] [--tls-cert F --tls-key F]
-  recvault user add --data DIR --login NAME --role agent|supervisor|inspector|admin
-                    [--agent-id ID] [--campaign N]... [--inspects AGENT_ID]...
-  recvault user list|disable|enable|passwd --data DIR [--login NAME]
-  recvault ingest --data DIR --campaign N --crt-object-id ID --call-id ID --agent ID
-                  [--kind voice|video] [--original-path P] [--codec alaw|ulaw]
-                  [--started-at RFC3339] [--agent-channel 0|1] FILE|-
-  recvault import --data DIR --manifest FILE [--progress auto|bar|none]
-  recvault login ameyo|ccgw|v1 --server URL --user NAME [--force] [--cacert F] [--insecure]
-  recvault logout [ameyo|ccgw|v1] [--server URL]
-  recvault get v1 --id ID [--format wav] -o DIR
-  recvault get ameyo --campaign N --crt-object-id ID --call-id ID [--format mp3] -o DIR
-  recvault get ccgw [--agent N] --call-id ID [--hw-file-name PATH] [--work-no N] -o DIR
-  recvault get ameyo|ccgw|v1 --manifest calls.csv [--parallel 8] [--report FILE] -o DIR
-                  [--progress auto|json|bar|none] [--cacert F] [--insecure] [--timeout D] [-v]
-  recvault apikey add --data DIR --name N --role R [--campaign N]... [--host H]...
-  recvault apikey list|revoke --data DIR [--name N]
-  recvault audit verify [--checkpoint FILE]... [--data DIR]
-  recvault audit export [--since T] [--until T] [--recording ID] [--actor LOGIN] [--format jsonl|csv] [--data DIR]
-  recvault retention set (--campaign N | --default) --days D [--data DIR]
-  recvault retention clear (--campaign N | --default) | retention list [--data DIR]
-  recvault hold add (--campaign N | --call-id ID | --recording ID) --reason TEXT [--data DIR]
-  recvault hold remove (--campaign N | --call-id ID | --recording ID) | hold list [--data DIR]
-  recvault delete --recording ID --reason TEXT [--data DIR]
-  recvault deleted [--limit N] [--data DIR]
-  recvault purge [--dry-run] [--data DIR]
-  recvault scrub [--rate MB/s] [--data DIR]
-  recvault migrate-blobs [--rate MB/s] [--encryption-key-file F] [--data DIR]
-  recvault keys generate FILE
-  recvault keys rotate --encryption-key-file OLD --new-key-file NEW [--data DIR]
-
-Passwords come from the RECVAULT_PASSWORD environment variable, else a prompt.
-Run "recvault COMMAND -h" for a command's flags.
-`
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -77,67 +39,48 @@ func main() {
 // run executes one command and returns the process exit code: 0 success,
 // 1 failure, 2 usage error.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, usage)
-		if len(args) == 0 {
-			return 2
-		}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, topUsage())
+		return 2
+	}
+	switch args[0] {
+	case "-h", "--help", "-help":
+		fmt.Fprint(stdout, topUsage())
 		return 0
+	case "--version", "-version":
+		args = []string{"version"}
+	case "help":
+		// "recvault help user list" is "recvault user list -h".
+		if len(args) == 1 {
+			fmt.Fprint(stdout, topUsage())
+			return 0
+		}
+		args = append(append([]string{}, args[1:]...), "-h")
+	}
+	c := lookupCommand(args[0])
+	if c == nil {
+		fmt.Fprintf(stderr, "recvault: unknown command %q\n\n%s", args[0], topUsage())
+		return 2
 	}
 	// Everything a command does at the data is the operator's, and audited
 	// as "cli" (the server's requests carry their own request info).
 	ctx = vault.WithRequestInfo(ctx, vault.RequestInfo{Via: "cli"})
-	var err error
-	switch args[0] {
-	case "serve":
-		err = cmdServe(ctx, args[1:], stdout, stderr)
-	case "user":
-		err = cmdUser(ctx, args[1:], stdin, stdout, stderr)
-	case "ingest":
-		err = cmdIngest(ctx, args[1:], stdin, stdout, stderr)
-	case "import":
-		err = cmdImport(ctx, args[1:], stdout, stderr)
-	case "login":
-		err = cmdLogin(ctx, args[1:], stdin, stdout, stderr)
-	case "logout":
-		err = cmdLogout(ctx, args[1:], stdout, stderr)
-	case "get":
-		err = cmdGet(ctx, args[1:], stdin, stdout, stderr)
-	case "apikey":
-		err = cmdAPIKey(ctx, args[1:], stdout, stderr)
-	case "audit":
-		err = cmdAudit(ctx, args[1:], stdout, stderr)
-	case "retention":
-		err = cmdRetention(ctx, args[1:], stdout, stderr)
-	case "hold":
-		err = cmdHold(ctx, args[1:], stdout, stderr)
-	case "delete":
-		err = cmdDelete(ctx, args[1:], stdout, stderr)
-	case "deleted":
-		err = cmdDeleted(ctx, args[1:], stdout, stderr)
-	case "purge":
-		err = cmdPurge(ctx, args[1:], stdout, stderr)
-	case "scrub":
-		err = cmdScrub(ctx, args[1:], stdout, stderr)
-	case "migrate-blobs":
-		err = cmdMigrateBlobs(ctx, args[1:], stdout, stderr)
-	case "keys":
-		err = cmdKeys(ctx, args[1:], stdout, stderr)
-	default:
-		fmt.Fprintf(stderr, "recvault: unknown command %q\n\n%s", args[0], usage)
-		return 2
-	}
+	err := c.dispatch(ctx, args[1:], stdin, stdout, stderr)
 	var ue usageError
+	var he helpText
 	switch {
 	case err == nil:
+		return 0
+	case errors.As(err, &he):
+		fmt.Fprint(stdout, string(he))
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "recvault %s: %v\n", args[0], err)
+		fmt.Fprintf(stderr, "recvault %s: %v\nRun \"recvault %s -h\" for usage.\n", args[0], err, commandPath(args))
 		return 2
 	default:
-		fmt.Fprintf(stderr, "recvault %s: %s\n", args[0], describe(err))
+		fmt.Fprintf(stderr, "recvault %s: %s\n", args[0], describe(tlsHint(err)))
 		return 1
 	}
 }
@@ -145,6 +88,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // describe renders an error for an operator: the domain message, plus the
 // cause of internal errors (the operator owns the data directory).
 func describe(err error) string {
+	var h *hinted
+	if errors.As(err, &h) {
+		return h.msg
+	}
 	var e *recvault.Error
 	if errors.As(err, &e) {
 		if e.Code == recvault.EINTERNAL && e.Err != nil {
@@ -415,19 +362,34 @@ func int64s(vals []string, name string) ([]int64, error) {
 	return out, nil
 }
 
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+// newFlagSet makes a command's flag set. The flag package writes usage and
+// parse errors to the set's output; it is a buffer here so that -h prints
+// the usage on stdout (parseFlags returns it as a helpText) and a mistake
+// prints one line on stderr instead of the whole flag list. The second
+// parameter is unused: run writes what goes to stderr (serve.go still
+// passes it).
+func newFlagSet(name string, _ io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("recvault "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(new(strings.Builder))
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), commandUsage(strings.Fields(name)))
+		fmt.Fprint(fs.Output(), "\nFlags:\n")
+		fs.PrintDefaults()
+	}
 	return fs
 }
 
 // parseFlags parses flags that may also follow positional arguments
 // ("ingest --campaign 1 FILE" and "ingest FILE --campaign 1" both work).
+// -h returns the usage as a helpText.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				if b, ok := fs.Output().(*strings.Builder); ok {
+					return nil, helpText(b.String())
+				}
 				return nil, err
 			}
 			return nil, usageError{err.Error()}

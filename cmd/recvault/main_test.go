@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/recvault/recvault/internal/pgtest"
+	"github.com/recvault/recvault/internal/testtool"
 	"github.com/recvault/recvault/media/wav"
 	"github.com/recvault/recvault/vault"
 )
@@ -27,7 +28,9 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(run(context.Background(), args, os.Stdin, os.Stdout, os.Stderr))
 	}
-	os.Exit(pgtest.Main(m)) // m.Run, then stop the throw-away PostgreSQL if one was started
+	code := pgtest.Main(m) // m.Run, then stop the throw-away PostgreSQL if one was started
+	testtool.Report()      // the tests skipped for a missing tool, in one line
+	os.Exit(code)
 }
 
 // wavPCM16 builds a mono 8 kHz PCM16 WAV of n samples of a 440 Hz tone with

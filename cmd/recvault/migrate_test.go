@@ -221,7 +221,7 @@ func TestMigrateBlobs(t *testing.T) {
 	if runs != 5 {
 		t.Fatalf("%d migration runs audited, want 5", runs)
 	}
-	if code, _, errs := runCLI(t, "", "migrate-blobs", "-h"); code != 0 || !strings.Contains(errs, "Resumable") {
+	if code, errs, _ := runCLI(t, "", "migrate-blobs", "-h"); code != 0 || !strings.Contains(errs, "Resumable") {
 		t.Errorf("migrate-blobs -h: %d %q", code, errs)
 	}
 }

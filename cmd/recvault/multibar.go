@@ -8,10 +8,12 @@ import (
 	"time"
 )
 
-// multiBar draws batch progress on a terminal: one line per file being
-// downloaded and a last line for the whole batch, redrawn in place (ANSI
-// cursor-up and clear-line) at most ten times a second. The caller
-// serialises calls.
+// multiBar is the one progress display of the commands (get, import) on a
+// terminal: one line per file being transferred and a last line for the
+// whole batch, redrawn in place (ANSI cursor-up and clear-line) at most ten
+// times a second. A batch of 0 (a single download) has no batch line. Text
+// for the same terminal (report lines) goes through above, so that it never
+// shares a line with the bars. The caller serialises calls.
 type multiBar struct {
 	w      io.Writer
 	total  int
@@ -25,6 +27,7 @@ type multiBar struct {
 type fileLine struct {
 	name        string
 	done, total int64
+	start       time.Time
 }
 
 func newMultiBar(w io.Writer, total int) *multiBar {
@@ -35,11 +38,22 @@ func newMultiBar(w io.Writer, total int) *multiBar {
 func (m *multiBar) update(line int, name string, done, total int64) {
 	f := m.active[line]
 	if f == nil {
-		f = &fileLine{}
+		f = &fileLine{start: m.now()}
 		m.active[line] = f
 	}
 	f.name, f.done, f.total = name, done, total
 	m.draw(false)
+}
+
+// above erases the bars, lets write print whole lines where they were, and
+// draws the bars again below them.
+func (m *multiBar) above(write func()) {
+	if m.drawn > 0 {
+		fmt.Fprintf(m.w, "\x1b[%dA\r\x1b[J", m.drawn)
+		m.drawn = 0
+	}
+	write()
+	m.draw(true)
 }
 
 // fileDone removes a file's line and counts it in the batch.
@@ -63,12 +77,16 @@ func (m *multiBar) draw(force bool) {
 		fmt.Fprintf(&b, "\x1b[%dA", m.drawn)
 	}
 	lines := slices.Sorted(mapKeys(m.active))
+	now := m.now()
 	for _, l := range lines {
 		f := m.active[l]
-		b.WriteString("\r\x1b[2K" + barLine(f.name, f.done, f.total) + "\n")
+		b.WriteString("\r\x1b[2K" + barLine(f.name, f.done, f.total, now.Sub(f.start)) + "\n")
 	}
-	b.WriteString("\r\x1b[2K" + batchLine(m.done, m.total) + "\n")
-	n := len(lines) + 1
+	n := len(lines)
+	if m.total > 0 {
+		b.WriteString("\r\x1b[2K" + batchLine(m.done, m.total) + "\n")
+		n++
+	}
 	// Clear what a longer previous draw left below, and come back up.
 	for i := n; i < m.drawn; i++ {
 		b.WriteString("\r\x1b[2K\n")
@@ -98,15 +116,21 @@ func bar(frac float64) string {
 	return "[" + strings.Repeat("=", n) + strings.Repeat(" ", barWidth-n) + "]"
 }
 
-func barLine(name string, done, total int64) string {
+// barLine is a file's line: a bar and percentage when the size is known,
+// else the bytes so far (with the rate, as the only sign of life).
+func barLine(name string, done, total int64, took time.Duration) string {
 	if len(name) > 28 {
 		name = "…" + name[len(name)-27:]
 	}
-	if total <= 0 {
-		return fmt.Sprintf("%-28s %s %s", name, bar(0), humanBytes(done))
+	rate := ""
+	if took >= 100*time.Millisecond {
+		rate = " " + humanBytes(int64(float64(done)/took.Seconds())) + "/s"
 	}
-	return fmt.Sprintf("%-28s %s %3d%% %s/%s", name, bar(float64(done)/float64(total)), done*100/total,
-		humanBytes(done), humanBytes(total))
+	if total <= 0 {
+		return fmt.Sprintf("%-28s %-*s %s%s", name, barWidth+2, "[ size unknown ]", humanBytes(done), rate)
+	}
+	return fmt.Sprintf("%-28s %s %3d%% %s/%s%s", name, bar(float64(done)/float64(total)), done*100/total,
+		humanBytes(done), humanBytes(total), rate)
 }
 
 func batchLine(done, total int) string {

@@ -262,7 +262,7 @@ func TestKeysRotate(t *testing.T) {
 	if code, out, errs := runCLI(t, "", scrub...); code != 0 || !strings.Contains(out, fmt.Sprintf("%d ok", len(srcs))) {
 		t.Fatalf("scrub with the new key: %d %q %q", code, out, errs)
 	}
-	if code, _, errs := runCLI(t, "", "keys", "rotate", "-h"); code != 0 || !strings.Contains(errs, "holds the new key") {
+	if code, errs, _ := runCLI(t, "", "keys", "rotate", "-h"); code != 0 || !strings.Contains(errs, "holds the new key") { // help is on stdout
 		t.Errorf("keys rotate -h: %d %q", code, errs)
 	}
 	if code, _, errs := runCLI(t, "", append([]string{"keys", "rotate", "--encryption-key-file", oldPath}, storeArgs(loc, dir)...)...); code != 2 {

@@ -142,7 +142,7 @@ func TestScrubRate(t *testing.T) {
 }
 
 func TestScrubUsage(t *testing.T) {
-	if code, _, errs := runCLI(t, "", "scrub", "-h"); code != 0 || !strings.Contains(errs, "Read every recording") || !strings.Contains(errs, "-rate") {
+	if code, errs, _ := runCLI(t, "", "scrub", "-h"); code != 0 || !strings.Contains(errs, "Read every recording") || !strings.Contains(errs, "-rate") {
 		t.Errorf("scrub -h: %d %q", code, errs)
 	}
 	for _, args := range [][]string{{"scrub", "--rate", "-1"}, {"scrub", "extra"}, {"keys"}, {"keys", "rotate"}, {"keys", "generate"}} {
@@ -185,7 +185,7 @@ func TestKeysGenerateEncrypts(t *testing.T) {
 	if after, err := os.ReadFile(keyPath); err != nil || !bytes.Equal(before, after) {
 		t.Errorf("key file changed by the refused generate (err %v)", err)
 	}
-	if code, _, errs := runCLI(t, "", "keys", "generate", "-h"); code != 0 || !strings.Contains(errs, "recvault-master-key v1") ||
+	if code, errs, _ := runCLI(t, "", "keys", "generate", "-h"); code != 0 || !strings.Contains(errs, "recvault-master-key v1") ||
 		!strings.Contains(errs, "WITHOUT the key") {
 		t.Errorf("keys generate -h: %d %q", code, errs)
 	}

@@ -62,12 +62,12 @@ func cmdUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			return err
 		}
 		if err := a.svc.SetPassword(ctx, *login, pw); err != nil {
-			return err
+			return userHint(err, *login)
 		}
 		fmt.Fprintf(stdout, "password of %s changed; its sessions are revoked\n", *login)
 	case "disable", "enable":
 		if err := a.svc.SetDisabled(ctx, *login, sub == "disable"); err != nil {
-			return err
+			return userHint(err, *login)
 		}
 		fmt.Fprintf(stdout, "user %s %sd\n", *login, sub)
 	case "list":
