@@ -132,6 +132,12 @@ func (s Scope) Allows(r *Recording) bool {
 	return s.All || slices.Contains(s.Campaigns, r.CampaignID) || slices.Contains(s.AgentIDs, r.AgentID)
 }
 
+// Inspects reports whether p is an inspector with agents assigned to it
+// (CC-Gateway's "is censor").
+func (p *Principal) Inspects() bool {
+	return p != nil && p.User != nil && !p.User.Disabled && p.User.Role == RoleInspector && len(p.User.Inspects) > 0
+}
+
 // MayAccess is the one authorisation rule of recvault: whether p may read r
 // (metadata or media). Every façade and every listing goes through it.
 func (p *Principal) MayAccess(r *Recording) bool { return p.Scope().Allows(r) }

@@ -76,6 +76,7 @@ func Open(name string) (io.Reader, error) {
 // writes what it did to out. Running it again changes nothing.
 func Seed(ctx context.Context, svc *vault.Service, out io.Writer) error {
 	fmt.Fprintln(out, "demo users (passwords are public; do not use demo data in production):")
+	existed := 0
 	for _, du := range Users {
 		u := du.User
 		err := svc.AddUser(ctx, &u, du.Password)
@@ -83,10 +84,15 @@ func Seed(ctx context.Context, svc *vault.Service, out io.Writer) error {
 		case "":
 			fmt.Fprintf(out, "  %-24s %-10s password %s (created)\n", u.Login, u.Role, du.Password)
 		case recvault.ECONFLICT:
+			existed++
 			fmt.Fprintf(out, "  %-24s %-10s (exists; password unchanged)\n", u.Login, u.Role)
 		default:
 			return fmt.Errorf("demo user %s: %w", u.Login, err)
 		}
+	}
+	if existed > 0 {
+		fmt.Fprintln(out, "  existing demo users keep the passwords they were created with: the demo passwords are\n"+
+			"  listed in the README (Set-up) and in demo/demo.go; set another with: recvault user passwd --login LOGIN")
 	}
 	fmt.Fprintln(out, "demo recordings:")
 	for _, dr := range Recordings {

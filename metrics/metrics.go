@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -125,24 +126,50 @@ func AuditCommit(n int, d time.Duration, err error) {
 // SignInRefused counts a refused sign-in; reason is "failed" or "throttled".
 func SignInRefused(reason string) { signins.WithLabelValues(reason).Inc() }
 
-// RegisterGauge adds a gauge whose value f reads when scraped (a queue's
-// depth, a cache's size). Registering the same name twice keeps the
-// first: several services in one process (tests) share the registry.
-func RegisterGauge(name, help string, f func() float64) {
-	g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
-	if err := registry.Register(g); err != nil {
-		if _, dup := err.(prometheus.AlreadyRegisteredError); !dup {
-			panic(err) // a malformed name: a programming error
-		}
+// cacheStats reads the transcode cache of this process (SetCacheStats).
+var cacheStats atomic.Pointer[func() (bytes int64, outputs int)]
+
+// SetCacheStats names the transcode cache whose size the metrics report
+// (the last one opened: a process serves one).
+func SetCacheStats(f func() (bytes int64, outputs int)) { cacheStats.Store(&f) }
+
+func readCache() (int64, int) {
+	if f := cacheStats.Load(); f != nil {
+		return (*f)()
+	}
+	return 0, 0
+}
+
+func init() {
+	registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "recvault_transcode_cache_bytes",
+			Help: "Bytes of converted outputs the transcode cache holds."},
+			func() float64 { b, _ := readCache(); return float64(b) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "recvault_transcode_cache_outputs",
+			Help: "Converted outputs the transcode cache holds."},
+			func() float64 { _, n := readCache(); return float64(n) }))
+}
+
+var cacheLookups = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "recvault_transcode_cache_lookups_total",
+	Help: "Transcode cache lookups for an output of unknown size, by result (hit or miss).",
+}, []string{"result"})
+
+var auditQueue = prometheus.NewGauge(prometheus.GaugeOpts{
+	Name: "recvault_audit_queue_depth",
+	Help: "Audit records waiting for the next group commit.",
+})
+
+func init() { registry.MustRegister(cacheLookups, auditQueue) }
+
+// CacheLookup counts one transcode cache lookup.
+func CacheLookup(hit bool) {
+	if hit {
+		cacheLookups.WithLabelValues("hit").Inc()
+	} else {
+		cacheLookups.WithLabelValues("miss").Inc()
 	}
 }
 
-// RegisterCounter is RegisterGauge for a value that only grows.
-func RegisterCounter(name, help string, f func() float64) {
-	c := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f)
-	if err := registry.Register(c); err != nil {
-		if _, dup := err.(prometheus.AlreadyRegisteredError); !dup {
-			panic(err)
-		}
-	}
-}
+// AuditQueue sets the number of audit records waiting to be committed.
+func AuditQueue(n int) { auditQueue.Set(float64(n)) }

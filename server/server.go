@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/recvault/recvault/api/httputil"
 	v1 "github.com/recvault/recvault/api/v1"
 	"github.com/recvault/recvault/api/web"
+	"github.com/recvault/recvault/metrics"
 	"github.com/recvault/recvault/vault"
 )
 
@@ -55,7 +57,17 @@ type Config struct {
 	// address; beyond it new ones are closed at once. Trusted proxies are
 	// exempt. 0: 256; negative: no cap.
 	MaxConnsPerClient int
+	// NoPublicMetrics leaves /metrics off this server (it is then served
+	// on a listener of its own, see MetricsHandler).
+	NoPublicMetrics bool
 }
+
+// MetricsHandler serves the Prometheus metrics (for a metrics-only
+// listener).
+func MetricsHandler() http.Handler { return metrics.Handler() }
+
+// patterner is a façade that names the route a request matches.
+type patterner interface{ Pattern(*http.Request) string }
 
 // Server is one recvault HTTP server. Several can run in one process.
 type Server struct {
@@ -64,6 +76,9 @@ type Server struct {
 	log  *slog.Logger
 	http *http.Server
 	root http.Handler
+	mux  *http.ServeMux
+	// apis names the API of each top-level pattern, for logs and metrics.
+	apis map[string]string
 }
 
 // New builds a server over svc.
@@ -74,22 +89,30 @@ func New(svc *vault.Service, cfg Config) *Server {
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = 30 * time.Second
 	}
-	s := &Server{svc: svc, cfg: cfg, log: cfg.Logger}
+	s := &Server{svc: svc, cfg: cfg, log: cfg.Logger, apis: map[string]string{}}
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/", v1.New(svc, cfg.Logger))
-	am := ameyo.New(svc, cfg.Logger, cfg.Ameyo)
-	mux.Handle("/ameyorestapi/", am)
-	mux.Handle("/ameyowebaccess/", am)
-	if cfg.Ameyo.ArchivePath != "" {
-		mux.Handle(cfg.Ameyo.ArchivePath, am)
+	s.mux = mux
+	mount := func(pattern, api string, h http.Handler) {
+		mux.Handle(pattern, h)
+		s.apis[pattern] = api
 	}
-	mux.Handle("/agentgateway/", ccgateway.New(svc, cfg.Logger, cfg.CCGateway))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	mount("/api/v1/", "v1", v1.New(svc, cfg.Logger))
+	am := ameyo.New(svc, cfg.Logger, cfg.Ameyo)
+	mount("/ameyorestapi/", "ameyo", am)
+	mount("/ameyowebaccess/", "ameyo", am)
+	if cfg.Ameyo.ArchivePath != "" {
+		mount(cfg.Ameyo.ArchivePath, "ameyo", am)
+	}
+	mount("/agentgateway/", "ccgw", ccgateway.New(svc, cfg.Logger, cfg.CCGateway))
+	mount("GET /healthz", "ops", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("GET /readyz", s.ready)
-	mux.Handle("/", web.New(svc, cfg.Logger))
+	}))
+	mount("GET /readyz", "ops", http.HandlerFunc(s.ready))
+	if !cfg.NoPublicMetrics {
+		mount("GET /metrics", "ops", metrics.Handler())
+	}
+	mount("/", "web", web.New(svc, cfg.Logger))
 	s.root = s.wrap(mux)
 	s.http = &http.Server{
 		Handler:           s.root,
@@ -135,11 +158,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// statusWriter records the status and size of a response for the access log.
+// statusWriter records the status and size of a response for the access
+// log, and whether writing it failed (the client left, or the connection
+// broke).
 type statusWriter struct {
 	http.ResponseWriter
 	status int
 	n      int64
+	err    error
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -155,6 +181,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.n += int64(n)
+	if err != nil && w.err == nil {
+		w.err = err
+	}
 	return n, err
 }
 
@@ -182,6 +211,9 @@ func (w *statusWriter) ReadFrom(src io.Reader) (int64, error) {
 		copyBufs.Put(bp)
 	}
 	w.n += n
+	if err != nil && w.err == nil {
+		w.err = err
+	}
 	return n, err
 }
 
@@ -292,7 +324,8 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", rid)
 		peer := r.RemoteAddr
 		r.RemoteAddr = s.clientAddr(r)
-		ri := vault.RequestInfo{Remote: r.RemoteAddr, RequestID: rid, Route: r.Method + " " + cleanPath(r.URL.Path)}
+		note := &vault.RequestNote{}
+		ri := vault.RequestInfo{Remote: r.RemoteAddr, RequestID: rid, Route: r.Method + " " + cleanPath(r.URL.Path), Note: note}
 		r = r.WithContext(vault.WithRequestInfo(r.Context(), ri))
 		if c := cleanPath(r.URL.Path); c != r.URL.Path {
 			r.URL.Path = c
@@ -302,20 +335,65 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 			r.Body = s.guardBody(w, r)
 		}
 		sw := &statusWriter{ResponseWriter: w}
+		api, route := s.labels(r)
 		defer func() {
+			aborted := false
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				s.log.Error("handler panic", "panic", fmt.Sprint(v), "request_id", rid, "path", r.URL.Path)
-				if sw.status == 0 {
-					http.Error(sw, "Internal error.", http.StatusInternalServerError)
+					aborted = true
+					defer panic(v) // after the log line: net/http cuts the connection
+				} else {
+					s.log.Error("handler panic", "panic", fmt.Sprint(v), "request_id", rid, "path", r.URL.Path)
+					if sw.status == 0 {
+						http.Error(sw, "Internal error.", http.StatusInternalServerError)
+					}
 				}
 			}
+			cut := aborted || sw.err != nil || (r.Context().Err() != nil && short(sw, r))
+			took := time.Since(start)
+			metrics.Request(api, route, sw.status, sw.n, took, cut)
 			// The path is logged, never the query: it may carry session ids.
-			s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
-				"bytes", sw.n, "ms", time.Since(start).Milliseconds(), "request_id", rid, "remote", r.RemoteAddr, "peer", peer)
+			attrs := []any{"method", r.Method, "path", r.URL.Path, "api", api, "route", route, "status", sw.status,
+				"bytes", sw.n, "ms", took.Milliseconds(), "request_id", rid, "remote", r.RemoteAddr, "peer", peer}
+			if p := note.Principal(); p != "" {
+				attrs = append(attrs, "principal", p)
+			}
+			if f := note.Format(); f != "" {
+				attrs = append(attrs, "format", f)
+			}
+			if cut {
+				attrs = append(attrs, "cut", true) // the client did not get the whole answer
+			}
+			s.log.Info("request", attrs...)
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// labels names the API and the route pattern of r, for logs and metrics:
+// patterns, never paths, so that no recording id or login becomes a label.
+func (s *Server) labels(r *http.Request) (api, route string) {
+	h, pattern := s.mux.Handler(r)
+	api = s.apis[pattern]
+	if api == "" {
+		return "none", "unmatched"
+	}
+	route = pattern
+	if p, ok := h.(patterner); ok {
+		route = p.Pattern(r)
+	}
+	if route == "" {
+		route = "unmatched"
+	}
+	return api, route
+}
+
+// short reports whether fewer body bytes went out than the response's
+// Content-Length promised.
+func short(sw *statusWriter, r *http.Request) bool {
+	if r.Method == http.MethodHead || sw.status == http.StatusNotModified || sw.status == http.StatusNoContent {
+		return false
+	}
+	cl, err := strconv.ParseInt(sw.Header().Get("Content-Length"), 10, 64)
+	return err == nil && sw.n < cl
 }

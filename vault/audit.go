@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/recvault/recvault"
+	"github.com/recvault/recvault/metrics"
 )
 
 // The audit trail is written by one writer per Service (group commit):
@@ -93,6 +94,11 @@ func (s *Service) record(ctx context.Context, p *recvault.Principal, e recvault.
 		anonymous = true
 	}
 	e.At, e.API, e.Remote, e.RequestID = s.now(), ri.Via, ri.Remote, ri.RequestID
+	if e.Outcome == recvault.OutcomeGranted {
+		ri.Note.set(e.Actor, e.Format)
+	} else {
+		ri.Note.set(e.Actor, "")
+	}
 	w := s.writer()
 	if anonymous {
 		e.Detail, e.Subject = truncate(e.Detail, anonLimit), truncate(e.Subject, anonLimit)
@@ -193,6 +199,7 @@ func (w *auditWriter) write(e *recvault.AuditEvent) error {
 		return err
 	}
 	w.queue = append(w.queue, req)
+	metrics.AuditQueue(len(w.queue))
 	w.startLocked()
 	w.mu.Unlock()
 	w.signal()
@@ -236,6 +243,7 @@ func (w *auditWriter) run(stopped chan struct{}) {
 		} else {
 			w.queue = nil
 		}
+		metrics.AuditQueue(len(w.queue))
 		closing := w.closed
 		if len(batch) == 0 && closing {
 			w.expireLocked(w.now(), true) // every window ends at Close
@@ -291,7 +299,9 @@ func (w *auditWriter) commit(batch []auditReq) error {
 	// client left. Bounded all the same, so that a hung store fails the
 	// waiting requests rather than holding them for ever.
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	start := time.Now()
 	err := w.cat.AppendAudit(ctx, events)
+	metrics.AuditCommit(len(events), time.Since(start), err)
 	cancel()
 	w.commits.Add(1)
 	for _, r := range batch {

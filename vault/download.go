@@ -15,6 +15,7 @@ import (
 	"github.com/recvault/recvault"
 	"github.com/recvault/recvault/media"
 	"github.com/recvault/recvault/media/probe"
+	"github.com/recvault/recvault/metrics"
 )
 
 // ErrStorage and ErrConversion classify internal failures of a download:
@@ -138,6 +139,7 @@ func (s *Service) Download(ctx context.Context, p *recvault.Principal, r *recvau
 	kh := sha256.Sum256([]byte(key))
 	d.ETag = `"` + r.SHA256[:20] + "-" + hex.EncodeToString(kh[:6]) + `"`
 	if out.Seekable {
+		metrics.Transcode(out.Format, "by-offset")
 		rs, err := out.Open(ctx, blob)
 		if err != nil {
 			d.Close()
@@ -146,22 +148,28 @@ func (s *Service) Download(ctx context.Context, p *recvault.Principal, r *recvau
 		d.Content = rs
 		return d, nil
 	}
-	if s.cfg.Cache == nil {
-		d.Stream = func(w io.Writer) error {
-			_, err := out.WriteTo(ctx, w, io.NewSectionReader(blob, 0, blob.Size()))
-			return err
+	// whole converts the recording from its start, counted and timed.
+	whole := func(ctx context.Context, w io.Writer) error {
+		metrics.Transcode(out.Format, "whole")
+		start := time.Now()
+		_, err := out.WriteTo(ctx, w, io.NewSectionReader(blob, 0, blob.Size()))
+		if err == nil {
+			metrics.TranscodeDone(out.Format, time.Since(start))
 		}
+		return err
+	}
+	if s.cfg.Cache == nil {
+		d.Stream = func(w io.Writer) error { return whole(ctx, w) }
 		return d, nil
 	}
 	// Keyed by recording as well as by content: a conversion is filled only
 	// from this recording's verified reads, so one recording's corrupt blob
 	// can never be served for another with the same bytes.
 	cacheKey := conversionKey(r, key)
-	produce := func(ctx context.Context, w io.Writer) error {
-		_, err := out.WriteTo(ctx, w, io.NewSectionReader(blob, 0, blob.Size()))
-		return err
-	}
-	if f, ok := s.cfg.Cache.Get(cacheKey); ok {
+	produce := whole
+	f, ok := s.cfg.Cache.Get(cacheKey)
+	metrics.CacheLookup(ok)
+	if ok {
 		return s.fromCache(d, f)
 	}
 	if random {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/recvault/recvault"
 	"github.com/recvault/recvault/auth"
+	"github.com/recvault/recvault/metrics"
 )
 
 // The sign-in throttle. Every failed sign-in (unknown account, wrong
@@ -196,6 +197,7 @@ func (s *Service) checkCredentials(ctx context.Context, typed, unknownDetail, pa
 		return nil, fmt.Errorf("sign-in throttle: %w", err)
 	}
 	if !until.IsZero() {
+		metrics.SignInRefused("throttled")
 		if err := s.audit(ctx, p, recvault.ActionLogin, "", recvault.OutcomeDenied, "throttled"); err != nil {
 			return nil, err
 		}
@@ -215,6 +217,7 @@ func (s *Service) checkCredentials(ctx context.Context, typed, unknownDetail, pa
 		}
 		return u, nil
 	}
+	metrics.SignInRefused("failed")
 	if err := s.cat.LoginFailure(ctx, keys.all(), s.now(), throttleForget, throttleDelay); err != nil {
 		return nil, fmt.Errorf("sign-in throttle: %w", err)
 	}

@@ -98,6 +98,36 @@ type RequestInfo struct {
 	// Route is the request's method and path (never its query, which may
 	// carry credentials), named in the audit record of a refused request.
 	Route string
+	// Note, when set (by the server, per request), learns who the request
+	// acted as and which output it was served, for the access log. It is
+	// a pointer so that the façades' copies of RequestInfo share it.
+	Note *RequestNote
+}
+
+// RequestNote is what the core learnt about a request, for its log line:
+// the principal as the audit trail names it (a login, "apikey:NAME"; never
+// a secret) and the format of a download.
+type RequestNote struct {
+	mu               sync.Mutex
+	principal, media string
+}
+
+// Principal and Format return what was noted ("" for nothing).
+func (n *RequestNote) Principal() string { n.mu.Lock(); defer n.mu.Unlock(); return n.principal }
+func (n *RequestNote) Format() string    { n.mu.Lock(); defer n.mu.Unlock(); return n.media }
+
+func (n *RequestNote) set(principal, format string) {
+	if n == nil {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if principal != "" {
+		n.principal = principal
+	}
+	if format != "" {
+		n.media = format
+	}
 }
 
 type requestInfoKey struct{}

@@ -86,6 +86,9 @@ func New(svc *vault.Service, log *slog.Logger, cfg Config) *Handler {
 	return h
 }
 
+// Pattern is the route pattern r matches, for metrics labels ("" for none).
+func (h *Handler) Pattern(r *http.Request) string { return httputil.RoutePattern(h.mux, r, "/") }
+
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ri := vault.RequestInfoFrom(r.Context())
 	ri.Via = "ameyo"
@@ -394,6 +397,15 @@ func (h *Handler) pushes(w http.ResponseWriter, r *http.Request) {
 		h.failErr(w, r, err)
 		return
 	}
+	// Like Ameyo's own server, the status and headers go out at once and
+	// the body streams: a client that waits for the headers with a short
+	// timeout must not see the held poll as a dead server.
+	w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	if err := http.NewResponseController(w).Flush(); err != nil {
+		return // the client is gone
+	}
 	t := time.NewTimer(h.cfg.PushWait)
 	defer t.Stop()
 	select {
@@ -401,8 +413,6 @@ func (h *Handler) pushes(w http.ResponseWriter, r *http.Request) {
 	case <-r.Context().Done():
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
-	w.Header().Set("Cache-Control", "no-store")
 	io.WriteString(w, pushIdle)
 }
 

@@ -102,6 +102,11 @@ func New(svc *vault.Service, log *slog.Logger, cfg Config) *Handler {
 	m.HandleFunc("GET "+prefix+"/qualitycontrol/{agentid}/localrecordpath", h.agent(h.localRecordPath))
 	m.HandleFunc("GET "+prefix+"/qualitycontrol/{agentid}/recordfile", h.qualityRecordFile)
 	m.HandleFunc("GET "+prefix+"/recordplay/{agentid}/recordfilefromrecordid", h.agent(h.recordFromRecordID))
+	// The agent portal asks at every sign-in whether the agent inspects
+	// anyone (to show its quality-control tools); with and without the
+	// trailing slash it sends.
+	m.HandleFunc("GET "+prefix+"/agentgroup/{agentid}/iscensor/", h.agent(h.isCensor))
+	m.HandleFunc("GET "+prefix+"/agentgroup/{agentid}/iscensor", h.agent(h.isCensor))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
 		w.WriteHeader(http.StatusNotFound)
@@ -109,6 +114,9 @@ func New(svc *vault.Service, log *slog.Logger, cfg Config) *Handler {
 	})
 	return h
 }
+
+// Pattern is the route pattern r matches, for metrics labels ("" for none).
+func (h *Handler) Pattern(r *http.Request) string { return httputil.RoutePattern(h.mux, r, "/") }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if origin := r.Header.Get("Origin"); origin != "" && h.corsAllowed(origin) {
@@ -354,6 +362,12 @@ func (h *Handler) maybeRotate(w http.ResponseWriter, r *http.Request, c *agentCa
 
 func (h *Handler) ok(w http.ResponseWriter, r *http.Request, c *agentCall) {
 	reply(w, RetOK, nil)
+}
+
+// isCensor answers whether the signed-in agent is an inspector with
+// agents to inspect: retcode 0 and result true or false.
+func (h *Handler) isCensor(w http.ResponseWriter, r *http.Request, c *agentCall) {
+	reply(w, RetOK, c.p.Inspects())
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request, c *agentCall) {

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/recvault/recvault"
+	"github.com/recvault/recvault/metrics"
 	"github.com/recvault/recvault/vault"
 )
 
@@ -66,6 +67,7 @@ func disposition(kind, name string) string {
 // complete; ServeDownload then returns nil. A client that left is not
 // logged.
 func ServeDownload(w http.ResponseWriter, r *http.Request, d *vault.Download, ctype string, log *slog.Logger) error {
+	defer metrics.DownloadStarted()()
 	before := w.Header().Clone()
 	hw := &holdWriter{ResponseWriter: w}
 	err := serveDownload(hw, r, d, ctype)
@@ -252,4 +254,14 @@ func saneRange(h string, size int64) string {
 		return fmt.Sprintf("bytes=%d-", size)
 	}
 	return "bytes=" + strings.Join(kept, ",")
+}
+
+// RoutePattern is the pattern of mux that r matches, or "" for the
+// catch-all pattern (and for no match): metrics label requests by it, so
+// their labels stay a fixed set whatever paths clients send.
+func RoutePattern(mux *http.ServeMux, r *http.Request, catchAll string) string {
+	if _, p := mux.Handler(r); p != catchAll {
+		return p
+	}
+	return ""
 }

@@ -49,6 +49,9 @@ func New(svc *vault.Service, log *slog.Logger) *Handler {
 	return h
 }
 
+// Pattern is the route pattern r matches, for metrics labels ("" for none).
+func (h *Handler) Pattern(r *http.Request) string { return httputil.RoutePattern(h.mux, r, "/api/v1/") }
+
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ri := vault.RequestInfoFrom(r.Context())
 	ri.Via = "v1"

@@ -95,6 +95,9 @@ func New(svc *vault.Service, log *slog.Logger) *Handler {
 	return h
 }
 
+// Pattern is the route pattern r matches, for metrics labels ("" for none).
+func (h *Handler) Pattern(r *http.Request) string { return httputil.RoutePattern(h.mux, r, "/") }
+
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("Content-Security-Policy", contentSecurityPolicy)

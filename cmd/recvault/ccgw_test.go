@@ -450,3 +450,24 @@ func TestCCGatewayDownloadKeepsSignInAlive(t *testing.T) {
 	r2, b2, _ = env.rawDo("GET", ccgw+"/agentevent/4977", "", "Guid: "+g)
 	wantRetcode(t, r2, b2, "100-006")
 }
+
+// TestCCGatewayIsCensor: the agent portal's sign-in question, "is this
+// agent an inspector?", answers retcode 0 and true for the demo inspector,
+// false for an agent, with and without the trailing slash it sends, and
+// is refused without a live GUID.
+func TestCCGatewayIsCensor(t *testing.T) {
+	env := startEnv(t)
+	for _, c := range []struct {
+		agent, password, want string
+	}{{"4900", "inspector-demo-pass", "true"}, {"4977", "agent-demo-pass", "false"}} {
+		g := env.ccSignIn(c.agent, c.password, "")
+		for _, suffix := range []string{"/", ""} {
+			resp, b, _ := env.rawDo("GET", ccgw+"/agentgroup/"+c.agent+"/iscensor"+suffix, "", "Guid: "+g)
+			if a := wantRetcode(t, resp, b, "0"); string(a.Result) != c.want {
+				t.Errorf("agent %s iscensor%s: result %s, want %s", c.agent, suffix, a.Result, c.want)
+			}
+		}
+	}
+	resp, b, _ := env.rawDo("GET", ccgw+"/agentgroup/4900/iscensor/", "", "Guid: not-a-guid")
+	wantRetcode(t, resp, b, "100-006")
+}

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -257,5 +259,32 @@ func TestCompatAmeyoArchiveDownload(t *testing.T) {
 	}
 	if n < 3 {
 		t.Errorf("%d archive uses audited, want 3 or more", n)
+	}
+}
+
+// TestCompatAmeyoPushesHeadersAtOnce: a push poll sends its status and
+// headers at once and holds only the body, as Ameyo's server does: a
+// client that waits one second for the headers (as the vendor's connector
+// does) does not time out while the poll is held.
+func TestCompatAmeyoPushesHeadersAtOnce(t *testing.T) {
+	env := startEnvWith(t, func(c *server.Config) { c.Ameyo.PushWait = 2 * time.Second })
+	sid := env.ameyoLogin("supervisor@exotel.in", false)
+	client := &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: time.Second}}
+	req, _ := http.NewRequest("POST", env.URL+"/ameyorestapi/pushes?listener-name=webcore_1700000000000&lastProcessedPush=-1",
+		strings.NewReader(`{"sessionId":"`+sid+`"}`))
+	req.Header.Set("sessionId", sid)
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("headers of a held push poll: %v", err)
+	}
+	defer resp.Body.Close()
+	headers := time.Since(start)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 || string(b) != "--DON'T_PANIC!_more_will_follow" {
+		t.Fatalf("pushes: %d %q %v", resp.StatusCode, b, err)
+	}
+	if whole := time.Since(start); whole < 2*time.Second || headers > time.Second {
+		t.Fatalf("headers after %v, body after %v; want headers at once and the body after the 2 s hold", headers, whole)
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/recvault/recvault/media/cache"
 	"github.com/recvault/recvault/media/probe"
 	"github.com/recvault/recvault/media/wav"
+	"github.com/recvault/recvault/metrics"
 	"github.com/recvault/recvault/vault"
 	"golang.org/x/term"
 )
@@ -249,7 +250,11 @@ func openApp(ctx context.Context, loc locations, o appOptions) (*app, error) {
 		}
 		a.cleanup = func() error { return os.RemoveAll(cacheDir) }
 	}
-	if a.cache, err = cache.Open(cacheDir, o.CacheBytes); err != nil {
+	if a.cache, err = cache.Open(cacheDir, o.CacheBytes); err == nil {
+		c := a.cache
+		metrics.SetCacheStats(func() (int64, int) { b, n, _ := c.Stats(); return b, n })
+	}
+	if err != nil {
 		return nil, errors.Join(err, cat.Close(), a.cleanup())
 	}
 	// The core's hot reads (session, user, recording) are served from

@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/recvault/recvault/api/ameyo"
@@ -40,7 +43,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxConns := fs.Int("max-conns-per-client", 256, "connections open at once from one client address; more are refused (trusted proxies exempt; 0 = unlimited)")
 	maxIngestMB := fs.Int64("max-ingest-mb", 4096, "largest recording an upload may store, in MiB (0 = unlimited)")
 	purgeEvery := fs.Duration("purge-every", time.Hour, "run the retention purge this often (one replica at a time; 0 = never)")
+	metricsAddr := fs.String("metrics-addr", "", "serve /metrics on this address only (e.g. 127.0.0.1:9090) instead of on --addr")
+	config := fs.String("config", "", "read settings from FILE (name = value lines, the flags' names; default from RECVAULT_CONFIG); flags, then RECVAULT_<FLAG> variables, win")
 	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := applyConfig(fs, *config, os.Getenv); err != nil {
 		return err
 	}
 	var nets []netip.Prefix
@@ -51,9 +59,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		nets = append(nets, p)
 	}
-	if *archivePath != "" && (!strings.HasPrefix(*archivePath, "/") || strings.HasPrefix(*archivePath, "/api/") ||
-		strings.HasPrefix(*archivePath, "/agentgateway/") || strings.HasPrefix(*archivePath, "/ameyo")) {
-		return usagef("--ameyo-archive-path must be an absolute path outside the API prefixes, e.g. /dacx/archive")
+	if *archivePath != "" && !archivePathFree(*archivePath) {
+		return usagef("--ameyo-archive-path must be an absolute path outside the APIs' and the console's, e.g. /dacx/archive")
 	}
 	if *maxConns < 0 {
 		return usagef("--max-conns-per-client must be 0 (unlimited) or more")
@@ -88,6 +95,20 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// Listen first: a port in use is the commonest start-up mistake, and
+	// it should be said before any work on the data.
+	ln, err := listen(*addr, "--addr")
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	var mln net.Listener
+	if *metricsAddr != "" {
+		if mln, err = listen(*metricsAddr, "--metrics-addr"); err != nil {
+			return err
+		}
+		defer mln.Close()
+	}
 	a, err := openApp(ctx, loc, appOptions{SessionIdle: *idle, SessionMax: *maxLife, Logger: log,
 		CacheBytes: *cacheMB << 20, AuditCheckpoint: *checkpoint})
 	if err != nil {
@@ -119,11 +140,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
-	}
-	srv := server.New(a.svc, server.Config{Logger: log, TLSCert: *cert, TLSKey: *key, ShutdownGrace: *grace,
+	srv := server.New(a.svc, server.Config{Logger: log, TLSCert: *cert, TLSKey: *key, ShutdownGrace: *grace, NoPublicMetrics: mln != nil,
 		CCGateway: ccgateway.Config{DynamicGUID: *dynGUID, CORSOrigins: corsOrigins},
 		Ameyo:     ameyo.Config{ArchivePath: *archivePath, ArchiveAllow: nets}, TrustedProxies: proxies,
 		MaxConnsPerClient: int(unlimitedAsNegative(int64(*maxConns)))})
@@ -137,6 +154,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if mln != nil {
+		msrv := &http.Server{Handler: metricsMux(), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := msrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics listener failed", "err", err)
+			}
+		}()
+		defer msrv.Close()
+		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", mln.Addr())
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -147,6 +174,45 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	return <-errc
+}
+
+// archivePathFree reports whether p may hold Ameyo's archive download:
+// absolute, and clear of every path the APIs, the console and the
+// operations endpoints answer.
+func archivePathFree(p string) bool {
+	if !strings.HasPrefix(p, "/") || p == "/" {
+		return false
+	}
+	for _, taken := range []string{"/api/", "/agentgateway/", "/ameyo", "/recordings", "/users", "/static/",
+		"/signin", "/signout", "/metrics", "/healthz", "/readyz"} {
+		if strings.HasPrefix(p, taken) {
+			return false
+		}
+	}
+	return true
+}
+
+// listen opens a TCP listener, naming the flag to change when the address
+// is taken or not valid.
+func listen(addr, flagName string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return nil, fmt.Errorf("%s %s: the address is already in use (another recvault or program listens there); "+
+			"stop it or choose another port, e.g. %s 127.0.0.1:8081", flagName, addr, flagName)
+	case errors.Is(err, syscall.EACCES):
+		return nil, fmt.Errorf("%s %s: permission denied (ports below 1024 need privileges); choose a port above 1024", flagName, addr)
+	case err != nil:
+		return nil, usagef("%s %s: %v", flagName, addr, err)
+	}
+	return ln, nil
+}
+
+// metricsMux serves only /metrics (the metrics-only listener).
+func metricsMux() http.Handler {
+	m := http.NewServeMux()
+	m.Handle("GET /metrics", server.MetricsHandler())
+	return m
 }
 
 // unlimitedAsNegative maps a flag's "0 = unlimited" to the configs' "0 =
