@@ -43,6 +43,7 @@ func New(svc *vault.Service, log *slog.Logger) *Handler {
 	h.mux.HandleFunc("GET /api/v1/recordings/{id}/peaks", h.authed(h.peaks))
 	h.mux.HandleFunc("DELETE /api/v1/recordings/{id}", h.authed(h.deleteRecording))
 	h.mux.HandleFunc("GET /api/v1/audit", h.authed(h.auditLog))
+	h.mux.HandleFunc("GET /api/v1/openapi.json", h.serveOpenAPI)
 	h.mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		h.error(w, r, recvault.Errorf(recvault.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

@@ -1,0 +1,7 @@
+// Package deploy holds what puts recvault into production: the container
+// image (Dockerfile, with the static /healthz probe in healthcheck/), the
+// hardened systemd unit (recvault.service, recvault.sysusers) and its
+// example environment file (recvault.env). It has no Go code of its own:
+// its tests check those files with the tools that will read them
+// (systemd-analyze), so that a broken unit fails here and not on a server.
+package deploy
