@@ -1,5 +1,5 @@
 // Package deploy holds what puts recvault into production: the container
-// image (Dockerfile, with the static /healthz probe in healthcheck/), the
+// image (Dockerfile, whose health check is `recvault healthcheck`), the
 // hardened systemd unit (recvault.service, recvault.sysusers) and its
 // example environment file (recvault.env). It has no Go code of its own:
 // its tests check those files with the tools that will read them

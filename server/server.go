@@ -373,6 +373,9 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 // labels names the API and the route pattern of r, for logs and metrics:
 // patterns, never paths, so that no recording id or login becomes a label.
 func (s *Server) labels(r *http.Request) (api, route string) {
+	if s.mux == nil {
+		return "none", "unmatched" // a Server made without New (tests of the wrapper)
+	}
 	h, pattern := s.mux.Handler(r)
 	api = s.apis[pattern]
 	if api == "" {

@@ -79,6 +79,8 @@ func init() {
 			synopsis: "recvault keys generate FILE\n" +
 				"recvault keys rotate --encryption-key-file OLD --new-key-file NEW [--data DIR]"},
 		{name: "version", run: noIn(cmdVersion), synopsis: "recvault version | recvault --version"},
+		{name: "healthcheck", run: noIn(cmdHealthcheck),
+			synopsis: "recvault healthcheck [--url http://127.0.0.1:8080/healthz] [--timeout 3s]   exit 0 when the server is alive"},
 		{name: "completion", subs: []string{"bash", "zsh"}, run: noIn(cmdCompletion),
 			synopsis: "recvault completion bash|zsh          print a shell completion script"},
 	}

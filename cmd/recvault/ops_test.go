@@ -284,3 +284,24 @@ func TestDemoOnExistingDataSaysWhereThePasswordsAre(t *testing.T) {
 		t.Fatalf("second seeding says:\n%s", out.String())
 	}
 }
+
+// TestHealthcheckCommand: the container probe exits 0 for a live server
+// and 1 for a dead address or a wrong answer.
+func TestHealthcheckCommand(t *testing.T) {
+	env := startEnv(t)
+	if code, out, errs := runCLI(t, "", "healthcheck", "--url", env.URL+"/healthz"); code != 0 || !strings.Contains(out, "healthy") {
+		t.Fatalf("live server: exit %d %q %q", code, out, errs)
+	}
+	if code, _, errs := runCLI(t, "", "healthcheck", "--url", env.URL+"/no-such-page"); code != 1 || !strings.Contains(errs, "404") {
+		t.Fatalf("a 404: exit %d %q", code, errs)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	if code, _, errs := runCLI(t, "", "healthcheck", "--url", "http://"+dead+"/healthz", "--timeout", "2s"); code != 1 || !strings.Contains(errs, "unhealthy") {
+		t.Fatalf("dead address: exit %d %q", code, errs)
+	}
+}
