@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/recvault/recvault"
+	"github.com/recvault/recvault/media/probe"
 )
 
 // DefaultMaxIngestBytes is the largest recording Ingest takes when
@@ -123,6 +124,11 @@ func (b *ingestBody) sniff() error {
 		}
 	}
 	if !hasSignature(head) && !hasMP3Chain(head, eof) {
+		if name := probe.Identify(head); name != "" {
+			b.err = &ingestRefusal{recvault.Errorf(recvault.EINVALID,
+				"unsupported media: the file is %s; recvault stores WAV, MP3 or MP4 (convert it first)", name)}
+			return b.err
+		}
 		b.err = &ingestRefusal{recvault.Errorf(recvault.EINVALID,
 			"unsupported or corrupt media: not a recognised media format (first bytes % x): "+
 				"send WAV, MP3 or MP4, or give codec alaw or ulaw for headerless G.711", head[:min(len(head), 16)])}

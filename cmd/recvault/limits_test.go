@@ -432,3 +432,16 @@ func TestRangeLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestIngestNamesKnownFormats: an upload of a known format recvault does
+// not store is refused naming it, not with its bytes in hex.
+func TestIngestNamesKnownFormats(t *testing.T) {
+	env := startEnv(t)
+	admin := env.loginDemo("admin")
+	flac := append([]byte("fLaC\x00\x00\x00\x22"), make([]byte, 4096)...)
+	resp, b := env.do("POST", limitsIngestPath("flac-1"), admin, bytes.NewReader(flac))
+	wantError(t, resp, b, http.StatusBadRequest, recvault.EINVALID)
+	if !strings.Contains(string(b), "FLAC") || strings.Contains(string(b), "66 4c 61 43") {
+		t.Fatalf("a FLAC upload answered %s", b)
+	}
+}
