@@ -193,10 +193,13 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // ReadFrom keeps the sendfile path of the underlying writer: io.Copy from a
 // file reaches the connection's ReadFrom only if every wrapper passes it
 // on. Any other source (a conversion computed by offset) is copied with
-// one pooled 16 KiB buffer: net/http's own ReadFrom would hold its 32 KiB
+// one pooled 8 KiB buffer: net/http's own ReadFrom would hold its 32 KiB
 // buffer and the TCP connection's fallback copy another 32 KiB for as
-// long as a slow client takes. (A verified blob never comes here: it
-// writes its chunks itself, see api/httputil.)
+// long as a slow client takes. 8 KiB, not 16: a stream blocked on a slow
+// client holds it, and it was 16 of the 76 KiB a slow WAV conversion
+// held (69 KiB with 8; 4 KiB gave 66 KiB at twice the write calls).
+// (A verified blob never comes here: it writes its chunks itself, see
+// api/httputil.)
 func (w *statusWriter) ReadFrom(src io.Reader) (int64, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
@@ -218,7 +221,7 @@ func (w *statusWriter) ReadFrom(src io.Reader) (int64, error) {
 }
 
 // copyBufs holds the buffers of statusWriter.ReadFrom.
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 8<<10); return &b }}
 
 // writerOnly hides a writer's ReadFrom, so that io.CopyBuffer uses the
 // buffer it is given.

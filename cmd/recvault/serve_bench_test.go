@@ -8,7 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"testing"
@@ -134,5 +136,13 @@ func slowStreams(b *testing.B, host, path, tok string, n int) float64 {
 	}
 	time.Sleep(time.Second) // every handler fills its socket and blocks
 	after := inUse()
+	if p := os.Getenv("SLOWMEM_HEAPPROFILE"); p != "" {
+		f, _ := os.Create(p)
+		pprof.Lookup("heap").WriteTo(f, 0)
+		f.Close()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		b.Logf("stack in use %d KiB, heap in use %d KiB", m.StackInuse>>10, m.HeapInuse>>10)
+	}
 	return float64(int64(after)-int64(before)) / float64(n) / 1024
 }
