@@ -13,6 +13,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +21,11 @@ import (
 	"github.com/recvault/recvault/catalog/internal/cursor"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
+
+// cacheKiB is each connection's page cache: with at most 8 connections,
+// a catalogue uses at most 8 times this (512 MiB), and only once it has
+// read that much.
+const cacheKiB = 64 << 10
 
 // DB is a catalog backed by one SQLite file.
 type DB struct {
@@ -40,8 +46,14 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// whole, which on 10 M recordings takes 0.3 s instead of minutes; the
 	// planner needs the rough shape (rows per campaign, agent, call),
 	// not exact counts.
+	// cache_size(-cacheKiB): each connection keeps up to that many KiB of
+	// pages instead of SQLite's 2 MiB, which at 10 M recordings holds
+	// not even the interior pages of the recordings table, so that every
+	// row of a list page cost three or four page reads from the OS
+	// instead of one (the leaf); the cache grows only as pages are read.
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(15000)" +
-		"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=analysis_limit(1000)&_txlock=immediate"
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=analysis_limit(1000)" +
+		"&_pragma=cache_size(-" + strconv.Itoa(cacheKiB) + ")&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open catalog: %w", err)
