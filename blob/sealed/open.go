@@ -266,29 +266,39 @@ func (b *blob) load(c *chunkBuf, idx int64, at bool) error {
 	} else if err != nil {
 		return fmt.Errorf("read blob %s: chunk %d: %w", b.key, idx, err)
 	}
+	data, err := b.check(raw, idx)
+	if err != nil {
+		return err
+	}
+	c.data, c.idx = data, idx
+	return nil
+}
+
+// check verifies (or decrypts and authenticates) chunk idx as stored in
+// raw, its plaintext followed by its check bytes, and returns the
+// plaintext, which lies at the start of raw.
+func (b *blob) check(raw []byte, idx int64) ([]byte, error) {
+	plen := len(raw) - b.tag
 	ad := chunkAD(b.adPrefix, uint64(idx), idx == b.nchunks-1, b.recID)
 	if b.aead != nil {
 		p, err := b.aead.Open(raw[:0], chunkNonce(uint64(idx)), raw, ad)
 		if err != nil {
-			return fmt.Errorf("read blob %s: chunk %d: %w: does not authenticate", b.key, idx, ErrIntegrity)
+			return nil, fmt.Errorf("read blob %s: chunk %d: %w: does not authenticate", b.key, idx, ErrIntegrity)
 		}
-		c.data = p
-	} else {
-		if b.sha == nil {
-			b.sha = sha256.New()
-		}
-		h := b.sha
-		h.Reset()
-		h.Write(ad)
-		h.Write(raw[:plen])
-		var sum [sumSize]byte
-		if subtle.ConstantTimeCompare(h.Sum(sum[:0]), raw[plen:]) != 1 {
-			return fmt.Errorf("read blob %s: chunk %d: %w: SHA-256 does not match", b.key, idx, ErrIntegrity)
-		}
-		c.data = raw[:plen]
+		return p, nil
 	}
-	c.idx = idx
-	return nil
+	if b.sha == nil {
+		b.sha = sha256.New()
+	}
+	h := b.sha
+	h.Reset()
+	h.Write(ad)
+	h.Write(raw[:plen])
+	var sum [sumSize]byte
+	if subtle.ConstantTimeCompare(h.Sum(sum[:0]), raw[plen:]) != 1 {
+		return nil, fmt.Errorf("read blob %s: chunk %d: %w: SHA-256 does not match", b.key, idx, ErrIntegrity)
+	}
+	return raw[:plen], nil
 }
 
 func (b *blob) Read(p []byte) (int, error) {
@@ -323,6 +333,9 @@ func (b *blob) WriteTo(w io.Writer) (int64, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.readUsed = true
+	if b.pos == 0 && b.size > 0 && b.size <= smallWhole && !b.closed {
+		return b.writeSmall(w)
+	}
 	var total int64
 	for b.pos < b.size {
 		if b.closed {
@@ -340,6 +353,70 @@ func (b *blob) WriteTo(w io.Writer) (int64, error) {
 		}
 	}
 	return total, nil
+}
+
+// smallWhole is the largest blob that WriteTo sends whole in one write:
+// its stored chunks after the first are read with one read call, each is
+// verified in the buffer, the plaintexts are closed up over the check
+// bytes, and the client gets one write. A recording of 100 KB then costs
+// two system calls instead of two per 16 KiB chunk (half of the serve
+// path's system calls), for a buffer that a slow client of a small file
+// holds: at most this much, and only for files this small.
+const smallWhole = 128 << 10
+
+// smallBufs holds writeSmall's buffers (a whole small blob as stored).
+var smallBufs = sync.Pool{New: func() any { b := make([]byte, 0, smallWhole+(smallWhole/(4<<10)+1)*64); return &b }}
+
+// writeSmall is WriteTo for a small blob read from its start. Nothing is
+// written unless every chunk verifies: a corrupt small recording gets a
+// clean error answer, never a cut transfer.
+func (b *blob) writeSmall(w io.Writer) (int64, error) {
+	if err := b.load(&b.rd, 0, false); err != nil {
+		return 0, err
+	}
+	stored := b.size + b.nchunks*int64(b.tag)
+	bp := smallBufs.Get().(*[]byte)
+	defer smallBufs.Put(bp)
+	if int64(cap(*bp)) < stored {
+		*bp = make([]byte, 0, stored)
+	}
+	buf := (*bp)[:stored]
+	first := copy(buf, b.rd.data)
+	if b.nchunks > 1 {
+		// The rest as stored, right after chunk 0's plaintext (whose check
+		// bytes Open already verified and that are not kept).
+		off := b.hdrLen + b.chunk + int64(b.tag)
+		rest := buf[first : stored-int64(b.tag)]
+		if b.inPos != off {
+			b.inPos = -1
+			if _, err := b.in.Seek(off, io.SeekStart); err != nil {
+				return 0, fmt.Errorf("read blob %s: %w", b.key, err)
+			}
+		}
+		if _, err := io.ReadFull(b.in, rest); err != nil {
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return 0, fmt.Errorf("read blob %s: %w: stored blob shorter than at open", b.key, ErrIntegrity)
+			}
+			return 0, fmt.Errorf("read blob %s: %w", b.key, err)
+		}
+		b.inPos = off + int64(len(rest))
+		dst, src := int64(first), int64(first)
+		for idx := int64(1); idx < b.nchunks; idx++ {
+			plen := b.chunk
+			if idx == b.nchunks-1 {
+				plen = b.lastLen
+			}
+			p, err := b.check(buf[src:src+plen+int64(b.tag)], idx)
+			if err != nil {
+				return 0, err
+			}
+			dst += int64(copy(buf[dst:], p))
+			src += plen + int64(b.tag)
+		}
+	}
+	n, err := w.Write(buf[:b.size])
+	b.pos = int64(n)
+	return int64(n), err
 }
 
 func (b *blob) ReadAt(p []byte, off int64) (int, error) {

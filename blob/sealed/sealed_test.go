@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	mrand "math/rand/v2"
 	"os"
@@ -689,3 +690,55 @@ func TestReads64KiBChunks(t *testing.T) {
 		t.Fatalf("flipped byte in a 64 KiB chunk: %v, want ErrIntegrity", err)
 	}
 }
+
+// TestWriteToSmallWhole: a blob of at most smallWhole bytes read whole
+// through WriteTo (one read, verified in place, one write) gives exactly
+// the plaintext at every size around the chunk boundaries, in both modes;
+// a bad chunk anywhere after the first is ErrIntegrity with nothing
+// written, so the answer can still be a clean error.
+func TestWriteToSmallWhole(t *testing.T) {
+	modes(t, func(t *testing.T, s *Store, dir string) {
+		ctx := context.Background()
+		for _, n := range []int{1, ChunkSize - 1, ChunkSize, ChunkSize + 1, 3*ChunkSize + 5, smallWhole - 1, smallWhole, smallWhole + 1} {
+			data := blobtest.Data(uint64(n), n)
+			key := fmt.Sprintf("small/%d", n)
+			putT(t, s, key, data)
+			b, err := s.Open(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var w countWrites
+			if got, err := b.(io.WriterTo).WriteTo(&w); err != nil || got != int64(n) || !bytes.Equal(w.buf.Bytes(), data) {
+				t.Fatalf("%d bytes: WriteTo %d, %v, equal %v", n, got, err, bytes.Equal(w.buf.Bytes(), data))
+			}
+			if n <= smallWhole && w.calls != 1 {
+				t.Errorf("%d bytes: %d writes, want one", n, w.calls)
+			}
+			b.Close()
+		}
+		// Corrupt the last chunk of a 3-chunk blob: nothing is written.
+		data := blobtest.Data(9, 3*ChunkSize-10)
+		putT(t, s, "small/bad", data)
+		p := storedPath(dir, "small/bad")
+		raw := readFile(t, p)
+		raw[len(raw)-40] ^= 1
+		writeFile(t, p, raw)
+		b, err := s.Open(ctx, "small/bad")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		var w countWrites
+		if n, err := b.(io.WriterTo).WriteTo(&w); !errors.Is(err, ErrIntegrity) || n != 0 || w.buf.Len() != 0 {
+			t.Fatalf("bad last chunk: %d bytes written, %v; want none and ErrIntegrity", w.buf.Len(), err)
+		}
+	})
+}
+
+// countWrites is a writer that counts its Write calls.
+type countWrites struct {
+	buf   bytes.Buffer
+	calls int
+}
+
+func (c *countWrites) Write(p []byte) (int, error) { c.calls++; return c.buf.Write(p) }
