@@ -33,6 +33,7 @@ declare -A URL TOKEN SMALL LARGE
 for mode in verified encrypted; do
 	STORE=(--data "$WORK/$mode")
 	[ $mode = encrypted ] && STORE+=(--encryption-key-file "$WORK/master.key")
+	"$RV" init "${STORE[@]}" >/dev/null
 	"$RV" user add "${STORE[@]}" --login bench --role admin >/dev/null
 	SMALL[$mode]=$("$RV" ingest "${STORE[@]}" --campaign 1 --crt-object-id small --call-id s --agent 1 "$WORK/small.wav" | cut -d' ' -f1)
 	LARGE[$mode]=$("$RV" ingest "${STORE[@]}" --campaign 1 --crt-object-id large --call-id l --agent 1 "$WORK/large.wav" | cut -d' ' -f1)

@@ -41,6 +41,7 @@ open(sys.argv[1], "wb").write(hdr + data)
 EOF
 
 export RECVAULT_PASSWORD=bench-password
+"$RV" init --data "$DATA" >/dev/null
 "$RV" user add --data "$DATA" --login bench --role admin >/dev/null
 ID=$("$RV" ingest --data "$DATA" --campaign 1 --crt-object-id bench-small --call-id s --agent 1 "$WORK/small.wav" | cut -d' ' -f1)
 

@@ -53,6 +53,7 @@ with open(dst, "wb") as f:
 PY
 
 export RECVAULT_PASSWORD=bench-password
+"$RV" init --data "$DATA" >/dev/null
 "$RV" user add --data "$DATA" --login bench --role admin >/dev/null
 ID=$("$RV" ingest --data "$DATA" --campaign 1 --crt-object-id bench-long --call-id l --agent 1 "$WORK/long.wav" | cut -d' ' -f1)
 

@@ -72,6 +72,7 @@ for mode in embedded remote; do
 	else
 		STORE=(--catalog "$CATALOG" --blobs "$BLOBS")
 	fi
+	"$RV" init "${STORE[@]}" >/dev/null
 	"$RV" user add "${STORE[@]}" --login bench --role admin >/dev/null
 	SMALL[$mode]=$("$RV" ingest "${STORE[@]}" --campaign 1 --crt-object-id small --call-id s --agent 1 "$WORK/small.wav" | cut -d' ' -f1)
 	LARGE[$mode]=$("$RV" ingest "${STORE[@]}" --campaign 1 --crt-object-id large --call-id l --agent 1 "$WORK/large.wav" | cut -d' ' -f1)
