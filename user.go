@@ -261,6 +261,9 @@ type Catalog interface {
 	AcquireLease(ctx context.Context, name, holder string, now, until time.Time) (bool, error)
 	// ReleaseLease frees the lease if holder still has it.
 	ReleaseLease(ctx context.Context, name, holder string) error
+	// ExpireLeases deletes the leases that expired at or before now (those
+	// of finished playbacks, of a dead replica's sweeps) and says how many.
+	ExpireLeases(ctx context.Context, now time.Time) (int, error)
 
 	// EnsureSetting returns the deployment-wide value stored under name,
 	// storing value first if there is none: the first replica's value wins

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -44,4 +45,16 @@ func (s *Service) WaitLease(ctx context.Context, name string, ttl, wait time.Dur
 			delay *= 2
 		}
 	}
+}
+
+// SweepLeases deletes the leases that have expired: those of finished
+// playbacks (one a play, see firstOfPlayback) and of runs that ended
+// without releasing theirs. An expired lease is free already; the sweep
+// only keeps the table from growing with every play.
+func (s *Service) SweepLeases(ctx context.Context) (int, error) {
+	n, err := s.cat.ExpireLeases(ctx, s.now())
+	if err != nil {
+		return 0, fmt.Errorf("sweep leases: %w", err)
+	}
+	return n, nil
 }

@@ -209,6 +209,19 @@ func testLeases(t *testing.T, c recvault.Catalog) {
 	if ok, _ := c.AcquireLease(ctx, "other", "c", base.Add(2*time.Minute), base.Add(3*time.Minute)); !ok {
 		t.Fatal("released lease not free")
 	}
+	// Expiry: "sweep" ends at base+1m, "other" at base+3m.
+	if n, err := c.ExpireLeases(ctx, base.Add(time.Minute-time.Second)); err != nil || n != 0 {
+		t.Fatalf("expire before any lease ended: %d, %v", n, err)
+	}
+	if n, err := c.ExpireLeases(ctx, base.Add(2*time.Minute)); err != nil || n != 1 {
+		t.Fatalf("expire after one lease ended: %d, %v; want 1", n, err)
+	}
+	if ok, _ := c.AcquireLease(ctx, "other", "d", base.Add(2*time.Minute), base.Add(4*time.Minute)); ok {
+		t.Fatal("expiring others removed a live lease")
+	}
+	if ok, _ := c.AcquireLease(ctx, "sweep", "new", base.Add(2*time.Minute), base.Add(4*time.Minute)); !ok {
+		t.Fatal("an expired-and-removed lease cannot be taken")
+	}
 }
 
 func testSettings(t *testing.T, c recvault.Catalog) {

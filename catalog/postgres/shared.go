@@ -99,6 +99,15 @@ func (c *DB) AcquireLease(ctx context.Context, name, holder string, now, until t
 	return tag.RowsAffected() == 1, nil
 }
 
+// ExpireLeases deletes the leases that expired at or before now.
+func (c *DB) ExpireLeases(ctx context.Context, now time.Time) (int, error) {
+	tag, err := c.pool.Exec(ctx, `DELETE FROM leases WHERE expires_at <= $1`, nanos(now))
+	if err != nil {
+		return 0, fmt.Errorf("expire leases: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 // ReleaseLease frees the lease if holder has it.
 func (c *DB) ReleaseLease(ctx context.Context, name, holder string) error {
 	if !storable(name, holder) {

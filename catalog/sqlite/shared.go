@@ -102,6 +102,19 @@ func (c *DB) AcquireLease(ctx context.Context, name, holder string, now, until t
 	return n == 1, nil
 }
 
+// ExpireLeases deletes the leases that expired at or before now.
+func (c *DB) ExpireLeases(ctx context.Context, now time.Time) (int, error) {
+	res, err := c.db.ExecContext(ctx, `DELETE FROM leases WHERE expires_at <= ?`, nanos(now))
+	if err != nil {
+		return 0, fmt.Errorf("expire leases: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("expire leases: %w", err)
+	}
+	return int(n), nil
+}
+
 // ReleaseLease frees the lease if holder has it.
 func (c *DB) ReleaseLease(ctx context.Context, name, holder string) error {
 	if _, err := c.db.ExecContext(ctx, `DELETE FROM leases WHERE name = ? AND holder = ?`, name, holder); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/recvault/recvault"
 )
@@ -197,6 +199,16 @@ func TestConsoleAdminPagesAndPlays(t *testing.T) {
 	if n := len(auditOf(t, env, dual.ID, "supervisor@exotel.in", recvault.ActionPlay)); n != 1 {
 		t.Fatalf("%d play records for the 4 requests of one playback", n)
 	}
+	// The playback's lease outlives no session, and the sweep removes it
+	// once expired (it only keeps the table small: an expired lease is free).
+	if n, err := env.app.svc.SweepLeases(context.Background()); err != nil || n != 0 {
+		t.Fatalf("sweep of a live playback: %d, %v", n, err)
+	}
+	env.clock.Advance(13 * time.Hour)
+	if n, err := env.app.svc.SweepLeases(context.Background()); err != nil || n < 1 {
+		t.Fatalf("sweep after the session lifetime: %d, %v", n, err)
+	}
+	env.clock.Advance(-13 * time.Hour)
 	resp, _ := sup.send("GET", "/api/v1/recordings/"+dual.ID+"/media?format=wav", nil)
 	if !strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment;") {
 		t.Fatalf("download disposition %q", resp.Header.Get("Content-Disposition"))

@@ -290,6 +290,11 @@ func purgeLoop(ctx context.Context, svc *vault.Service, every time.Duration, log
 			return
 		case <-t.C:
 		}
+		if n, err := svc.SweepLeases(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("sweep expired leases", "err", err)
+		} else if n > 0 {
+			log.Debug("swept expired leases", "leases", n)
+		}
 		rep, err := svc.Purge(ctx, false)
 		switch {
 		case errors.Is(err, vault.ErrPurgeBusy):
