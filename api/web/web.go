@@ -50,7 +50,8 @@ type Handler struct {
 	// (Sec-Fetch-Site, else Origin against Host): a forged sign-in or
 	// sign-out form. Signed-in forms also carry a token derived from the
 	// session (csrfToken), for browsers that send neither header.
-	cross *http.CrossOriginProtection
+	cross   *http.CrossOriginProtection
+	guarded http.Handler // mux behind cross
 }
 
 // New returns the console handler.
@@ -92,6 +93,7 @@ func New(svc *vault.Service, log *slog.Logger) *Handler {
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.notFound(w, r)
 	})
+	h.guarded = h.cross.Handler(h.mux)
 	return h
 }
 
@@ -106,7 +108,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Referrer-Policy", "same-origin")
 	ri := vault.RequestInfoFrom(r.Context())
 	ri.Via = "web"
-	h.cross.Handler(h.mux).ServeHTTP(w, r.WithContext(vault.WithRequestInfo(r.Context(), ri)))
+	h.guarded.ServeHTTP(w, r.WithContext(vault.WithRequestInfo(r.Context(), ri)))
 }
 
 // page is what every template gets.
