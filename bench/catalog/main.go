@@ -178,6 +178,17 @@ func run(ctx context.Context, backend, dsn string, rows, audits int64, n, ingest
 	}
 	if have != 0 {
 		fmt.Printf("%s: catalogue holds %d recordings already (%d loaded); not loading\n", s.name, have, rows)
+		// The rows an earlier run's ingestCost added are not yet in
+		// PostgreSQL's visibility map, so index-only scans would read the
+		// heap for them; in a deployment autovacuum catches up within
+		// minutes, so measure the catalogue as it then is.
+		if s.analyze != "" && have > rows {
+			start := time.Now()
+			if err := s.exec(ctx, s.analyze); err != nil {
+				return err
+			}
+			fmt.Printf("%s: %s (rows added since the load) in %.1f s\n", s.name, s.analyze, time.Since(start).Seconds())
+		}
 	}
 	// Reopen as a server would: the SQLite catalogue refreshes the
 	// planner's statistics at Open (nothing here runs ANALYZE itself).
