@@ -408,6 +408,39 @@ func TestConsoleInBrowser(t *testing.T) {
 		b.waitFor("agent-only playing", `document.getElementById('player').readyState >= 2`)
 	})
 
+	// A 60-minute call starts at once and seeks anywhere without what lies
+	// before: at 64 kB/s, 75 % of its 57.6 MB output would take four hours.
+	run("hour-long call", func(t *testing.T) {
+		req := ingestReq(110, "hour-long-call")
+		hour, _, err := env.app.svc.Ingest(ctx, nil, req, bytes.NewReader(alawWAV(3600)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		b.do("open the hour-long call", chromedp.Navigate(env.URL+"/recordings/"+hour.ID), chromedp.WaitVisible(chromedp.CSS("#waveform")))
+		b.waitFor("metadata", `document.getElementById('player').readyState >= 1`)
+		if d := eval[float64](b, `document.getElementById('player').duration`); math.Abs(d-3600) > 0.1 {
+			t.Fatalf("audio duration %.3f s, want 3600", d)
+		}
+		b.waitFor("peaks of an hour", `document.getElementById('console-player').dataset.peaksLoaded === '1'`)
+		before := len(b.mediaRequests())
+		rect := eval[[]float64](b, `(() => { const r = document.getElementById('waveform').getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`)
+		b.do("click at 75 %", chromedp.MouseClickXY(rect[0]+0.75*rect[2], rect[1]+rect[3]/2), chromedp.Click(chromedp.CSS("#playpause")))
+		b.waitFor("playing from 45:00", `(() => { const a = document.getElementById('player'); return !a.paused && a.currentTime > 2690 && a.currentTime < 2760 && a.readyState >= 3; })()`)
+		took := time.Since(start)
+		size := 44 + 2*hour.Format.DataSize
+		far := false
+		for _, m := range b.mediaRequests()[before:] {
+			if s, ok := rangeStart(m.Range); ok && float64(s) > 0.7*float64(size) {
+				far = true
+			}
+		}
+		if !far {
+			t.Fatalf("no Range request from about 75 %% of the hour: %+v", b.mediaRequests()[before:])
+		}
+		t.Logf("hour-long call: opened, waveform drawn, and playing from 45:00 %.1f s after the page was asked for", took.Seconds())
+	})
+
 	// Plays: the Range requests of one playback are one record; the
 	// agent-only output is a second play.
 	run("plays audited once", func(t *testing.T) {
@@ -429,6 +462,7 @@ func TestConsoleInBrowser(t *testing.T) {
 				Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir, EventsEnabled: ptrTo(true)})
 			return err
 		}))
+		b.do("back to the dual-track call", chromedp.Navigate(env.URL+"/recordings/"+dual.ID), chromedp.WaitVisible(chromedp.CSS(".downloads")))
 		for _, format := range []string{"original", "mp3"} {
 			b.do("download "+format, chromedp.Click(chromedp.CSS(`.downloads a[data-format="`+format+`"]`)))
 			ext := map[string]string{"original": ".wav", "mp3": ".mp3"}[format]
