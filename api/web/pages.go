@@ -39,7 +39,26 @@ type resultRow struct {
 	Started string
 }
 
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+// zone is the time zone a page shows and reads dates in: the IANA name
+// the browser sent, UTC without one. "Local" (the server's zone, which
+// the browser cannot mean) is refused like an unknown name.
+func zone(name string) (*time.Location, error) {
+	if name == "" {
+		return time.UTC, nil
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil || name == "Local" {
+		return nil, recvault.Errorf(recvault.EINVALID, "Unknown time zone %q.", name)
+	}
+	return l, nil
+}
+
+// dualTrack reports whether a voice recording has an agent and a customer
+// channel (the stored mapping of a two-channel call).
+func dualTrack(rec *recvault.Recording) bool {
+	f := rec.Format
+	return rec.Kind != recvault.KindVideo && f.Channels == 2 && f.AgentChannel >= 0 && f.CustomerChannel >= 0
+}
 
 // parseSearch turns the query into a filter; errors name the field.
 func parseSearch(q url.Values) (searchForm, recvault.RecordingFilter, *time.Location, error) {
@@ -58,13 +77,9 @@ func parseSearch(q url.Values) (searchForm, recvault.RecordingFilter, *time.Loca
 		}
 		f.CampaignID = n
 	}
-	loc := time.UTC
-	if sf.TZ != "" {
-		l, err := time.LoadLocation(sf.TZ)
-		if err != nil || sf.TZ == "Local" {
-			return bad("Unknown time zone %q.", sf.TZ)
-		}
-		loc = l
+	loc, err := zone(sf.TZ)
+	if err != nil {
+		return sf, f, time.UTC, err
 	}
 	for _, d := range []struct {
 		v, name string
@@ -123,7 +138,7 @@ func (sf searchForm) query() url.Values {
 }
 
 func (h *Handler) search(w http.ResponseWriter, r *http.Request, p *recvault.Principal) {
-	pg := page{Title: "Recordings", User: p.User, CSRF: csrfToken(sessionToken(r))}
+	pg := page{Title: "Recordings", User: p.User}
 	sf, f, loc, err := parseSearch(r.URL.Query())
 	data := searchData{Form: sf, Zone: loc.String()}
 	pg.Data = &data
@@ -185,17 +200,15 @@ func (h *Handler) recording(w http.ResponseWriter, r *http.Request, p *recvault.
 		h.fail(w, r, p, err)
 		return
 	}
-	loc := time.UTC
-	if tz := r.URL.Query().Get("tz"); tz != "" && tz != "Local" {
-		if l, err := time.LoadLocation(tz); err == nil {
-			loc = l
-		}
+	loc, err := zone(r.URL.Query().Get("tz"))
+	if err != nil {
+		loc = time.UTC // a page link, not a search: show it in UTC
 	}
 	base := "/api/v1/recordings/" + url.PathEscape(rec.ID)
 	d := &recordingData{Rec: rec, Started: rec.StartedAt.In(loc).Format("2006-01-02 15:04:05 MST"),
 		Video: rec.Kind == recvault.KindVideo, Lanes: rec.ChannelLabels(), MediaURL: base + "/media",
 		PeaksURL: base + "/peaks", PlayID: newPlayback(), PlayFormat: media.FormatWAV, TrackFormat: media.FormatWAV}
-	d.DualTrack = rec.Format.Channels == 2 && rec.Format.AgentChannel >= 0 && rec.Format.CustomerChannel >= 0
+	d.DualTrack = dualTrack(rec)
 	if rec.Format.Container == "mp3" {
 		d.PlayFormat = media.FormatOriginal // the stored MP3 seeks from the file
 	}
@@ -218,7 +231,7 @@ func (h *Handler) recording(w http.ResponseWriter, r *http.Request, p *recvault.
 		}
 	}
 	h.render(w, r, http.StatusOK, "recording", page{Title: "Recording " + rec.CRTObjectID, User: p.User,
-		CSRF: csrfToken(sessionToken(r)), Data: d})
+		Data: d})
 }
 
 func formatDuration(d time.Duration) string {
@@ -236,7 +249,7 @@ func channelsText(rec *recvault.Recording) string {
 		return "video"
 	case f.Channels == 1:
 		return "mono"
-	case f.Channels == 2 && f.AgentChannel >= 0 && f.CustomerChannel >= 0:
+	case dualTrack(rec):
 		return "dual-track"
 	case f.Channels == 2:
 		return "stereo"

@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -113,14 +114,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // page is what every template gets.
 type page struct {
-	Title   string
-	User    *recvault.User
+	Title string
+	User  *recvault.User
+	// CSRF is the sign-out form's token, filled in by render for a
+	// signed-in page.
 	CSRF    string
 	Message string // an error or notice shown above the content
 	Data    any
 }
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	if p.User != nil {
+		p.CSRF = csrfToken(sessionToken(r))
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
@@ -140,7 +146,7 @@ func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, p *recvault.Principal, err error) {
 	pg := page{Title: "Error", Message: recvault.ErrorMessage(err)}
 	if p != nil {
-		pg.User, pg.CSRF = p.User, csrfToken(sessionToken(r))
+		pg.User = p.User
 	}
 	status := http.StatusInternalServerError
 	switch recvault.ErrorCode(err) {
@@ -191,7 +197,7 @@ func (h *Handler) signedIn(f signedInFunc) http.HandlerFunc {
 				http.Redirect(w, r, "/", http.StatusSeeOther)
 				return
 			}
-			http.Redirect(w, r, "/?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			http.Redirect(w, r, "/?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
 		f(w, r, p)
@@ -281,7 +287,7 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) signout(w http.ResponseWriter, r *http.Request, p *recvault.Principal) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 	if err := r.ParseForm(); err != nil || !hmac.Equal([]byte(r.PostForm.Get("csrf")), []byte(csrfToken(sessionToken(r)))) {
-		h.render(w, r, http.StatusForbidden, "error", page{Title: "Refused", User: p.User, CSRF: csrfToken(sessionToken(r)),
+		h.render(w, r, http.StatusForbidden, "error", page{Title: "Refused", User: p.User,
 			Message: "This form has expired or was not sent from this console; sign out again from the page."})
 		return
 	}
@@ -300,7 +306,7 @@ func (h *Handler) users(w http.ResponseWriter, r *http.Request, p *recvault.Prin
 		h.fail(w, r, p, err)
 		return
 	}
-	h.render(w, r, http.StatusOK, "users", page{Title: "Users", User: p.User, CSRF: csrfToken(sessionToken(r)), Data: users})
+	h.render(w, r, http.StatusOK, "users", page{Title: "Users", User: p.User, Data: users})
 }
 
 // newPlayback is a fresh playback id for a recording page's player.
