@@ -9,11 +9,11 @@ import (
 	"strings"
 )
 
-// serveEnvSkip are the serve flags that no variable or file sets: the
-// config file names itself. (The store flags' variables, RECVAULT_CATALOG,
+// configFlag is the one serve flag no variable or file sets: the config
+// file names itself. (The store flags' variables, RECVAULT_CATALOG,
 // RECVAULT_BLOBS and RECVAULT_ENCRYPTION_KEY_FILE, are their envName: every
 // operator command reads them too.)
-var serveEnvSkip = map[string]bool{"config": true}
+const configFlag = "config"
 
 // envName is the environment variable of a serve flag: RECVAULT_ and the
 // flag's name in upper case with dashes as underscores (--max-conns-per-client:
@@ -45,7 +45,7 @@ func applyConfig(fs *flag.FlagSet, configFile string, getenv func(string) string
 	}
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || serveEnvSkip[f.Name] {
+		if set[f.Name] || f.Name == configFlag {
 			return
 		}
 		var values []string
@@ -90,7 +90,7 @@ func readConfigFile(fs *flag.FlagSet, path string) (map[string][]string, error) 
 		if !ok || name == "" {
 			return nil, usagef("%s:%d: want name = value, got %q", path, line, text)
 		}
-		if fs.Lookup(name) == nil || name == "config" {
+		if fs.Lookup(name) == nil || name == configFlag {
 			return nil, usagef("%s:%d: unknown setting %q (settings are the serve flags: recvault serve -h)", path, line, name)
 		}
 		out[name] = append(out[name], strings.Trim(value, `"`))
