@@ -250,11 +250,8 @@ func (b *blob) load(c *chunkBuf, idx int64, at bool) error {
 			err = nil
 		}
 	} else {
-		if b.inPos != off {
-			b.inPos = -1
-			if _, err := b.in.Seek(off, io.SeekStart); err != nil {
-				return fmt.Errorf("read blob %s: %w", b.key, err)
-			}
+		if err := b.seekIn(off); err != nil {
+			return err
 		}
 		_, err = io.ReadFull(b.in, raw)
 		if err == nil {
@@ -271,6 +268,19 @@ func (b *blob) load(c *chunkBuf, idx int64, at bool) error {
 		return err
 	}
 	c.data, c.idx = data, idx
+	return nil
+}
+
+// seekIn positions in's read at stored offset off, unless it is there
+// already (a whole read continues one stream, on S3 one GET).
+func (b *blob) seekIn(off int64) error {
+	if b.inPos == off {
+		return nil
+	}
+	b.inPos = -1
+	if _, err := b.in.Seek(off, io.SeekStart); err != nil {
+		return fmt.Errorf("read blob %s: %w", b.key, err)
+	}
 	return nil
 }
 
@@ -364,8 +374,10 @@ func (b *blob) WriteTo(w io.Writer) (int64, error) {
 // holds: at most this much, and only for files this small.
 const smallWhole = 128 << 10
 
-// smallBufs holds writeSmall's buffers (a whole small blob as stored).
-var smallBufs = sync.Pool{New: func() any { b := make([]byte, 0, smallWhole+(smallWhole/(4<<10)+1)*64); return &b }}
+// smallBufs holds writeSmall's buffers: a whole small blob as stored,
+// smallWhole bytes and the check bytes of its chunks (blobs of larger,
+// older chunks have fewer; a buffer too small is made afresh).
+var smallBufs = sync.Pool{New: func() any { b := make([]byte, 0, smallWhole+(smallWhole/ChunkSize+1)*sumSize); return &b }}
 
 // writeSmall is WriteTo for a small blob read from its start. Nothing is
 // written unless every chunk verifies: a corrupt small recording gets a
@@ -387,11 +399,8 @@ func (b *blob) writeSmall(w io.Writer) (int64, error) {
 		// bytes Open already verified and that are not kept).
 		off := b.hdrLen + b.chunk + int64(b.tag)
 		rest := buf[first : stored-int64(b.tag)]
-		if b.inPos != off {
-			b.inPos = -1
-			if _, err := b.in.Seek(off, io.SeekStart); err != nil {
-				return 0, fmt.Errorf("read blob %s: %w", b.key, err)
-			}
+		if err := b.seekIn(off); err != nil {
+			return 0, err
 		}
 		if _, err := io.ReadFull(b.in, rest); err != nil {
 			if err == io.EOF || err == io.ErrUnexpectedEOF {
