@@ -464,14 +464,9 @@ func (o *Output) WriteTo(ctx context.Context, w io.Writer, blob io.Reader) (int6
 		_, err := copyCtx(ctx, cw, io.LimitReader(blob, o.src.Size), o.src.Size)
 		return cw.n, err
 	}
-	// Skip to the samples. An MP3 source is handed over whole: the
-	// decoder skips its tags itself.
-	var r io.Reader = blob
-	if _, isPCM := o.src.Format(); isPCM {
-		if _, err := io.CopyN(io.Discard, blob, o.src.DataOffset); err != nil {
-			return 0, fmt.Errorf("media: skip to samples: %w", noEOF(err))
-		}
-		r = io.LimitReader(blob, o.src.DataSize)
+	r, err := o.sampleBytes(blob)
+	if err != nil {
+		return 0, err
 	}
 	if o.enc == encMP3 {
 		fr, err := o.sourceReader(r, 0)
@@ -499,6 +494,19 @@ func (o *Output) WriteTo(ctx context.Context, w io.Writer, blob io.Reader) (int6
 		_, err = cw.Write([]byte{0}) // RIFF pad byte
 	}
 	return cw.n, err
+}
+
+// sampleBytes skips blob, positioned at the start of the stored file, to
+// the coded samples and ends it after them. An MP3 source is handed over
+// whole: the decoder skips its tags itself.
+func (o *Output) sampleBytes(blob io.Reader) (io.Reader, error) {
+	if _, isPCM := o.src.Format(); !isPCM {
+		return blob, nil
+	}
+	if _, err := io.CopyN(io.Discard, blob, o.src.DataOffset); err != nil {
+		return nil, fmt.Errorf("media: skip to samples: %w", noEOF(err))
+	}
+	return io.LimitReader(blob, o.src.DataSize), nil
 }
 
 // outputFrames is the number of sample frames the output carries, or 0

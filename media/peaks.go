@@ -37,13 +37,9 @@ func (o *Output) Peaks(ctx context.Context, blob io.Reader, points int) (*Peaks,
 	if o.sel.kind != selAsIs || o.resample {
 		return nil, fmt.Errorf("media: peaks need an as-stored output")
 	}
-	blob = ctxio.Reader(ctx, blob)
-	var r io.Reader = blob
-	if _, isPCM := o.src.Format(); isPCM {
-		if _, err := io.CopyN(io.Discard, blob, o.src.DataOffset); err != nil {
-			return nil, fmt.Errorf("media: skip to samples: %w", noEOF(err))
-		}
-		r = io.LimitReader(blob, o.src.DataSize)
+	r, err := o.sampleBytes(ctxio.Reader(ctx, blob))
+	if err != nil {
+		return nil, err
 	}
 	fr, err := o.sourceReader(r, 0)
 	if err != nil {
