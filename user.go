@@ -94,6 +94,24 @@ type Scope struct {
 	AgentIDs  []string
 }
 
+// DistinctCampaigns and DistinctAgents are the scope's values without
+// repeats, in their first order: a catalogue reads one index range per
+// value, so an assignment listed twice must not be read twice.
+func (s Scope) DistinctCampaigns() []int64 { return distinct(s.Campaigns) }
+func (s Scope) DistinctAgents() []string   { return distinct(s.AgentIDs) }
+
+func distinct[T comparable](vs []T) []T {
+	var out []T
+	seen := make(map[T]bool, len(vs))
+	for _, v := range vs {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // Scope derives what p may see from its role. A disabled or nil principal
 // sees nothing.
 func (p *Principal) Scope() Scope {

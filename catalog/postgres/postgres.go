@@ -400,19 +400,6 @@ func mergedScope(campaigns, agents string, where []string, limit string) string 
 		strings.Join(halves, " UNION ALL ") + `) m` + page + `) ORDER BY started_at DESC, id DESC`
 }
 
-// distinct returns vs without repeats, in their first order.
-func distinct[T comparable](vs []T) []T {
-	var out []T
-	seen := make(map[T]bool, len(vs))
-	for _, v := range vs {
-		if !seen[v] {
-			seen[v] = true
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
 // FindRecordings lists the recordings in f.Scope that match f, newest first.
 func (c *DB) FindRecordings(ctx context.Context, f recvault.RecordingFilter) ([]*recvault.Recording, string, error) {
 	var where []string
@@ -424,9 +411,9 @@ func (c *DB) FindRecordings(ctx context.Context, f recvault.RecordingFilter) ([]
 	var campaigns []int64
 	var agents []string
 	if !f.Scope.All {
-		campaigns = distinct(f.Scope.Campaigns)
+		campaigns = f.Scope.DistinctCampaigns()
 		// An agent id that cannot be stored matches no recording.
-		for _, a := range distinct(f.Scope.AgentIDs) {
+		for _, a := range f.Scope.DistinctAgents() {
 			if storable(a) {
 				agents = append(agents, a)
 			}

@@ -274,7 +274,7 @@ func (c *DB) FindRecordings(ctx context.Context, f recvault.RecordingFilter) ([]
 	var campaigns []int64
 	var agentIDs []string
 	if !f.Scope.All {
-		campaigns, agentIDs = distinct(f.Scope.Campaigns), distinct(f.Scope.AgentIDs)
+		campaigns, agentIDs = f.Scope.DistinctCampaigns(), f.Scope.DistinctAgents()
 		if len(campaigns)+len(agentIDs) == 0 {
 			return nil, "", nil // an empty scope sees nothing
 		}
@@ -429,19 +429,6 @@ func mergedScope(campaigns []int64, agentIDs []string, where []string, args []an
 	q := `SELECT ` + recordingCols + ` FROM recordings WHERE rowid IN (SELECT r FROM (` + strings.Join(branches, " UNION ALL ") +
 		`) ORDER BY s DESC, i DESC LIMIT ?) ORDER BY started_at DESC, id DESC`
 	return q, append(all, limit)
-}
-
-// distinct returns vs without repeats, in their first order.
-func distinct[T comparable](vs []T) []T {
-	var out []T
-	seen := make(map[T]bool, len(vs))
-	for _, v := range vs {
-		if !seen[v] {
-			seen[v] = true
-			out = append(out, v)
-		}
-	}
-	return out
 }
 
 func placeholders(n int) string {
