@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Serve-path cost of verified and encrypted storage: recvault serving a
-# 100 KB and a 9.6 MB recording stored as verified chunks (SHA-256 per
-# 64 KiB) and as encrypted chunks (AES-256-GCM), beside nginx serving the
+# 100 KB and a 9.6 MB recording stored as verified chunks (XXH3-128 per
+# 16 KiB) and as encrypted chunks (AES-256-GCM), beside nginx serving the
 # same files with sendfile, in one run. wrk -t2 -c$CONNS -d${SECS}s with a
 # bearer token, $ROUNDS interleaved rounds, medians printed.
 #

@@ -107,14 +107,17 @@ func (s *Store) open(in recvault.Blob, key, recordingID string, wk WrappedKey, c
 	b := &blob{in: in, key: key, chunk: csize, adPrefix: check, recID: recordingID,
 		hdrLen: int64(fixedHeader + w + sumSize), inPos: int64(fixedHeader + w + sumSize)}
 	switch mode {
-	case modeVerified:
+	case modeVerified, modeSHA256:
 		if wk != nil {
 			// The catalogue holds a data key, so the blob was sealed
 			// encrypted: a blob in mode verified here was replaced, and
 			// anyone can compute its SHA-256 checks.
 			return nil, fmt.Errorf("open blob %s: %w: a data key was given but the blob is not encrypted", key, ErrIntegrity)
 		}
-		b.tag = sumSize
+		b.tag = tagSize
+		if mode == modeSHA256 {
+			b.tag, b.sha = sumSize, sha256.New()
+		}
 	case modeEncrypt:
 		b.tag = tagSize
 		if wk == nil {
@@ -196,7 +199,7 @@ type blob struct {
 	// the buffer Open verified chunk 0 into, so it holds one chunk, not two.
 	mu       sync.Mutex
 	readUsed bool      // Read, WriteTo or Seek has been called
-	sha      hash.Hash // mode verified: reused for every chunk
+	sha      hash.Hash // mode 1 (SHA-256 checks): reused for every chunk
 	at       chunkBuf
 }
 
@@ -297,16 +300,19 @@ func (b *blob) check(raw []byte, idx int64) ([]byte, error) {
 		}
 		return p, nil
 	}
-	if b.sha == nil {
-		b.sha = sha256.New()
-	}
-	h := b.sha
-	h.Reset()
-	h.Write(ad)
-	h.Write(raw[:plen])
 	var sum [sumSize]byte
-	if subtle.ConstantTimeCompare(h.Sum(sum[:0]), raw[plen:]) != 1 {
-		return nil, fmt.Errorf("read blob %s: chunk %d: %w: SHA-256 does not match", b.key, idx, ErrIntegrity)
+	var got []byte
+	if b.sha != nil {
+		h := b.sha
+		h.Reset()
+		h.Write(ad)
+		h.Write(raw[:plen])
+		got = h.Sum(sum[:0])
+	} else {
+		got = appendXXH(sum[:0], ad, raw[:plen])
+	}
+	if subtle.ConstantTimeCompare(got, raw[plen:]) != 1 {
+		return nil, fmt.Errorf("read blob %s: chunk %d: %w: check does not match", b.key, idx, ErrIntegrity)
 	}
 	return raw[:plen], nil
 }
@@ -570,7 +576,7 @@ type Form int
 
 const (
 	FormLegacy    Form = iota // plain bytes, written before sealing
-	FormVerified              // sealed, a SHA-256 per chunk
+	FormVerified              // sealed, a check per chunk (XXH3-128, or SHA-256 in mode 1)
 	FormEncrypted             // sealed, AES-256-GCM per chunk
 )
 
@@ -611,7 +617,7 @@ func (s *Store) Form(ctx context.Context, key string) (Form, error) {
 		return 0, fmt.Errorf("form of blob %s: %w: header truncated", key, ErrIntegrity)
 	}
 	switch hdr[9] {
-	case modeVerified:
+	case modeVerified, modeSHA256:
 		return FormVerified, nil
 	case modeEncrypt:
 		return FormEncrypted, nil
@@ -620,8 +626,10 @@ func (s *Store) Form(ctx context.Context, key string) (Form, error) {
 }
 
 // chunkBufSize is the buffer a chunk as written now needs (ChunkSize and
-// the larger check); chunks of other sizes (older blobs) get their own.
-const chunkBufSize = ChunkSize + sumSize
+// its check), which is also what a mode-1 chunk of the size written before
+// needs (16 KiB less a SHA-256, and the SHA-256); chunks of other sizes
+// (older blobs) get their own.
+const chunkBufSize = ChunkSize + tagSize
 
 // chunkBufs recycles chunk buffers between opens: a small download would
 // otherwise leave one 16 KiB buffer of garbage behind.

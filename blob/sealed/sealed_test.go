@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/zeebo/xxh3"
+
 	"github.com/recvault/recvault"
 	"github.com/recvault/recvault/blob/blobtest"
 	"github.com/recvault/recvault/blob/disk"
@@ -625,21 +627,50 @@ func TestForm(t *testing.T) {
 	}
 }
 
-// TestReads64KiBChunks: a blob written before the chunk size became 16
-// KiB — built here byte by byte from the format in the package doc, with
-// 64 KiB chunks — opens, reads whole, by ranges and by ReadAt, and a
-// flipped byte in it is still caught.
-func TestReads64KiBChunks(t *testing.T) {
+// TestReadsSHA256Blobs: blobs in mode 1, with a SHA-256 per chunk, as
+// written before the check became XXH3-128 (16 KiB less 32-byte chunks) and
+// before the chunk size became 16 KiB (64 KiB chunks) — built here byte by
+// byte from the format in the package doc — open, read whole, by ranges
+// and by ReadAt, and a flipped byte in them is still caught. New blobs are
+// mode 3 with XXH3-128 checks, also rebuilt here from the documented format.
+func TestReadsSHA256Blobs(t *testing.T) {
+	for _, csize := range []int{64 << 10, 16<<10 - 32} {
+		t.Run(fmt.Sprint(csize), func(t *testing.T) { readsBuiltBlob(t, 1, csize) })
+	}
+	t.Run("xxh3", func(t *testing.T) { readsBuiltBlob(t, 3, ChunkSize) })
+}
+
+// readRaw returns the bytes the inner store d holds under key.
+func readRaw(t *testing.T, d *disk.Store, key string) []byte {
+	t.Helper()
+	b, err := d.Open(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	raw, err := io.ReadAll(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// readsBuiltBlob builds a mode verified blob (mode 1, SHA-256, or 3,
+// XXH3-128) with chunks of csize from the package doc's format and checks
+// that the store reads it and catches a flipped byte. For mode 3 it also
+// checks that Put writes exactly those bytes.
+func readsBuiltBlob(t *testing.T, mode byte, csize int) {
 	d, _ := newDisk(t)
 	ctx := context.Background()
-	const key, csize = "old/a", 64 << 10
+	const key = "old/a"
 	data := blobtest.Data(9, 3*csize+777)
 	hdr := []byte("RVSEAL1\n")
-	hdr = append(hdr, 1, 1) // version 1, mode verified
-	hdr = binary.BigEndian.AppendUint32(hdr, csize)
+	hdr = append(hdr, 1, mode) // version 1
+	hdr = binary.BigEndian.AppendUint32(hdr, uint32(csize))
 	hdr = binary.BigEndian.AppendUint16(hdr, 0) // no wrapped key
 	check := sha256.Sum256(hdr)
 	stored := append(bytes.Clone(hdr), check[:]...)
+	sumLen := 32
 	for idx := 0; idx*csize < len(data); idx++ {
 		plain := data[idx*csize : min(len(data), (idx+1)*csize)]
 		final := byte(0)
@@ -650,13 +681,33 @@ func TestReads64KiBChunks(t *testing.T) {
 		ad = append(ad, final)
 		ad = binary.BigEndian.AppendUint16(ad, uint16(len(key)))
 		ad = append(ad, key...)
-		sum := sha256.Sum256(append(bytes.Clone(ad), plain...))
-		stored = append(append(stored, plain...), sum[:]...)
+		stored = append(stored, plain...)
+		if mode == 1 {
+			sum := sha256.Sum256(append(bytes.Clone(ad), plain...))
+			stored = append(stored, sum[:]...)
+		} else {
+			sumLen = 16
+			sum := xxh3.Hash128Seed(plain, xxh3.Hash(ad))
+			stored = binary.BigEndian.AppendUint64(stored, sum.Hi)
+			stored = binary.BigEndian.AppendUint64(stored, sum.Lo)
+		}
+	}
+	s := New(d)
+	if mode == 3 {
+		if _, err := s.Put(ctx, key, bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		raw := readRaw(t, d, key)
+		if !bytes.Equal(raw, stored) {
+			t.Fatalf("Put wrote %d bytes that are not the documented format (%d bytes)", len(raw), len(stored))
+		}
+		if err := d.Delete(ctx, key); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := d.Put(ctx, key, bytes.NewReader(stored)); err != nil {
 		t.Fatal(err)
 	}
-	s := New(d)
 	b, err := s.Open(ctx, key)
 	if err != nil {
 		t.Fatal(err)
@@ -665,7 +716,7 @@ func TestReads64KiBChunks(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("whole read: %d bytes, %v", len(got), err)
 	}
-	for _, off := range []int64{0, csize - 3, csize, 2*csize + 5, int64(len(data)) - 10} {
+	for _, off := range []int64{0, int64(csize) - 3, int64(csize), 2*int64(csize) + 5, int64(len(data)) - 10} {
 		p := make([]byte, 10)
 		if _, err := b.ReadAt(p, off); err != nil || !bytes.Equal(p, data[off:off+10]) {
 			t.Fatalf("ReadAt %d: %v", off, err)
@@ -674,7 +725,7 @@ func TestReads64KiBChunks(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	stored[len(hdr)+32+csize+32+100] ^= 1 // in the second chunk
+	stored[len(hdr)+32+csize+sumLen+100] ^= 1 // in the second chunk
 	if err := d.Delete(ctx, key); err != nil {
 		t.Fatal(err)
 	}
@@ -687,7 +738,7 @@ func TestReads64KiBChunks(t *testing.T) {
 	}
 	defer b.Close()
 	if _, err := io.ReadAll(b); !errors.Is(err, ErrIntegrity) {
-		t.Fatalf("flipped byte in a 64 KiB chunk: %v, want ErrIntegrity", err)
+		t.Fatalf("flipped byte in a chunk of %d bytes: %v, want ErrIntegrity", csize, err)
 	}
 }
 

@@ -226,8 +226,8 @@ func TestCorruptChunkCleanError(t *testing.T) {
 	}
 	env.corruptStored(a.BlobKey, 200_000)
 	// The plaintext bytes of the damaged chunk (a 48-byte header, then
-	// chunks of ChunkSize bytes and a 32-byte SHA-256 each).
-	k := int64(200_000-48) / (sealed.ChunkSize + 32)
+	// chunks of ChunkSize bytes and their CheckSize check bytes each).
+	k := int64(200_000-48) / (sealed.ChunkSize + sealed.CheckSize)
 	mid := k*sealed.ChunkSize + sealed.ChunkSize/2
 	get := func(path string, hdr ...string) (*http.Response, []byte) {
 		t.Helper()
