@@ -571,6 +571,63 @@ func TestMemory(t *testing.T) {
 	}
 }
 
+// TestReadAtKeepsNoChunkOnDisk: a blob on a local disk read only by ReadAt
+// (a conversion, whose writes to a slow client may block for long) holds
+// no chunk buffer between calls, and its reads stay exact and verified; a
+// blob from an object store keeps its chunk, since reading it again would
+// cost a request.
+func TestReadAtKeepsNoChunkOnDisk(t *testing.T) {
+	d, dir := newDisk(t)
+	ctx := context.Background()
+	data := blobtest.Data(4, 4*ChunkSize+10)
+	for name, s := range map[string]*Store{"disk": New(d), "non-local": New(notLocal{d})} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := s.Put(ctx, "k/"+name, bytes.NewReader(data)); err != nil {
+				t.Fatal(err)
+			}
+			b, err := s.Open(ctx, "k/"+name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			p := make([]byte, 4096)
+			for off := int64(0); off+4096 <= int64(len(data)); off += 4096 {
+				if _, err := b.ReadAt(p, off); err != nil || !bytes.Equal(p, data[off:off+4096]) {
+					t.Fatalf("ReadAt %d: %v", off, err)
+				}
+				held := b.(*blob).at.buf != nil
+				if held != (name == "non-local") {
+					t.Fatalf("after ReadAt %d: chunk buffer held %v", off, held)
+				}
+			}
+			if name == "disk" {
+				f, err := os.OpenFile(storedPath(dir, "k/disk"), os.O_WRONLY, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = f.WriteAt([]byte{0xff, 0x00, 0xff}, b.(*blob).hdrLen+2*(ChunkSize+CheckSize)+100)
+				if err := errors.Join(err, f.Close()); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := b.ReadAt(p, 2*ChunkSize+10); !errors.Is(err, ErrIntegrity) {
+					t.Fatalf("ReadAt of a chunk damaged since its last read: %v, want ErrIntegrity", err)
+				}
+			}
+		})
+	}
+}
+
+// notLocal hides the disk blobs' OSFile, as an object store's blobs have none.
+type notLocal struct{ *disk.Store }
+
+func (n notLocal) Open(ctx context.Context, key string) (recvault.Blob, error) {
+	b, err := n.Store.Open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return struct{ recvault.Blob }{b}, nil
+}
+
 type zeroReader struct{}
 
 func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
