@@ -112,7 +112,7 @@ func (s *Store) open(in recvault.Blob, key, recordingID string, wk WrappedKey, c
 		if wk != nil {
 			// The catalogue holds a data key, so the blob was sealed
 			// encrypted: a blob in mode verified here was replaced, and
-			// anyone can compute its SHA-256 checks.
+			// anyone can compute its unkeyed checks.
 			return nil, fmt.Errorf("open blob %s: %w: a data key was given but the blob is not encrypted", key, ErrIntegrity)
 		}
 		b.tag = tagSize

@@ -698,7 +698,7 @@ func TestReadsSHA256Blobs(t *testing.T) {
 }
 
 // readRaw returns the bytes the inner store d holds under key.
-func readRaw(t *testing.T, d *disk.Store, key string) []byte {
+func readRaw(t testing.TB, d *disk.Store, key string) []byte {
 	t.Helper()
 	b, err := d.Open(context.Background(), key)
 	if err != nil {
