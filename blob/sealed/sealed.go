@@ -58,7 +58,7 @@
 // mode verified's check is XXH3-128 rather than SHA-256 (mode 1): against
 // accidental damage the two are equally sure — a damaged chunk passes a
 // 128-bit check by chance once in 2^128 — but XXH3 checks about 25 times
-// faster (16 KiB: 0.6 µs against 11.6 µs here), and SHA-256 was a quarter
+// faster (16 KiB: 0.6 µs against 11.6 µs here), and SHA-256 was a fifth
 // of a download's CPU. The recording's identity in the catalogue stays its
 // SHA-256, computed once at ingest.
 //
@@ -124,8 +124,8 @@ var ErrIntegrity = recvault.ErrIntegrity
 // of 16 KiB less its SHA-256): an open blob holds one such
 // buffer, and that is most of what a slow download costs the server (a
 // slow stream held 115 KiB with 64 KiB chunks, 75 KiB with 32 KiB, 58 KiB
-// with 16 KiB: BenchmarkSlowStreamMemory in cmd/recvault). The overhead stays small (32
-// or 16 bytes a chunk, 0.2%) and a ranged read's extra work bounded (at
+// with 16 KiB: BenchmarkSlowStreamMemory in cmd/recvault). The overhead stays small (16
+// bytes a chunk, 0.1%) and a ranged read's extra work bounded (at
 // most 2 chunks read for any short range). Blobs written with 64 KiB
 // chunks (before this size) read as before.
 const ChunkSize = 16<<10 - tagSize
