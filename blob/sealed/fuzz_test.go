@@ -27,12 +27,12 @@ func FuzzOpenStored(f *testing.F) {
 	short := long[:300]
 	for _, data := range [][]byte{long, short} {
 		for _, s := range []*Store{New(nil), New(nil, WithKeyring(ring))} {
-			d, _ := newDisk(f)
+			d, dir := newDisk(f)
 			s.inner = d
 			if _, err := s.Put(ctx, key, bytes.NewReader(data)); err != nil {
 				f.Fatal(err)
 			}
-			f.Add(readRaw(f, d, key))
+			f.Add(readFile(f, storedPath(dir, key)))
 		}
 	}
 	f.Fuzz(func(t *testing.T, stored []byte) {
