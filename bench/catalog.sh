@@ -2,8 +2,9 @@
 # The catalogue at scale: bulk-loads $ROWS synthetic recordings (and
 # ROWS/5 audit records) into a SQLite file and into a PostgreSQL started
 # here, then times every lookup the APIs make through the catalog
-# packages (bench/catalog: $N random existing keys per lookup after a
-# warm-up; p50/p99/max in ms), and prints the bytes per recording, the
+# packages (bench/catalog: $ROUNDS rounds of $N random existing keys per
+# lookup after a warm-up; the medians of the rounds' p50 and p99, the
+# rounds' p99 range and the max, in ms), and prints the bytes per recording, the
 # load rate, each index's build time and the cost of migration 11's
 # indexes to one-by-one ingest.
 #
@@ -17,13 +18,14 @@
 # costs a disk read per row: a campaign's rows lie on as many pages).
 #
 # Needs: PostgreSQL binaries (initdb, postgres, psql), python3.
-# Usage: bench/catalog.sh   (ROWS=N, N=N, INGEST=N, WARM=0|1,
+# Usage: bench/catalog.sh   (ROWS=N, N=N, ROUNDS=N, INGEST=N, WARM=0|1,
 #        BACKENDS="sqlite postgres",
 #        KEEP=DIR: keep the catalogues in DIR and reuse them on the next run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-10000000}
-N=${N:-2000}
+N=${N:-1000}
+ROUNDS=${ROUNDS:-3}
 INGEST=${INGEST:-1000}
 BACKENDS=${BACKENDS:-sqlite postgres}
 WARM=${WARM:-1}
@@ -54,7 +56,7 @@ for b in $BACKENDS; do
 	case $b in
 	sqlite)
 		warm "$WORK/catalog.db"
-		"$WORK/catbench" -backend sqlite -dsn "$WORK/catalog.db" -rows "$ROWS" -n "$N" -ingest "$INGEST"
+		"$WORK/catbench" -backend sqlite -dsn "$WORK/catalog.db" -rows "$ROWS" -n "$N" -rounds "$ROUNDS" -ingest "$INGEST"
 		;;
 	postgres)
 		# PostgreSQL, as the postgres user when run as root (it refuses root).
@@ -83,7 +85,7 @@ for b in $BACKENDS; do
 		done
 		$fresh && "${AS[@]}" psql -h 127.0.0.1 -p "$PGPORT" -U postgres -qc 'create database recvault' >/dev/null
 		"$WORK/catbench" -backend postgres -dsn "postgres://postgres@127.0.0.1:$PGPORT/recvault?sslmode=disable" \
-			-rows "$ROWS" -n "$N" -ingest "$INGEST"
+			-rows "$ROWS" -n "$N" -rounds "$ROUNDS" -ingest "$INGEST"
 		kill "${PIDS[-1]}"
 		wait "${PIDS[-1]}" 2>/dev/null || true
 		;;

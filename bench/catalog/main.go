@@ -62,27 +62,18 @@ func main() {
 	dsn := flag.String("dsn", "", "SQLite file or PostgreSQL URL")
 	rows := flag.Int64("rows", 1_000_000, "recordings to load (if the catalogue is empty)")
 	audits := flag.Int64("audit", 0, "audit records to load (default rows/5)")
-	n := flag.Int("n", 2000, "timed lookups per kind")
+	n := flag.Int("n", 2000, "timed lookups per kind and round")
+	rounds := flag.Int("rounds", 3, "rounds of every lookup kind; the figures are the rounds' medians")
 	ingest := flag.Int("ingest", 500, "recordings to add one by one through CreateRecording, per index set")
-	profile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of the timed lookups to this file")
+	only := flag.String("only", "", "time only the lookups whose name contains this")
 	flag.Parse()
-	if *profile != "" {
-		f, err := os.Create(*profile)
-		if err == nil {
-			err = pprof.StartCPUProfile(f)
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "catalog bench:", err)
-			os.Exit(1)
-		}
-		defer pprof.StopCPUProfile()
-	}
 	if *audits == 0 {
 		*audits = *rows / 5
 	}
+	onlyLookups, profilePath, roundCount = *only, *profile, max(*rounds, 1)
 	if err := run(context.Background(), *backend, *dsn, *rows, *audits, *n, *ingest); err != nil {
 		fmt.Fprintln(os.Stderr, "catalog bench:", err)
-		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
@@ -472,6 +463,17 @@ func encodeCursor(at int64, id string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(at, 10) + ":" + id))
 }
 
+// onlyLookups, if not empty, picks the lookups measure times (-only);
+// profilePath, if not empty, is where measure writes a CPU profile of
+// them (-cpuprofile): the load and the size count would drown it.
+var onlyLookups, profilePath string
+
+// roundCount is how many times measure times every lookup kind (-rounds):
+// a round runs each kind in turn, so that a burst of the shared
+// machine's noise lands in one round of a kind, and the median of the
+// rounds' percentiles leaves it out.
+var roundCount int
+
 type lookup struct {
 	name string
 	// some: the lookup may rightly find nothing (a page past a random
@@ -483,7 +485,7 @@ type lookup struct {
 	do func(ctx context.Context, r *rand.Rand) (int, error)
 }
 
-func measure(ctx context.Context, name string, cat recvault.Catalog, rows, audits int64, n int) error {
+func measure(ctx context.Context, name string, cat recvault.Catalog, rows, audits int64, n int) (err error) {
 	all := recvault.Scope{All: true}
 	pick := func(r *rand.Rand) int64 { return r.Int64N(rows) }
 	find := func(f recvault.RecordingFilter) (int, error) {
@@ -575,34 +577,73 @@ func measure(ctx context.Context, name string, cat recvault.Catalog, rows, audit
 			return len(ev), err
 		}},
 	}
-	fmt.Printf("%s: %d recordings, %d audit records; %d lookups of random existing keys each, after %d warm-up\n",
-		name, rows, audits, n, n/10)
-	fmt.Printf("%-32s %9s %9s %9s %8s\n", "lookup ("+name+")", "p50 ms", "p99 ms", "max ms", "results")
+	fmt.Printf("%s: %d recordings, %d audit records; %d rounds of %d lookups of random existing keys per kind, after %d warm-up\n",
+		name, rows, audits, roundCount, n, n/10)
 	r := rand.New(rand.NewPCG(1, 2))
+	if profilePath != "" {
+		f, err := os.Create(profilePath)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return errors.Join(err, f.Close())
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			if cerr := f.Close(); cerr != nil && err == nil {
+				err = cerr
+			}
+		}()
+	}
+	var picked []lookup
 	for _, l := range lookups {
+		if strings.Contains(l.name, onlyLookups) {
+			picked = append(picked, l)
+		}
+	}
+	for _, l := range picked {
 		for range n / 10 {
 			if _, err := l.do(ctx, r); err != nil {
 				return fmt.Errorf("%s: %w", l.name, err)
 			}
 		}
-		times := make([]time.Duration, n)
-		results := 0
-		for i := range n {
-			start := time.Now()
-			got, err := l.do(ctx, r)
-			times[i] = time.Since(start)
-			if err != nil {
-				return fmt.Errorf("%s: %w", l.name, err)
+	}
+	type figures struct {
+		p50, p99     []time.Duration // one per round
+		max          time.Duration
+		results, got int
+	}
+	figs := make([]figures, len(picked))
+	times := make([]time.Duration, n)
+	for range roundCount {
+		for k, l := range picked {
+			for i := range n {
+				start := time.Now()
+				got, err := l.do(ctx, r)
+				times[i] = time.Since(start)
+				if err != nil {
+					return fmt.Errorf("%s: %w", l.name, err)
+				}
+				if got == 0 && !l.some {
+					return fmt.Errorf("%s: found nothing for an existing key", l.name)
+				}
+				figs[k].results += got
 			}
-			if got == 0 && !l.some {
-				return fmt.Errorf("%s: found nothing for an existing key", l.name)
-			}
-			results += got
+			slices.Sort(times)
+			f := &figs[k]
+			f.p50, f.p99 = append(f.p50, times[n/2]), append(f.p99, times[n*99/100])
+			f.max, f.got = max(f.max, times[n-1]), f.got+n
 		}
-		slices.Sort(times)
-		ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
-		fmt.Printf("%-32s %9.3f %9.3f %9.3f %8.1f\n", l.name, ms(times[n/2]), ms(times[n*99/100]), ms(times[n-1]),
-			float64(results)/float64(n))
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+	median := func(ds []time.Duration) time.Duration { slices.Sort(ds); return ds[len(ds)/2] }
+	fmt.Printf("%-32s %9s %9s %15s %9s %8s\n", "lookup ("+name+")", "p50 ms", "p99 ms", "p99 range", "max ms", "results")
+	for k, l := range picked {
+		f := figs[k]
+		p99 := slices.Clone(f.p99)
+		slices.Sort(p99)
+		fmt.Printf("%-32s %9.3f %9.3f %7.3f-%-7.3f %9.3f %8.1f\n", l.name, ms(median(f.p50)), ms(median(f.p99)),
+			ms(p99[0]), ms(p99[len(p99)-1]), ms(f.max), float64(f.results)/float64(f.got))
 	}
 	return nil
 }

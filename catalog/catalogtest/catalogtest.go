@@ -275,6 +275,10 @@ func testFind(t *testing.T, c recvault.Catalog) {
 		{"agent scope", recvault.RecordingFilter{Scope: recvault.Scope{AgentIDs: []string{"4977"}}}, 10},
 		{"two agents", recvault.RecordingFilter{Scope: recvault.Scope{AgentIDs: []string{"4977", "5001"}}}, 20},
 		{"campaign or agent", recvault.RecordingFilter{Scope: recvault.Scope{Campaigns: []int64{110}, AgentIDs: []string{"5001"}}}, 20},
+		// A filter within a scope of several values applies to every one.
+		{"two agents, from", recvault.RecordingFilter{Scope: recvault.Scope{AgentIDs: []string{"4977", "5001"}}, From: base.Add(20 * time.Minute)}, 6},
+		{"campaign or agent, from to", recvault.RecordingFilter{Scope: recvault.Scope{Campaigns: []int64{110}, AgentIDs: []string{"5001"}},
+			From: base.Add(5 * time.Minute), To: base.Add(10 * time.Minute)}, 3},
 		{"filter campaign", recvault.RecordingFilter{Scope: all, CampaignID: 111}, 15},
 		{"filter agent within scope", recvault.RecordingFilter{Scope: recvault.Scope{Campaigns: []int64{110}}, AgentID: "5001"}, 5},
 		{"filter call", recvault.RecordingFilter{Scope: all, CallID: "call-7"}, 1},

@@ -272,3 +272,35 @@ func TestAuditBackfill(t *testing.T) {
 		}
 	}
 }
+
+// TestMergedScopeSettingEnds: the generic-plan setting a listing of
+// several campaigns runs under ends with that listing; the connection
+// goes back to the pool planning as before, and the page is right.
+func TestMergedScopeSettingEnds(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	db := openURL(t, url+sep+"pool_max_conns=1") // every query on one connection
+	for i := range 6 {
+		if _, err := db.CreateRecording(ctx, catalogtest.Rec(i, int64(110+i%3), "4977")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, _, err := db.FindRecordings(ctx, recvault.RecordingFilter{Scope: recvault.Scope{Campaigns: []int64{110, 111}}, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 4 {
+		t.Fatalf("campaigns 110 and 111: %d recordings, want 4", len(recs))
+	}
+	var mode string
+	if err := db.pool.QueryRow(ctx, `SHOW plan_cache_mode`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "auto" {
+		t.Fatalf("plan_cache_mode after the listing: %q, want auto", mode)
+	}
+}
