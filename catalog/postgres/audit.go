@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -95,37 +96,22 @@ func cleanEvent(e *recvault.AuditEvent) {
 	e.Outcome = recvault.AuditOutcome(cleanText(string(e.Outcome)))
 }
 
-func scanAudit(row pgx.Row) (recvault.AuditEvent, int64, error) {
-	var e recvault.AuditEvent
-	var id, at int64
-	var seq *int64
-	var ids, action, outcome string
-	err := row.Scan(&id, &seq, &at, &e.Actor, &e.Role, &e.API, &action, &outcome, &e.RecordingID, &ids,
-		&e.Subject, &e.Format, &e.Range, &e.Detail, &e.Remote, &e.RequestID, &e.PrevHash, &e.Hash)
-	if err != nil {
-		return e, 0, err
-	}
-	if seq != nil { // records from before the chain: 0
-		e.Seq = *seq
-	}
-	e.At = fromNanos(at)
-	e.Action, e.Outcome = recvault.AuditAction(action), recvault.AuditOutcome(outcome)
-	e.RecordingIDs = recvault.SplitRecordingIDs(ids)
-	return e, id, nil
-}
-
-// queryAudit runs q and reads its records, with their row ids.
-func (c *DB) queryAudit(ctx context.Context, op, q string, args ...any) ([]recvault.AuditEvent, []int64, error) {
+// queryAudit runs q and reads its records (at most limit), with their
+// row ids.
+func (c *DB) queryAudit(ctx context.Context, op string, limit int, q string, args ...any) ([]recvault.AuditEvent, []int64, error) {
 	rows, err := c.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", op, err)
 	}
 	defer rows.Close()
-	var out []recvault.AuditEvent
-	var ids []int64
+	limit = min(limit, 1000) // room for the records expected, within reason
+	out := make([]recvault.AuditEvent, 0, limit)
+	ids := make([]int64, 0, limit)
+	var texts []byte
 	for rows.Next() {
-		e, id, err := scanAudit(rows)
-		if err != nil {
+		var e recvault.AuditEvent
+		var id int64
+		if texts, err = decodeAudit(rows, texts[:0], &e, &id); err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", op, err)
 		}
 		out, ids = append(out, e), append(ids, id)
@@ -136,12 +122,93 @@ func (c *DB) queryAudit(ctx context.Context, op, q string, args ...any) ([]recva
 	return out, ids, nil
 }
 
+// auditTexts are the text columns of auditCols, by position, and where
+// decodeAudit puts them.
+var auditTexts = [...]struct {
+	col   int
+	field func(*recvault.AuditEvent) *string
+}{
+	{3, func(e *recvault.AuditEvent) *string { return &e.Actor }},
+	{4, func(e *recvault.AuditEvent) *string { return &e.Role }},
+	{5, func(e *recvault.AuditEvent) *string { return &e.API }},
+	{8, func(e *recvault.AuditEvent) *string { return &e.RecordingID }},
+	{10, func(e *recvault.AuditEvent) *string { return &e.Subject }},
+	{11, func(e *recvault.AuditEvent) *string { return &e.Format }},
+	{12, func(e *recvault.AuditEvent) *string { return &e.Range }},
+	{13, func(e *recvault.AuditEvent) *string { return &e.Detail }},
+	{14, func(e *recvault.AuditEvent) *string { return &e.Remote }},
+	{15, func(e *recvault.AuditEvent) *string { return &e.RequestID }},
+	{16, func(e *recvault.AuditEvent) *string { return &e.PrevHash }},
+	{17, func(e *recvault.AuditEvent) *string { return &e.Hash }},
+}
+
+// decodeAudit reads the current row of auditCols into e and id from the
+// values as they came over the wire, with texts as scratch space (returned
+// for reuse). Every text of the record is a piece of one string, one
+// allocation per record: through Scan each text was its own, and decoding
+// a page of 100 records cost the client more than the server its query
+// (0.35 against 0.2 ms).
+func decodeAudit(rows pgx.Rows, texts []byte, e *recvault.AuditEvent, id *int64) ([]byte, error) {
+	raw := rows.RawValues()
+	fields := rows.FieldDescriptions()
+	if len(raw) != 18 || len(fields) != 18 {
+		return texts, fmt.Errorf("audit row of %d columns, want 18", len(raw))
+	}
+	ints := [3]int64{}
+	for i := range ints {
+		if raw[i] == nil {
+			continue // seq of a record from before the chain
+		}
+		v, err := wireInt(raw[i], fields[i].Format)
+		if err != nil {
+			return texts, fmt.Errorf("audit column %s: %w", fields[i].Name, err)
+		}
+		ints[i] = v
+	}
+	*id, e.Seq, e.At = ints[0], ints[1], fromNanos(ints[2])
+	var ends [len(auditTexts) + 3]int
+	cols := [len(ends)]int{6, 7, 9} // action, outcome, recording_ids first
+	for k, t := range auditTexts {
+		cols[3+k] = t.col
+	}
+	for k, c := range cols {
+		texts = append(texts, raw[c]...)
+		ends[k] = len(texts)
+	}
+	all := string(texts)
+	piece := func(k int) string {
+		start := 0
+		if k > 0 {
+			start = ends[k-1]
+		}
+		return all[start:ends[k]]
+	}
+	e.Action, e.Outcome = recvault.AuditAction(piece(0)), recvault.AuditOutcome(piece(1))
+	e.RecordingIDs = recvault.SplitRecordingIDs(piece(2))
+	for k, t := range auditTexts {
+		*t.field(e) = piece(3 + k)
+	}
+	return texts, nil
+}
+
+// wireInt decodes a bigint as PostgreSQL sent it: eight bytes big-endian
+// in the binary format, decimal digits in the text one.
+func wireInt(b []byte, format int16) (int64, error) {
+	if format == pgx.BinaryFormatCode {
+		if len(b) != 8 {
+			return 0, fmt.Errorf("binary bigint of %d bytes", len(b))
+		}
+		return int64(binary.BigEndian.Uint64(b)), nil
+	}
+	return strconv.ParseInt(string(b), 10, 64)
+}
+
 // Audit returns the newest limit records, newest first.
 func (c *DB) Audit(ctx context.Context, limit int) ([]recvault.AuditEvent, error) {
 	if limit <= 0 {
 		limit = 100
 	}
-	out, _, err := c.queryAudit(ctx, "read audit", `SELECT `+auditCols+` FROM audit ORDER BY id DESC LIMIT $1`, limit)
+	out, _, err := c.queryAudit(ctx, "read audit", limit, `SELECT `+auditCols+` FROM audit ORDER BY id DESC LIMIT $1`, limit)
 	return out, err
 }
 
@@ -188,7 +255,7 @@ func (c *DB) FindAudit(ctx context.Context, f recvault.AuditFilter) ([]recvault.
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY id LIMIT " + arg(limit+1)
-	out, ids, err := c.queryAudit(ctx, "find audit", q, args...)
+	out, ids, err := c.queryAudit(ctx, "find audit", limit+1, q, args...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -205,7 +272,7 @@ func (c *DB) AuditChain(ctx context.Context, afterSeq int64, limit int) ([]recva
 	if limit <= 0 {
 		limit = 1000
 	}
-	out, _, err := c.queryAudit(ctx, "read audit chain",
+	out, _, err := c.queryAudit(ctx, "read audit chain", limit,
 		`SELECT `+auditCols+` FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2`, afterSeq, limit)
 	return out, err
 }

@@ -40,6 +40,24 @@ func TestCatalogSuite(t *testing.T) {
 	catalogtest.Run(t, func(t *testing.T) recvault.Catalog { return openURL(t, pgtest.URL(t)) })
 }
 
+// TestCatalogSuiteSimpleProtocol runs the suite as a deployment behind a
+// transaction-pooling proxy does (default_query_exec_mode=simple_protocol
+// in the URL): no prepared statements, and every result in PostgreSQL's
+// text format, which the audit decoder reads as well as the binary one.
+func TestCatalogSuiteSimpleProtocol(t *testing.T) {
+	catalogtest.Run(t, func(t *testing.T) recvault.Catalog {
+		return openURL(t, withParam(pgtest.URL(t), "default_query_exec_mode=simple_protocol"))
+	})
+}
+
+// withParam adds a key=value setting to a PostgreSQL URL.
+func withParam(url, kv string) string {
+	if strings.Contains(url, "?") {
+		return url + "&" + kv
+	}
+	return url + "?" + kv
+}
+
 // TestMigrations starts replicas at once on an empty database: all must
 // come up, with the schema applied exactly once.
 func TestMigrations(t *testing.T) {
@@ -278,12 +296,7 @@ func TestAuditBackfill(t *testing.T) {
 // goes back to the pool planning as before, and the page is right.
 func TestMergedScopeSettingEnds(t *testing.T) {
 	ctx := context.Background()
-	url := pgtest.URL(t)
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	db := openURL(t, url+sep+"pool_max_conns=1") // every query on one connection
+	db := openURL(t, withParam(pgtest.URL(t), "pool_max_conns=1")) // every query on one connection
 	for i := range 6 {
 		if _, err := db.CreateRecording(ctx, catalogtest.Rec(i, int64(110+i%3), "4977")); err != nil {
 			t.Fatal(err)
