@@ -18,7 +18,19 @@ cleanup() {
 	wait 2>/dev/null || true
 	rm -rf "$WORK"
 }
-trap cleanup EXIT
+
+# The machine's CPU time stolen by its hypervisor (Linux /proc/stat): on
+# a shared virtual machine a run with much steal is slower and its tail
+# latencies longer, so every script says how much there was.
+cpustat() { awk '/^cpu / {t=0; for (i=2; i<=NF; i++) t+=$i; print t, $9}' /proc/stat 2>/dev/null || echo "0 0"; }
+STEAL0=$(cpustat)
+steal_report() {
+	read -r t1 s1 <<<"$(cpustat)"
+	read -r t0 s0 <<<"$STEAL0"
+	[ "$t1" -gt "$t0" ] 2>/dev/null || return 0
+	awk -v t=$((t1 - t0)) -v s=$((s1 - s0)) 'BEGIN {printf "CPU time stolen by the hypervisor during this run: %.1f%%\n", 100 * s / t}' >&2
+}
+trap 'steal_report; cleanup' EXIT
 
 # port prints a free loopback port.
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

@@ -615,6 +615,7 @@ func measure(ctx context.Context, name string, cat recvault.Catalog, rows, audit
 	}
 	figs := make([]figures, len(picked))
 	times := make([]time.Duration, n)
+	t0, s0 := cpuSteal()
 	for range roundCount {
 		for k, l := range picked {
 			for i := range n {
@@ -635,6 +636,9 @@ func measure(ctx context.Context, name string, cat recvault.Catalog, rows, audit
 			f.max, f.got = max(f.max, times[n-1]), f.got+n
 		}
 	}
+	if t1, s1 := cpuSteal(); t1 > t0 {
+		fmt.Printf("%s: CPU time stolen by the hypervisor during the lookups: %.1f%%\n", name, 100*float64(s1-s0)/float64(t1-t0))
+	}
 	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
 	median := func(ds []time.Duration) time.Duration { slices.Sort(ds); return ds[len(ds)/2] }
 	fmt.Printf("%-32s %9s %9s %15s %9s %8s\n", "lookup ("+name+")", "p50 ms", "p99 ms", "p99 range", "max ms", "results")
@@ -646,6 +650,33 @@ func measure(ctx context.Context, name string, cat recvault.Catalog, rows, audit
 			ms(p99[0]), ms(p99[len(p99)-1]), ms(f.max), float64(f.results)/float64(f.got))
 	}
 	return nil
+}
+
+// cpuSteal returns the machine's CPU time so far and the part of it its
+// hypervisor stole (the "cpu" line of /proc/stat, in ticks; zeros where
+// there is none): on a shared virtual machine the tail latencies grow
+// with it, so measure says how much there was.
+func cpuSteal() (total, steal uint64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0
+	}
+	for i, v := range f[1:] {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return 0, 0
+		}
+		total += n
+		if i == 7 {
+			steal = n
+		}
+	}
+	return total, steal
 }
 
 // ingestCost measures what migration 11's indexes cost ingest: it adds
