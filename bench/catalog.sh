@@ -9,8 +9,10 @@
 # indexes to one-by-one ingest.
 #
 # PostgreSQL keeps its default durability (fsync, synchronous_commit on),
-# as SQLite keeps synchronous=FULL, with shared_buffers=1GB and room for
-# the WAL of a bulk load (max_wal_size=8GB).
+# as SQLite keeps synchronous=FULL, with shared_buffers at a quarter of
+# the machine's memory (PostgreSQL's own advice for a dedicated server;
+# SHARED_BUFFERS=1GB etc. to choose) and room for the WAL of a bulk load
+# (max_wal_size=8GB).
 #
 # WARM=1 (the default) reads the catalogue's files once before measuring,
 # so that the figures are those of a server whose catalogue is in the
@@ -29,6 +31,7 @@ ROUNDS=${ROUNDS:-3}
 INGEST=${INGEST:-1000}
 BACKENDS=${BACKENDS:-sqlite postgres}
 WARM=${WARM:-1}
+SHARED_BUFFERS=${SHARED_BUFFERS:-$(awk '/^MemTotal:/ {printf "%dMB", $2 / 4096}' /proc/meminfo)}
 export PATH="$PATH:$(go env GOPATH)/bin:/usr/sbin:$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -1)"
 . bench/lib.sh
 need initdb postgres psql python3
@@ -76,7 +79,7 @@ for b in $BACKENDS; do
 			fresh=true
 		fi
 		"${AS[@]}" postgres -D "$WORK/pg/data" -p "$PGPORT" -k "$WORK/pg" -c listen_addresses=127.0.0.1 \
-			-c shared_buffers=1GB -c maintenance_work_mem=1GB -c max_wal_size=8GB \
+			-c shared_buffers="$SHARED_BUFFERS" -c maintenance_work_mem=1GB -c max_wal_size=8GB \
 			-c max_connections=100 >"$WORK/pg.log" 2>&1 &
 		PIDS+=($!)
 		for _ in $(seq 100); do
