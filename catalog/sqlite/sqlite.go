@@ -58,7 +58,13 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open catalog: %w", err)
 	}
+	// As many idle connections as open ones: database/sql keeps two idle
+	// by default and closes the rest as they come back, so a burst of
+	// concurrent reads opened connections again and again, each running
+	// the pragmas above and reading the schema (a flood of requests with
+	// an unknown token spent a third of its CPU on that).
 	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
 	c := &DB{db: db, cache: stmtCache{db: db}}
 	if err := c.migrate(ctx); err != nil {
 		return nil, errors.Join(err, db.Close())
