@@ -222,6 +222,10 @@ func testFind(t *testing.T, c recvault.Catalog) {
 		{recvault.Scope{Campaigns: []int64{110, 111, 110}}, 30},
 		{recvault.Scope{Campaigns: []int64{110}, AgentIDs: []string{"5001", "5001"}}, 20},
 		{recvault.Scope{AgentIDs: []string{"4977", "5002"}}, 20},
+		// Three values and five: not a power of two (a catalogue may
+		// round the branches up), one of them matching nothing.
+		{recvault.Scope{AgentIDs: []string{"4977", "5001", "5002"}}, 30},
+		{recvault.Scope{Campaigns: []int64{110, 112, 111}, AgentIDs: []string{"5002", "9999"}}, 30},
 	} {
 		var got []*recvault.Recording
 		cursor := ""

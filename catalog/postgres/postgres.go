@@ -372,7 +372,7 @@ const maxMerged = 32
 // LATERAL subquery per array element read limit entries from every
 // value's index and then looked each survivor up again by id: for ten
 // agents 1,010 index entries and 101 primary-key descents, 2.0 ms of
-// server time against 0.75 ms this way at 10 M recordings.) With
+// server time against 0.35 ms this way at 10 M recordings.) With
 // "campaign_id = ANY($n)" the planner can only either sort every
 // recording of the scope or walk the newest recordings of the whole
 // catalogue until limit of them are in scope.
@@ -393,7 +393,7 @@ func mergedScope(campaigns string, nc int, agents string, na int, where []string
 	}
 	page := ` ORDER BY started_at DESC, id DESC LIMIT ` + limit
 	var branches []string
-	for k := range nc {
+	for k := range branchCount(nc) {
 		branches = append(branches, `(SELECT `+recordingCols+` FROM recordings WHERE campaign_id = (`+
 			campaigns+`::bigint[])[`+strconv.Itoa(k+1)+`]`+rest+page+`)`)
 	}
@@ -401,11 +401,23 @@ func mergedScope(campaigns string, nc int, agents string, na int, where []string
 	if nc > 0 {
 		not = ` AND campaign_id <> ALL (` + campaigns + `::bigint[])`
 	}
-	for k := range na {
+	for k := range branchCount(na) {
 		branches = append(branches, `(SELECT `+recordingCols+` FROM recordings WHERE agent_id = (`+
 			agents+`::text[])[`+strconv.Itoa(k+1)+`]`+not+rest+page+`)`)
 	}
 	return `SELECT ` + recordingCols + ` FROM (` + strings.Join(branches, " UNION ALL ") + `) m` + page
+}
+
+// branchCount is n rounded up to a power of two (0 stays 0).
+func branchCount(n int) int {
+	if n == 0 {
+		return 0
+	}
+	c := 1
+	for c < n {
+		c *= 2
+	}
+	return c
 }
 
 // findGeneric runs the listing q (a mergedScope) on a generic plan: in
