@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/recvault/recvault"
@@ -150,22 +151,69 @@ const recordingCols = `id, campaign_id, crt_object_id, call_id, agent_id, kind, 
 
 type scanner interface{ Scan(...any) error }
 
+// driverValues is a Scan destination that keeps the values the driver
+// gave (int64, string, []byte, nil) without conversion; pooled, so that
+// reading a page does not allocate one per row.
+type driverValues struct {
+	v    []any
+	dest []any // pointers to v's elements
+}
+
+func newDriverValues(n int) *driverValues {
+	dv := &driverValues{v: make([]any, n), dest: make([]any, n)}
+	for i := range dv.v {
+		dv.dest[i] = &dv.v[i]
+	}
+	return dv
+}
+
+// put returns dv to pool, holding no value of the last row.
+func (dv *driverValues) put(pool *sync.Pool) {
+	clear(dv.v)
+	pool.Put(dv)
+}
+
+var (
+	recordingValues = sync.Pool{New: func() any { return newDriverValues(22) }}
+	auditValues     = sync.Pool{New: func() any { return newDriverValues(18) }}
+)
+
+// scanRecording reads a row of recordingCols, converting the driver's
+// values itself as scanAudit does: Scan into an int field formatted each
+// int64 as text and parsed it back, four times a row.
 func scanRecording(s scanner) (*recvault.Recording, error) {
-	var r recvault.Recording
-	var started, created, durMS int64
-	var kind string
-	err := s.Scan(&r.ID, &r.CampaignID, &r.CRTObjectID, &r.CallID, &r.AgentID, &kind,
-		&r.Format.Container, &r.Format.Codec, &r.Format.SampleRate, &r.Format.Channels,
-		&r.Format.AgentChannel, &r.Format.CustomerChannel, &started, &durMS, &r.Size, &r.SHA256,
-		&r.BlobKey, &r.OriginalPath, &created, &r.Format.DataOffset, &r.Format.DataSize, &r.DataKey)
-	if err != nil {
+	dv := recordingValues.Get().(*driverValues)
+	defer dv.put(&recordingValues)
+	if err := s.Scan(dv.dest...); err != nil {
 		return nil, err
 	}
-	r.Kind = recvault.Kind(kind)
-	r.StartedAt = fromNanos(started)
-	r.CreatedAt = fromNanos(created)
-	r.Duration = time.Duration(durMS) * time.Millisecond
-	return &r, nil
+	v := dv.v
+	var n [22]int64
+	for _, i := range [...]int{1, 8, 9, 10, 11, 12, 13, 14, 18, 19, 20} {
+		x, err := sqlInt(v[i])
+		if err != nil {
+			return nil, fmt.Errorf("recording column %d: %w", i, err)
+		}
+		n[i] = x
+	}
+	r := &recvault.Recording{
+		ID: sqlText(v[0]), CampaignID: n[1], CRTObjectID: sqlText(v[2]), CallID: sqlText(v[3]),
+		AgentID: sqlText(v[4]), Kind: recvault.Kind(sqlText(v[5])),
+		StartedAt: fromNanos(n[12]), Duration: time.Duration(n[13]) * time.Millisecond, Size: n[14],
+		SHA256: sqlText(v[15]), BlobKey: sqlText(v[16]), OriginalPath: sqlText(v[17]), CreatedAt: fromNanos(n[18]),
+	}
+	r.Format.Container, r.Format.Codec = sqlText(v[6]), sqlText(v[7])
+	r.Format.SampleRate, r.Format.Channels = int(n[8]), int(n[9])
+	r.Format.AgentChannel, r.Format.CustomerChannel = int(n[10]), int(n[11])
+	r.Format.DataOffset, r.Format.DataSize = n[19], n[20]
+	switch k := v[21].(type) {
+	case nil:
+	case []byte:
+		r.DataKey = k
+	default:
+		return nil, fmt.Errorf("recording data key holds %T", v[21])
+	}
+	return r, nil
 }
 
 // CreateRecording inserts r, or returns ECONFLICT and the row that holds r's

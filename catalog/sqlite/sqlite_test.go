@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/recvault/recvault"
 	"github.com/recvault/recvault/catalog/catalogtest"
@@ -108,7 +109,9 @@ func BenchmarkRecordingByIdentity(b *testing.B) {
 	defer db.Close()
 	ctx := context.Background()
 	for i := 0; i < 2000; i++ {
-		db.CreateRecording(ctx, catalogtest.Rec(i, 110, "4977"))
+		if _, err := db.CreateRecording(ctx, catalogtest.Rec(i, 110, "4977")); err != nil {
+			b.Fatal(err)
+		}
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -116,6 +119,46 @@ func BenchmarkRecordingByIdentity(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkPages reads a page of 100 recordings and one of 100 audit
+// records: what reading and converting a page's rows costs beyond the
+// engine's work.
+func BenchmarkPages(b *testing.B) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(b.TempDir(), "c.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	var events []*recvault.AuditEvent
+	for i := 0; i < 200; i++ {
+		if _, err := db.CreateRecording(ctx, catalogtest.Rec(i, 110, "4977")); err != nil {
+			b.Fatal(err)
+		}
+		events = append(events, &recvault.AuditEvent{At: time.Unix(1767258000+int64(i), 0), Actor: "ann", Role: "supervisor",
+			API: "v1", Action: recvault.ActionDownload, Outcome: recvault.OutcomeGranted, RecordingID: catalogtest.Rec(i, 110, "4977").ID,
+			Remote: "10.0.0.1", RequestID: "req"})
+	}
+	if err := db.AppendAudit(ctx, events); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("recordings", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			recs, _, err := db.FindRecordings(ctx, recvault.RecordingFilter{CampaignID: 110, Scope: recvault.Scope{All: true}, Limit: 100})
+			if err != nil || len(recs) != 100 {
+				b.Fatal(len(recs), err)
+			}
+		}
+	})
+	b.Run("audit", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			ev, _, err := db.FindAudit(ctx, recvault.AuditFilter{Actor: "ann", Limit: 100})
+			if err != nil || len(ev) != 100 {
+				b.Fatal(len(ev), err)
+			}
+		}
+	})
 }
 
 func FuzzCursor(f *testing.F) {
@@ -179,5 +222,37 @@ func TestAuditBackfill(t *testing.T) {
 		if err != nil || len(got) != want {
 			t.Errorf("records about %s: %d, want %d (%v)", id, len(got), want, err)
 		}
+	}
+}
+
+// TestReadsWhatSQLiteStored: SQLite converts by column affinity only what
+// converts losslessly, so a row written by hand (or by another tool) may
+// hold a blob in a text column or letters in an integer one. The blob
+// reads as its bytes; the letters are an error, not a zero.
+func TestReadsWhatSQLiteStored(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.db.ExecContext(ctx, `INSERT INTO audit (id, seq, at, actor, role, via, action, outcome, recording_id,
+		recording_ids, subject, format, byte_range, detail, remote, request_id, prev_hash, hash)
+		VALUES (1, '7', 1767258000000000000, 42, 'admin', 'v1', 'download', 'granted', 'rec1', '', '', '', '', 1.5, '', '', '', X'6869')`); err != nil {
+		t.Fatal(err)
+	}
+	ev, _, err := db.FindAudit(ctx, recvault.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ev) != 1 || ev[0].Seq != 7 || ev[0].Actor != "42" || ev[0].Detail != "1.5" || ev[0].Hash != "hi" ||
+		!ev[0].At.Equal(time.Unix(1767258000, 0)) {
+		t.Fatalf("read %+v", ev)
+	}
+	if _, err := db.db.ExecContext(ctx, `UPDATE audit SET seq = 'x' WHERE id = 1`); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.FindAudit(ctx, recvault.AuditFilter{}); err == nil {
+		t.Fatal("an integer column holding letters read without an error")
 	}
 }
