@@ -62,7 +62,7 @@ func main() {
 	dsn := flag.String("dsn", "", "SQLite file or PostgreSQL URL")
 	rows := flag.Int64("rows", 1_000_000, "recordings to load (if the catalogue is empty)")
 	audits := flag.Int64("audit", 0, "audit records to load (default rows/5)")
-	n := flag.Int("n", 2000, "timed lookups per kind and round")
+	n := flag.Int("n", 1000, "timed lookups per kind and round")
 	rounds := flag.Int("rounds", 3, "rounds of every lookup kind; the figures are the rounds' medians")
 	ingest := flag.Int("ingest", 500, "recordings to add one by one through CreateRecording, per index set")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the timed lookups to this file")
