@@ -355,12 +355,13 @@ func (c *DB) EndBlob(ctx context.Context, key string) error {
 }
 
 // maxMerged is the most scope values (campaigns and agents) whose
-// listing mergedScope reads value by value. Up to there, reading a page
-// from each value's index costs less than reading the newest recordings
-// of all campaigns until enough of them are in scope (the one-query plan,
-// which reads about limit × recordings / in-scope recordings rows); beyond
-// it the scope is a large enough share of the catalogue for that plan to
-// be the cheaper.
+// listing mergedScope reads value by value. Up to there, a descent of
+// each value's index and the page's rows cost less than reading the
+// newest recordings of all campaigns until enough of them are in scope
+// (the one-query plan, which reads about limit × recordings / in-scope
+// recordings rows); beyond it the scope is a large enough share of the
+// catalogue for that plan to be the cheaper, and the statement (a branch
+// per value, up to twice that once rounded) would keep growing.
 const maxMerged = 32
 
 // mergedScope writes a listing whose scope is several campaigns or agents
