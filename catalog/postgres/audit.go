@@ -122,32 +122,12 @@ func (c *DB) queryAudit(ctx context.Context, op string, limit int, q string, arg
 	return out, ids, nil
 }
 
-// auditTexts are the text columns of auditCols, by position, and where
-// decodeAudit puts them.
-var auditTexts = [...]struct {
-	col   int
-	field func(*recvault.AuditEvent) *string
-}{
-	{3, func(e *recvault.AuditEvent) *string { return &e.Actor }},
-	{4, func(e *recvault.AuditEvent) *string { return &e.Role }},
-	{5, func(e *recvault.AuditEvent) *string { return &e.API }},
-	{8, func(e *recvault.AuditEvent) *string { return &e.RecordingID }},
-	{10, func(e *recvault.AuditEvent) *string { return &e.Subject }},
-	{11, func(e *recvault.AuditEvent) *string { return &e.Format }},
-	{12, func(e *recvault.AuditEvent) *string { return &e.Range }},
-	{13, func(e *recvault.AuditEvent) *string { return &e.Detail }},
-	{14, func(e *recvault.AuditEvent) *string { return &e.Remote }},
-	{15, func(e *recvault.AuditEvent) *string { return &e.RequestID }},
-	{16, func(e *recvault.AuditEvent) *string { return &e.PrevHash }},
-	{17, func(e *recvault.AuditEvent) *string { return &e.Hash }},
-}
-
 // decodeAudit reads the current row of auditCols into e and id from the
 // values as they came over the wire, with texts as scratch space (returned
-// for reuse). Every text of the record is a piece of one string, one
-// allocation per record: through Scan each text was its own, and decoding
-// a page of 100 records cost the client more than the server its query
-// (0.35 against 0.2 ms).
+// for reuse). Every text of the record (columns 3 to 17 of auditCols) is a
+// piece of one string, one allocation per record: through Scan each text
+// was its own, and decoding a page of 100 records cost the client more
+// than the server its query (0.35 against 0.2 ms).
 func decodeAudit(rows pgx.Rows, texts []byte, e *recvault.AuditEvent, id *int64) ([]byte, error) {
 	raw := rows.RawValues()
 	fields := rows.FieldDescriptions()
@@ -166,28 +146,19 @@ func decodeAudit(rows pgx.Rows, texts []byte, e *recvault.AuditEvent, id *int64)
 		ints[i] = v
 	}
 	*id, e.Seq, e.At = ints[0], ints[1], fromNanos(ints[2])
-	var ends [len(auditTexts) + 3]int
-	cols := [len(ends)]int{6, 7, 9} // action, outcome, recording_ids first
-	for k, t := range auditTexts {
-		cols[3+k] = t.col
-	}
-	for k, c := range cols {
+	var ends [18]int // column c's text is texts[ends[c-1]:ends[c]]
+	ends[2] = len(texts)
+	for c := 3; c < 18; c++ {
 		texts = append(texts, raw[c]...)
-		ends[k] = len(texts)
+		ends[c] = len(texts)
 	}
 	all := string(texts)
-	piece := func(k int) string {
-		start := 0
-		if k > 0 {
-			start = ends[k-1]
-		}
-		return all[start:ends[k]]
-	}
-	e.Action, e.Outcome = recvault.AuditAction(piece(0)), recvault.AuditOutcome(piece(1))
-	e.RecordingIDs = recvault.SplitRecordingIDs(piece(2))
-	for k, t := range auditTexts {
-		*t.field(e) = piece(3 + k)
-	}
+	col := func(c int) string { return all[ends[c-1]:ends[c]] }
+	e.Actor, e.Role, e.API = col(3), col(4), col(5)
+	e.Action, e.Outcome = recvault.AuditAction(col(6)), recvault.AuditOutcome(col(7))
+	e.RecordingID, e.RecordingIDs = col(8), recvault.SplitRecordingIDs(col(9))
+	e.Subject, e.Format, e.Range, e.Detail = col(10), col(11), col(12), col(13)
+	e.Remote, e.RequestID, e.PrevHash, e.Hash = col(14), col(15), col(16), col(17)
 	return texts, nil
 }
 

@@ -447,7 +447,7 @@ func (c *DB) findGeneric(ctx context.Context, q string, limit int, args []any) (
 // limit of them.
 func readRecordings(rows pgx.Rows, limit int) ([]*recvault.Recording, error) {
 	defer rows.Close()
-	out := make([]*recvault.Recording, 0, limit)
+	out := make([]*recvault.Recording, 0, min(max(limit, 0), 1000)) // room for those expected, within reason
 	for rows.Next() {
 		r, err := scanRecording(rows)
 		if err != nil {

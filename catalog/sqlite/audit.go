@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/recvault/recvault"
@@ -118,35 +117,6 @@ func scanAudit(sc scanner) (recvault.AuditEvent, int64, error) {
 	e.Subject, e.Format, e.Range, e.Detail = sqlText(v[10]), sqlText(v[11]), sqlText(v[12]), sqlText(v[13])
 	e.Remote, e.RequestID, e.PrevHash, e.Hash = sqlText(v[14]), sqlText(v[15]), sqlText(v[16]), sqlText(v[17])
 	return e, ints[0], nil
-}
-
-// sqlInt is an integer column's value as the driver gave it (SQLite
-// keeps what was stored, so a number stored as text is read as text).
-func sqlInt(v any) (int64, error) {
-	switch x := v.(type) {
-	case int64:
-		return x, nil
-	case nil:
-		return 0, nil
-	case string:
-		return strconv.ParseInt(x, 10, 64)
-	case []byte:
-		return strconv.ParseInt(string(x), 10, 64)
-	}
-	return 0, fmt.Errorf("integer column holds %T", v)
-}
-
-// sqlText is a text column's value as the driver gave it.
-func sqlText(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case []byte:
-		return string(x)
-	case nil:
-		return ""
-	}
-	return fmt.Sprint(v) // a number stored in a text column
 }
 
 // queryAudit runs q and reads its records (at most limit), with their

@@ -131,16 +131,8 @@ func (c *DB) PurgeCandidates(ctx context.Context, now time.Time, afterID string,
 	if err != nil {
 		return nil, fmt.Errorf("purge candidates: %w", err)
 	}
-	defer rows.Close()
-	var out []*recvault.Recording
-	for rows.Next() {
-		r, err := scanRecording(rows)
-		if err != nil {
-			return nil, fmt.Errorf("purge candidates: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := readRecordings(rows, limit)
+	if err != nil {
 		return nil, fmt.Errorf("purge candidates: %w", err)
 	}
 	return out, nil

@@ -201,16 +201,8 @@ func (c *DB) RecordingsWithDataKeys(ctx context.Context, afterID string, limit i
 	if err != nil {
 		return nil, fmt.Errorf("recordings with data keys: %w", err)
 	}
-	defer rows.Close()
-	var out []*recvault.Recording
-	for rows.Next() {
-		r, err := scanRecording(rows)
-		if err != nil {
-			return nil, fmt.Errorf("recordings with data keys: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := readRecordings(rows, limit)
+	if err != nil {
 		return nil, fmt.Errorf("recordings with data keys: %w", err)
 	}
 	return out, nil

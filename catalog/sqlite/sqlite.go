@@ -178,6 +178,35 @@ var (
 	auditValues     = sync.Pool{New: func() any { return newDriverValues(18) }}
 )
 
+// sqlInt is an integer column's value as the driver gave it (SQLite
+// keeps what was stored, so a number stored as text is read as text).
+func sqlInt(v any) (int64, error) {
+	switch x := v.(type) {
+	case int64:
+		return x, nil
+	case nil:
+		return 0, nil
+	case string:
+		return strconv.ParseInt(x, 10, 64)
+	case []byte:
+		return strconv.ParseInt(string(x), 10, 64)
+	}
+	return 0, fmt.Errorf("integer column holds %T", v)
+}
+
+// sqlText is a text column's value as the driver gave it.
+func sqlText(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	case nil:
+		return ""
+	}
+	return fmt.Sprint(v) // a number stored in a text column
+}
+
 // scanRecording reads a row of recordingCols, converting the driver's
 // values itself as scanAudit does: Scan into an int field formatted each
 // int64 as text and parsed it back, four times a row.
@@ -214,6 +243,21 @@ func scanRecording(s scanner) (*recvault.Recording, error) {
 		return nil, fmt.Errorf("recording data key holds %T", v[21])
 	}
 	return r, nil
+}
+
+// readRecordings reads and closes rows of recordingCols, expecting up to
+// limit of them.
+func readRecordings(rows *sql.Rows, limit int) ([]*recvault.Recording, error) {
+	defer rows.Close()
+	out := make([]*recvault.Recording, 0, min(max(limit, 0), 1000)) // room for those expected, within reason
+	for rows.Next() {
+		r, err := scanRecording(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 // CreateRecording inserts r, or returns ECONFLICT and the row that holds r's
@@ -412,16 +456,8 @@ func (c *DB) FindRecordings(ctx context.Context, f recvault.RecordingFilter) ([]
 	if err != nil {
 		return nil, "", fmt.Errorf("find recordings: %w", err)
 	}
-	defer rows.Close()
-	var out []*recvault.Recording
-	for rows.Next() {
-		r, err := scanRecording(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("find recordings: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := readRecordings(rows, limit+1)
+	if err != nil {
 		return nil, "", fmt.Errorf("find recordings: %w", err)
 	}
 	next := ""

@@ -13,13 +13,17 @@ import (
 	"github.com/recvault/recvault/catalog/internal/cursor"
 )
 
-func openTest(t *testing.T) *DB {
+func openTest(t testing.TB) *DB {
 	t.Helper()
 	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "catalog.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	return db
 }
 
@@ -102,11 +106,7 @@ func TestLookupsUseIndexes(t *testing.T) {
 }
 
 func BenchmarkRecordingByIdentity(b *testing.B) {
-	db, err := Open(context.Background(), filepath.Join(b.TempDir(), "c.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	db := openTest(b)
 	ctx := context.Background()
 	for i := 0; i < 2000; i++ {
 		if _, err := db.CreateRecording(ctx, catalogtest.Rec(i, 110, "4977")); err != nil {
@@ -126,11 +126,7 @@ func BenchmarkRecordingByIdentity(b *testing.B) {
 // engine's work.
 func BenchmarkPages(b *testing.B) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(b.TempDir(), "c.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	db := openTest(b)
 	var events []*recvault.AuditEvent
 	for i := 0; i < 200; i++ {
 		if _, err := db.CreateRecording(ctx, catalogtest.Rec(i, 110, "4977")); err != nil {
@@ -231,11 +227,7 @@ func TestAuditBackfill(t *testing.T) {
 // reads as its bytes; the letters are an error, not a zero.
 func TestReadsWhatSQLiteStored(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "c.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openTest(t)
 	if _, err := db.db.ExecContext(ctx, `INSERT INTO audit (id, seq, at, actor, role, via, action, outcome, recording_id,
 		recording_ids, subject, format, byte_range, detail, remote, request_id, prev_hash, hash)
 		VALUES (1, '7', 1767258000000000000, 42, 'admin', 'v1', 'download', 'granted', 'rec1', '', '', '', '', 1.5, '', '', '', X'6869')`); err != nil {
