@@ -67,6 +67,10 @@ var (
 		Name: "recvault_audit_commit_failures_total",
 		Help: "Audit group commits that failed (their requests failed too).",
 	})
+	fromFile = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "recvault_download_file_bytes_total",
+		Help: "Recording bytes verified and then handed to the connection as ranges of their stored file (sent by sendfile on plain TCP), not copied through the process.",
+	})
 	signins = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "recvault_signin_refusals_total",
 		Help: "Refused sign-ins: reason failed (unknown account, wrong password, disabled user) or throttled.",
@@ -75,7 +79,7 @@ var (
 
 func init() {
 	registry.MustRegister(requests, cut, latency, served, inFlight, transcodes, transcodeTime,
-		auditCommit, auditRecords, auditErrors, signins,
+		auditCommit, auditRecords, auditErrors, signins, fromFile,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 
@@ -104,6 +108,10 @@ func DownloadStarted() (done func()) {
 	var once sync.Once
 	return func() { once.Do(inFlight.Dec) }
 }
+
+// SentFromFile counts n recording bytes handed to the connection as a
+// range of their file.
+func SentFromFile(n int64) { fromFile.Add(float64(n)) }
 
 // Transcode counts a conversion to format; mode is "whole" or "by-offset".
 func Transcode(format, mode string) { transcodes.WithLabelValues(format, mode).Inc() }

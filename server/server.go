@@ -24,6 +24,7 @@ import (
 	"github.com/recvault/recvault/api/httputil"
 	v1 "github.com/recvault/recvault/api/v1"
 	"github.com/recvault/recvault/api/web"
+	"github.com/recvault/recvault/internal/sendfile"
 	"github.com/recvault/recvault/metrics"
 	"github.com/recvault/recvault/vault"
 )
@@ -130,6 +131,7 @@ func (s *Server) Handler() http.Handler { return s.root }
 // Config.MaxConnsPerClient at once from one client. It returns nil after a
 // clean shutdown.
 func (s *Server) Serve(ln net.Listener) error {
+	ln = sendListener{ln}
 	if max := s.cfg.maxConnsPerClient(); max > 0 {
 		ln = newLimitListener(ln, max, s.trusted, s.log)
 	}
@@ -198,8 +200,8 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // long as a slow client takes. 8 KiB, not 16: a stream blocked on a slow
 // client holds it, and it was 16 of the 76 KiB a slow WAV conversion
 // held (69 KiB with 8; 4 KiB gave 66 KiB at twice the write calls).
-// (A verified blob never comes here: it writes its chunks itself, see
-// api/httputil.)
+// (A verified blob comes here only as a sendfile.Span of its stored file,
+// checked before, or else writes its chunks itself: see api/httputil.)
 func (w *statusWriter) ReadFrom(src io.Reader) (int64, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
@@ -214,8 +216,8 @@ func (w *statusWriter) ReadFrom(src io.Reader) (int64, error) {
 		copyBufs.Put(bp)
 	}
 	w.n += n
-	if err != nil && w.err == nil {
-		w.err = err
+	if err != nil && w.err == nil && !errors.Is(err, sendfile.ErrWouldBlock) {
+		w.err = err // a full socket is not a failure: the caller waits and goes on
 	}
 	return n, err
 }

@@ -270,10 +270,33 @@ func (w watchedTo) WriteTo(dst io.Writer) (int64, error) {
 	return n, w.check(err)
 }
 
-// watch wraps b in watched, keeping its WriteTo if it has one.
+// fileSpanner is a blob whose verified bytes can be sent from its stored
+// file a span at a time (blob/sealed's mode 4 on a local disk; api/httputil
+// sends such a body by sendfile).
+type fileSpanner interface {
+	SendsFile() bool
+	FileSpan(max int64) (*os.File, int64, error)
+}
+
+// watchedFile is watchedTo for a blob that is also a fileSpanner, kept
+// reachable, with FileSpan's integrity failures watched as well.
+type watchedFile struct{ watchedTo }
+
+func (w watchedFile) SendsFile() bool { return w.Blob.(fileSpanner).SendsFile() }
+
+func (w watchedFile) FileSpan(max int64) (*os.File, int64, error) {
+	f, n, err := w.Blob.(fileSpanner).FileSpan(max)
+	return f, n, w.check(err)
+}
+
+// watch wraps b in watched, keeping its WriteTo and FileSpan if it has
+// them.
 func (s *Service) watch(ctx context.Context, b recvault.Blob, p *recvault.Principal, ev recvault.AuditEvent) recvault.Blob {
 	w := &watched{Blob: b, s: s, ctx: ctx, p: p, ev: ev}
 	if _, ok := b.(io.WriterTo); ok {
+		if _, ok := b.(fileSpanner); ok {
+			return watchedFile{watchedTo{w}}
+		}
 		return watchedTo{w}
 	}
 	return w

@@ -2,10 +2,14 @@ package httputil
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"sync"
+
+	"github.com/recvault/recvault/internal/sendfile"
+	"github.com/recvault/recvault/metrics"
 )
 
 // holdWriter passes a response through but holds its status line back
@@ -72,13 +76,12 @@ func (h *holdWriter) ReadFrom(src io.Reader) (int64, error) {
 		if wt, ok := lr.R.(io.WriterTo); ok {
 			// A verified blob writes its chunks itself: no copy buffer,
 			// and the status goes out with the first verified bytes.
-			cw := &capWriter{w: writerOnly{h}, n: lr.N}
-			n, err := wt.WriteTo(cw)
-			lr.N -= n
-			if errors.Is(err, errCapped) {
-				err = nil
+			// One that lies in a local file is sent from the file.
+			fs, ok := lr.R.(fileSpanner)
+			if rf, rok := h.ResponseWriter.(io.ReaderFrom); ok && rok && fs.SendsFile() {
+				return h.sendSpans(rf, fs, lr)
 			}
-			return n, err
+			return h.writeTo(wt, lr, lr.N)
 		}
 	}
 	var sent int64
@@ -112,6 +115,69 @@ func (h *holdWriter) ReadFrom(src io.Reader) (int64, error) {
 	}
 	n, err := io.Copy(writerOnly{h.ResponseWriter}, src)
 	return sent + n, err
+}
+
+// fileSpanner is a body whose bytes lie in a file, verified a span at a
+// time before they are sent from it (a sealed blob in mode 4 on a local
+// disk: blob/sealed's FileSpan).
+type fileSpanner interface {
+	SendsFile() bool
+	FileSpan(max int64) (*os.File, int64, error)
+}
+
+// maxSpan is the most a sendSpans asks for at once; the blob cuts a span
+// shorter (8 chunks, 128 KiB).
+const maxSpan = 1 << 20
+
+// writeTo writes up to limit bytes of lr (whose R is wt) through wt's
+// WriteTo, capped at the range's end: the copy path.
+func (h *holdWriter) writeTo(wt io.WriterTo, lr *io.LimitedReader, limit int64) (int64, error) {
+	cw := &capWriter{w: writerOnly{h}, n: min(limit, lr.N)}
+	n, err := wt.WriteTo(cw)
+	lr.N -= n
+	if errors.Is(err, errCapped) {
+		err = nil
+	}
+	return n, err
+}
+
+// sendSpans sends lr's range of fs span by span: each is verified, then
+// handed to rf as a sendfile.Span, which the connection (server's
+// sendConn) sends by sendfile. The status goes out with the first
+// verified span, as for any body. When the client's socket is full the
+// connection returns sendfile.ErrWouldBlock, which takes the span out of
+// net/http's ReadFrom (and gives back the 32 KiB buffer it lends every
+// call) to wait for room here, holding nothing: a download blocked on a
+// slow client costs no more than on the copy path.
+func (h *holdWriter) sendSpans(rf io.ReaderFrom, fs fileSpanner, lr *io.LimitedReader) (int64, error) {
+	var total int64
+	for lr.N > 0 {
+		f, n, err := fs.FileSpan(min(lr.N, maxSpan))
+		if errors.Is(err, io.EOF) {
+			return total, nil
+		} else if err != nil {
+			return total, err
+		}
+		h.release()
+		sp := &sendfile.Span{File: f, N: n}
+		for sp.N > 0 {
+			m, err := rf.ReadFrom(sp)
+			metrics.SentFromFile(m)
+			total += m
+			lr.N -= m
+			switch {
+			case errors.Is(err, sendfile.ErrWouldBlock):
+				if err := sp.Wait(); err != nil {
+					return total, err
+				}
+			case err != nil:
+				return total, err
+			case m == 0:
+				return total, fmt.Errorf("send recording: %w: the file ended %d bytes before its span", io.ErrUnexpectedEOF, sp.N)
+			}
+		}
+	}
+	return total, nil
 }
 
 // writerOnly hides a writer's ReadFrom from io.Copy.
@@ -164,8 +230,11 @@ func IsFile(src io.Reader) bool {
 	if lr, ok := src.(*io.LimitedReader); ok {
 		src = lr.R
 	}
-	_, ok := src.(*os.File)
-	return ok
+	switch src.(type) {
+	case *os.File, *sendfile.Span:
+		return true
+	}
+	return false
 }
 
 // readWatch remembers the first failure of a download body's reads (other
@@ -206,6 +275,24 @@ func (r readWatchTo) WriteTo(dst io.Writer) (int64, error) {
 		r.mu.Unlock()
 	}
 	return n, err
+}
+
+// readWatchFile is readWatchTo for a body that can also be sent from its
+// file (fileSpanner), kept reachable; it records FileSpan's failures.
+type readWatchFile struct{ readWatchTo }
+
+func (r readWatchFile) SendsFile() bool { return r.ReadSeeker.(fileSpanner).SendsFile() }
+
+func (r readWatchFile) FileSpan(max int64) (*os.File, int64, error) {
+	f, n, err := r.ReadSeeker.(fileSpanner).FileSpan(max)
+	if err != nil && !errors.Is(err, io.EOF) {
+		r.mu.Lock()
+		if r.err == nil {
+			r.err = err
+		}
+		r.mu.Unlock()
+	}
+	return f, n, err
 }
 
 // failure is the first read error, if any.

@@ -116,6 +116,9 @@ func serveDownload(w http.ResponseWriter, r *http.Request, d *vault.Download, ct
 			content = watch
 			if _, ok := watch.ReadSeeker.(io.WriterTo); ok {
 				content = readWatchTo{watch}
+				if _, ok := watch.ReadSeeker.(fileSpanner); ok {
+					content = readWatchFile{readWatchTo{watch}}
+				}
 			}
 		}
 		if rh := r.Header.Get("Range"); rh != "" {

@@ -108,14 +108,14 @@ func (s *Store) open(in recvault.Blob, key, recordingID string, wk WrappedKey, c
 	b := &blob{in: in, key: key, chunk: csize, adPrefix: check, recID: recordingID, local: local,
 		hdrLen: int64(fixedHeader + w + sumSize), inPos: int64(fixedHeader + w + sumSize)}
 	switch mode {
-	case modeVerified, modeSHA256:
+	case modeVerified, modeSHA256, modeAfter:
 		if wk != nil {
 			// The catalogue holds a data key, so the blob was sealed
 			// encrypted: a blob in mode verified here was replaced, and
 			// anyone can compute its unkeyed checks.
 			return nil, fmt.Errorf("open blob %s: %w: a data key was given but the blob is not encrypted", key, ErrIntegrity)
 		}
-		b.tag = tagSize
+		b.tag, b.after = tagSize, mode == modeAfter
 		if mode == modeSHA256 {
 			b.tag, b.sha = sumSize, sha256.New()
 		}
@@ -203,7 +203,20 @@ type blob struct {
 	readUsed bool      // Read, WriteTo or Seek has been called
 	sha      hash.Hash // mode 1 (SHA-256 checks): reused for every chunk
 	at       chunkBuf
+
+	// Mode 4: the checks lie after the plaintext, from tableOff; cks holds
+	// those of checkBlock chunks from chunk cksFirst (cksLen of them), so
+	// that reading chunk after chunk reads the checks once per block.
+	after    bool
+	tableOff int64
+	cks      []byte
+	cksFirst int64
+	cksLen   int64
 }
+
+// checkBlock is how many chunks' checks a mode-4 blob reads at once: 1 KiB
+// of checks for 16 MiB of plaintext, one read call per 16 chunks read.
+const checkBlock = 64
 
 type chunkBuf struct {
 	buf  []byte
@@ -215,6 +228,21 @@ type chunkBuf struct {
 // (see the package doc); a stored size no writer produces is ErrIntegrity.
 func (b *blob) geometry(stored int64) error {
 	body := stored - b.hdrLen
+	if b.after {
+		// body = size + tag*n with (n-1)*C < size <= n*C, or size 0 and n 1.
+		if body < int64(b.tag) {
+			return fmt.Errorf("open blob %s: %w: truncated (no check after the header)", b.key, ErrIntegrity)
+		}
+		b.nchunks = max(1, (body+b.chunk-1)/(b.chunk+int64(b.tag)))
+		b.size = body - b.nchunks*int64(b.tag)
+		b.lastLen = b.size - (b.nchunks-1)*b.chunk
+		b.tableOff = b.hdrLen + b.size
+		if b.lastLen > b.chunk || b.lastLen < 1 && b.size > 0 {
+			// Between the sizes of n and n+1 chunks: no writer makes it.
+			return fmt.Errorf("open blob %s: %w: stored size %d fits no number of chunks", b.key, ErrIntegrity, stored)
+		}
+		return nil
+	}
 	full := b.chunk + int64(b.tag)
 	if body < int64(b.tag) {
 		return fmt.Errorf("open blob %s: %w: truncated (no chunk after the header)", b.key, ErrIntegrity)
@@ -247,20 +275,29 @@ func (b *blob) load(c *chunkBuf, idx int64, at bool) error {
 	}
 	off := b.hdrLen + idx*(b.chunk+int64(b.tag))
 	raw := c.buf[:plen+int64(b.tag)]
+	read := raw // what is read from off: the chunk and, but in mode 4, its check
+	if b.after {
+		off, read = b.hdrLen+idx*b.chunk, raw[:plen]
+		ck, err := b.checkOf(idx)
+		if err != nil {
+			return err
+		}
+		copy(raw[plen:], ck)
+	}
 	var err error
 	if at {
 		var n int
-		n, err = b.in.ReadAt(raw, off)
-		if n == len(raw) {
+		n, err = b.in.ReadAt(read, off)
+		if n == len(read) {
 			err = nil
 		}
 	} else {
 		if err := b.seekIn(off); err != nil {
 			return err
 		}
-		_, err = io.ReadFull(b.in, raw)
+		_, err = io.ReadFull(b.in, read)
 		if err == nil {
-			b.inPos = off + int64(len(raw))
+			b.inPos = off + int64(len(read))
 		}
 	}
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
@@ -274,6 +311,33 @@ func (b *blob) load(c *chunkBuf, idx int64, at bool) error {
 	}
 	c.data, c.idx = data, idx
 	return nil
+}
+
+// checkOf returns the stored check of chunk idx of a mode-4 blob, reading
+// the block of checks it is in unless that block is the one held.
+func (b *blob) checkOf(idx int64) ([]byte, error) {
+	tag := int64(b.tag)
+	if idx < b.cksFirst || idx >= b.cksFirst+b.cksLen {
+		first := idx - idx%checkBlock
+		count := min(checkBlock, b.nchunks-first)
+		if b.cks == nil {
+			b.cks = make([]byte, min(checkBlock, b.nchunks)*tag)
+		}
+		b.cksLen = 0
+		p := b.cks[:count*tag]
+		n, err := b.in.ReadAt(p, b.tableOff+first*tag)
+		if n == len(p) {
+			err = nil
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return nil, fmt.Errorf("read blob %s: checks of chunk %d: %w: stored blob shorter than at open", b.key, idx, ErrIntegrity)
+		} else if err != nil {
+			return nil, fmt.Errorf("read blob %s: checks of chunk %d: %w", b.key, idx, err)
+		}
+		b.cksFirst, b.cksLen = first, count
+	}
+	at := (idx - b.cksFirst) * tag
+	return b.cks[at : at+tag], nil
 }
 
 // seekIn positions in's read at stored offset off, unless it is there
@@ -373,6 +437,73 @@ func (b *blob) WriteTo(w io.Writer) (int64, error) {
 	return total, nil
 }
 
+// SendsFile reports whether FileSpan can hand out this blob's bytes: it is
+// in mode 4 (the plaintext contiguous in the stored file) and a local file.
+func (b *blob) SendsFile() bool { return b.after && b.local }
+
+// FileSpan verifies the next bytes from the Read position, at most max and
+// at most spanChunks chunks, and returns the stored file positioned at the
+// first of them and how many there are; the Read position moves past
+// them. A server sends them from the file (sendfile), so that they pass
+// through no buffer of the process: they were read and checked just
+// before, and the kernel sends them from the same page cache. (A page of
+// the file evicted and read again from a failing disk in between would
+// escape the check; that window is one span's verification, microseconds,
+// against the whole download before.) At the end it returns io.EOF. The
+// file stays the blob's: the caller does not close it, and may not use it
+// once it calls the blob again. It holds no buffer of its own between
+// calls, so that a download blocked on a slow client costs only what the
+// kernel holds.
+func (b *blob) FileSpan(max int64) (*os.File, int64, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.readUsed = true
+	switch {
+	case b.closed:
+		return nil, 0, os.ErrClosed
+	case !b.SendsFile():
+		return nil, 0, fmt.Errorf("read blob %s: cannot be sent from its file", b.key)
+	case b.pos >= b.size:
+		return nil, 0, io.EOF
+	case max <= 0:
+		return nil, 0, fmt.Errorf("read blob %s: span of %d bytes", b.key, max)
+	}
+	first := b.pos / b.chunk
+	end := min(b.size, b.pos+max, (first+spanChunks)*b.chunk)
+	last := (end - 1) / b.chunk
+	// The chunk buffer Open verified chunk 0 into is not needed: give it
+	// back rather than hold it for the rest of a slow download.
+	putChunkBuf(b.rd.buf)
+	b.rd = chunkBuf{idx: -1}
+	f := b.in.(localFile).OSFile()
+	span := min(b.size, (last+1)*b.chunk) - first*b.chunk
+	// Read into a buffer to be checked. (Checking a memory map of the
+	// file instead, with no copy, measured slower on both download sizes:
+	// the page faults and unmapping cost more than the copy saves.)
+	bp := smallBufs.Get().(*[]byte)
+	defer smallBufs.Put(bp)
+	if int64(cap(*bp)) < span {
+		*bp = make([]byte, 0, span)
+	}
+	if err := b.readAfter((*bp)[:span], first); err != nil {
+		return nil, 0, err
+	}
+	b.inPos = -1 // the caller's sendfile moves the file's offset
+	if _, err := f.Seek(b.hdrLen+b.pos, io.SeekStart); err != nil {
+		return nil, 0, fmt.Errorf("read blob %s: %w", b.key, err)
+	}
+	n := end - b.pos
+	b.pos = end
+	return f, n, nil
+}
+
+// spanChunks is the most chunks one FileSpan verifies: 128 KiB less the
+// checks, the buffer it reads them into for the check (pooled, and not
+// held while the span is sent), and one sendfile call. Spans of 512 KiB
+// and 1 MiB measured within noise of it on a 9.6 MB download (1,413 and
+// 1,444 against 1,372 MB/s), for up to eight times the pooled buffers.
+const spanChunks = smallWhole / (ChunkSize + tagSize)
+
 // smallWhole is the largest blob that WriteTo sends whole in one write:
 // its stored chunks after the first are read with one read call, each is
 // verified in the buffer, the plaintexts are closed up over the check
@@ -402,7 +533,11 @@ func (b *blob) writeSmall(w io.Writer) (int64, error) {
 	}
 	buf := (*bp)[:stored]
 	first := copy(buf, b.rd.data)
-	if b.nchunks > 1 {
+	if b.after {
+		if err := b.readAfter(buf[first:b.size], 1); err != nil {
+			return 0, err
+		}
+	} else if b.nchunks > 1 {
 		// The rest as stored, right after chunk 0's plaintext (whose check
 		// bytes Open already verified and that are not kept).
 		off := b.hdrLen + b.chunk + int64(b.tag)
@@ -434,6 +569,42 @@ func (b *blob) writeSmall(w io.Writer) (int64, error) {
 	n, err := w.Write(buf[:b.size])
 	b.pos = int64(n)
 	return int64(n), err
+}
+
+// readAfter reads into p the plaintext of a mode-4 blob from the start
+// of chunk first (len(p) bytes: whole chunks, but for the blob's last)
+// with one read call, and verifies it chunk by chunk against the stored
+// checks.
+func (b *blob) readAfter(p []byte, first int64) error {
+	n, err := b.in.ReadAt(p, b.hdrLen+first*b.chunk)
+	if n == len(p) {
+		err = nil
+	}
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return fmt.Errorf("read blob %s: %w: stored blob shorter than at open", b.key, ErrIntegrity)
+	} else if err != nil {
+		return fmt.Errorf("read blob %s: %w", b.key, err)
+	}
+	return b.verifyAfter(p, first)
+}
+
+// verifyAfter checks p, the plaintext of a mode-4 blob from the start of
+// chunk first as readAfter reads it, against the stored checks.
+func (b *blob) verifyAfter(p []byte, first int64) error {
+	var sum [tagSize]byte
+	for idx := first; len(p) > 0; idx++ {
+		plain := p[:min(b.chunk, int64(len(p)))]
+		p = p[len(plain):]
+		ck, err := b.checkOf(idx)
+		if err != nil {
+			return err
+		}
+		ad := chunkAD(b.adPrefix, uint64(idx), idx == b.nchunks-1, b.recID)
+		if subtle.ConstantTimeCompare(appendXXH(sum[:0], ad, plain), ck) != 1 {
+			return fmt.Errorf("read blob %s: chunk %d: %w: check does not match", b.key, idx, ErrIntegrity)
+		}
+	}
+	return nil
 }
 
 func (b *blob) ReadAt(p []byte, off int64) (int, error) {
@@ -630,7 +801,7 @@ func (s *Store) Form(ctx context.Context, key string) (Form, error) {
 		return 0, fmt.Errorf("form of blob %s: %w: header truncated", key, ErrIntegrity)
 	}
 	switch hdr[9] {
-	case modeVerified, modeSHA256:
+	case modeVerified, modeSHA256, modeAfter:
 		return FormVerified, nil
 	case modeEncrypt:
 		return FormEncrypted, nil

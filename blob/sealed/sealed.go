@@ -17,7 +17,8 @@
 //	off  len  field
 //	0    8    magic "RVSEAL1\n"
 //	8    1    version, 1
-//	9    1    mode: 3 verified (XXH3-128 per chunk), 2 encrypted (AES-256-GCM),
+//	9    1    mode: 3 verified (XXH3-128 per chunk), 4 verified with the
+//	          checks after the data, 2 encrypted (AES-256-GCM),
 //	          1 verified with SHA-256 per chunk (read, no longer written)
 //	10   4    chunk size C (16368 as written now; 16352 and 65536 before)
 //	14   2    W, length of the wrapped data key in the header; 0 when the
@@ -37,6 +38,17 @@
 //	           nonce = 4 zero bytes || chunk index (8 bytes)
 //	AD = header check (32) || chunk index (8) || final flag (1: 1 for the
 //	     last chunk) || len(recording id) (2) || recording id
+//
+// Mode 4 (ChecksAfter) stores the same checks as mode 3, but apart: all
+// the plaintext, contiguous, then the n checks of 16 bytes in chunk
+// order. The plaintext size is what the stored size implies as before
+// (stored = header + size + 16n, n = max(1, ceil(size/C)), one size for
+// each stored size), and a cut or an extension moves the checks, so that
+// the chunks read their checks from the wrong bytes and fail. A verified
+// range is then a range of the stored file, which a server can hand to
+// sendfile (Blob.FileSpan) instead of copying it through user space twice.
+// The writer keeps the checks until the end: 16 bytes per chunk, 0.1 % of
+// the blob.
 //
 // The nonce needs no storage: the data key is random per blob, so a
 // counter never repeats under one key. The AD binds each chunk to its
@@ -140,6 +152,7 @@ const (
 	modeSHA256   = 1 // verified by SHA-256: read, no longer written
 	modeEncrypt  = 2
 	modeVerified = 3 // verified by XXH3-128
+	modeAfter    = 4 // verified by XXH3-128, the checks after the plaintext
 	fixedHeader  = 16
 	sumSize      = sha256.Size // the largest check, mode 1's
 	tagSize      = 16          // the AES-GCM tag, and the XXH3-128 check
@@ -154,6 +167,7 @@ type Store struct {
 	inner  recvault.BlobStore
 	ring   *Keyring
 	legacy bool
+	after  bool
 }
 
 var _ recvault.BlobStore = (*Store)(nil)
@@ -172,6 +186,15 @@ func WithKeyring(ring *Keyring) Option { return func(s *Store) { s.ring = ring }
 // with ErrIntegrity, so that a store meant to be sealed never silently
 // serves unchecked bytes.
 func AllowLegacy() Option { return func(s *Store) { s.legacy = true } }
+
+// ChecksAfter makes the store write mode verified with the plaintext
+// contiguous and every chunk's check after it (mode 4), so that a
+// verified range of the blob is a range of the stored file and can be
+// sent from it by sendfile (see Blob.FileSpan). It is for stores of local
+// files: on an object store each block of checks would cost one more
+// ranged request. It does not apply to encrypted blobs, whose stored
+// bytes are not the plaintext.
+func ChecksAfter() Option { return func(s *Store) { s.after = true } }
 
 // New returns a store sealing into inner.
 func New(inner recvault.BlobStore, opts ...Option) *Store {
@@ -225,7 +248,7 @@ func (s *Store) putWith(ctx context.Context, key string, sr *sealer) (recvault.B
 	if _, err := s.inner.Put(ctx, key, sr); err != nil {
 		return recvault.BlobInfo{}, err
 	}
-	if !sr.done || len(sr.out) > 0 {
+	if !sr.done || len(sr.out) > 0 || sr.after && !sr.tableOut {
 		// The inner store returned without reading to the end. No store
 		// should, but the short blob it kept would fail every open: remove
 		// it and say so now rather than at the first download.
@@ -253,6 +276,9 @@ type sealer struct {
 	recID     string
 	buf       []byte // C+1 plaintext bytes, then the sealed chunk
 	out       []byte // sealed bytes not yet read
+	after     bool   // mode 4: chunks go out as plaintext, checks into table
+	table     []byte // mode 4: the checks of the chunks sealed so far
+	tableOut  bool   // mode 4: table has been put in out
 	look      byte   // the look-ahead byte, when hasLook
 	hasLook   bool
 	idx       uint64
@@ -268,6 +294,9 @@ func (s *Store) newSealer(recordingID string, r io.Reader, keyInHeader bool) (*s
 	}
 	sr := &sealer{src: r, recID: recordingID, sum: sha256.New(), buf: make([]byte, ChunkSize+tagSize+1)}
 	mode := byte(modeVerified)
+	if s.after && s.ring == nil {
+		mode, sr.after = modeAfter, true
+	}
 	var hdrKey []byte
 	if s.ring != nil {
 		mode = modeEncrypt
@@ -310,6 +339,10 @@ func (sr *sealer) Read(p []byte) (int, error) {
 			return 0, sr.err
 		}
 		if sr.done {
+			if sr.after && !sr.tableOut {
+				sr.out, sr.tableOut = sr.table, true
+				continue
+			}
 			return 0, io.EOF
 		}
 		if err := sr.next(); err != nil {
@@ -351,9 +384,12 @@ func (sr *sealer) next() error {
 	sr.sum.Write(plain)
 	sr.size += int64(len(plain))
 	ad := chunkAD(sr.adPrefix, sr.idx, final, sr.recID)
-	if sr.aead != nil {
+	switch {
+	case sr.aead != nil:
 		sr.out = sr.aead.Seal(plain[:0], chunkNonce(sr.idx), plain, ad)
-	} else {
+	case sr.after:
+		sr.out, sr.table = plain, appendXXH(sr.table, ad, plain)
+	default:
 		sr.out = appendXXH(plain, ad, plain)
 	}
 	sr.idx++

@@ -87,12 +87,17 @@ func TestSuiteEncryptedS3(t *testing.T) {
 	})
 }
 
-// modes runs f over a store in mode verified and one in mode encrypted,
-// both on a fresh disk store in dir.
+// modes runs f over a store in mode verified, one in mode 4 (verified,
+// the checks after the data) and one in mode encrypted, each on a fresh
+// disk store in dir.
 func modes(t *testing.T, f func(t *testing.T, s *Store, dir string)) {
 	t.Run("verified", func(t *testing.T) {
 		d, dir := newDisk(t)
 		f(t, New(d), dir)
+	})
+	t.Run("checks after", func(t *testing.T) {
+		d, dir := newDisk(t)
+		f(t, New(d, ChecksAfter()), dir)
 	})
 	t.Run("encrypted", func(t *testing.T) {
 		d, dir := newDisk(t)
@@ -259,8 +264,19 @@ func TestCorruption(t *testing.T) {
 		}
 		sb := probe.(*blob)
 		hdr, full := sb.hdrLen, ChunkSize+int64(sb.tag)
+		after, tableOff := sb.after, sb.tableOff
 		if err := probe.Close(); err != nil {
 			t.Fatal(err)
+		}
+		// Where chunk i's bytes and its check lie as stored, and how many
+		// bytes a chunk takes there (in mode 4 the check is elsewhere).
+		dataAt := func(i int64) int64 { return hdr + i*full }
+		checkAt := func(i int64) int64 { return hdr + i*full + ChunkSize }
+		span := full
+		if after {
+			dataAt = func(i int64) int64 { return hdr + i*ChunkSize }
+			checkAt = func(i int64) int64 { return tableOff + i*tagSize }
+			span = ChunkSize
 		}
 		lastLo := 5 * int64(ChunkSize)
 		for _, tc := range []struct {
@@ -271,8 +287,8 @@ func TestCorruption(t *testing.T) {
 			{"magic", 3, 0, size},
 			{"mode", 9, 0, size},
 			{"header check", hdr - 1, 0, size},
-			{"middle chunk data", hdr + 2*full + 100, 2 * ChunkSize, 3 * ChunkSize},
-			{"middle chunk check", hdr + 3*full - 1, 2 * ChunkSize, 3 * ChunkSize},
+			{"middle chunk data", dataAt(2) + 100, 2 * ChunkSize, 3 * ChunkSize},
+			{"middle chunk check", checkAt(2) + tagSize - 1, 2 * ChunkSize, 3 * ChunkSize},
 			{"last chunk tag", int64(len(orig)) - 1, lastLo, size},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
@@ -284,15 +300,16 @@ func TestCorruption(t *testing.T) {
 		}
 		t.Run("swap chunks", func(t *testing.T) {
 			bad := bytes.Clone(orig)
-			c1, c2 := bad[hdr+full:hdr+2*full], bytes.Clone(bad[hdr+2*full:hdr+3*full])
-			copy(bad[hdr+2*full:], c1)
-			copy(bad[hdr+full:], c2)
+			c1, c2 := bad[dataAt(1):dataAt(1)+span], bytes.Clone(bad[dataAt(2):dataAt(2)+span])
+			copy(bad[dataAt(2):], c1)
+			copy(bad[dataAt(1):], c2)
 			writeFile(t, p, bad)
 			checkBad(t, s, "c/a", data, ChunkSize, 3*ChunkSize)
 		})
 		// A cut or an extension is found when the chunk that is now last
 		// (or no longer last) is read: the authentic chunks before it may
-		// be returned, nothing after.
+		// be returned, nothing after. (In mode 4 it moves every check, so
+		// the blob fails at Open.)
 		t.Run("truncated by one chunk", func(t *testing.T) {
 			writeFile(t, p, orig[:int64(len(orig))-(int64(len(orig))-hdr)%full])
 			checkBad(t, s, "c/a", data, 4*ChunkSize, 5*ChunkSize) // past the cut there is nothing to read
@@ -803,7 +820,11 @@ func TestWriteToSmallWhole(t *testing.T) {
 		putT(t, s, "small/bad", data)
 		p := storedPath(dir, "small/bad")
 		raw := readFile(t, p)
-		raw[len(raw)-40] ^= 1
+		if s.after {
+			raw[len(raw)-3*tagSize-10] ^= 1 // the last chunk's data, before the 3 checks
+		} else {
+			raw[len(raw)-40] ^= 1 // the last chunk's data, before its check
+		}
 		writeFile(t, p, raw)
 		b, err := s.Open(ctx, "small/bad")
 		if err != nil {
@@ -824,3 +845,163 @@ type countWrites struct {
 }
 
 func (c *countWrites) Write(p []byte) (int, error) { c.calls++; return c.buf.Write(p) }
+
+func TestSuiteChecksAfter(t *testing.T) {
+	blobtest.Run(t, func(t *testing.T) recvault.BlobStore {
+		d, _ := newDisk(t)
+		return New(d, ChecksAfter())
+	})
+}
+
+// TestSuiteChecksAfterS3: mode 4 is written for local files, but a blob
+// copied to an object store must still read there, by ranged requests.
+func TestSuiteChecksAfterS3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	blobtest.Run(t, func(t *testing.T) recvault.BlobStore {
+		s, err := s3.Open(context.Background(), s3test.URL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return New(s, ChecksAfter())
+	})
+}
+
+// spans reads b from the Read position to its end by FileSpan calls of at
+// most max bytes (max 0: random sizes from rng), reading each span from the
+// file it names. It returns what it read and the first error other than
+// io.EOF.
+func spans(t *testing.T, b *blob, max int64, rng *mrand.Rand) ([]byte, error) {
+	t.Helper()
+	var got []byte
+	for {
+		m := max
+		if m == 0 {
+			m = 1 + rng.Int64N(3*smallWhole)
+		}
+		f, n, err := b.FileSpan(m)
+		if errors.Is(err, io.EOF) {
+			return got, nil
+		} else if err != nil {
+			return got, err
+		}
+		if n <= 0 || n > m {
+			t.Fatalf("FileSpan(%d) = %d bytes", m, n)
+		}
+		p := make([]byte, n)
+		if _, err := io.ReadFull(f, p); err != nil {
+			t.Fatalf("reading a span from its file: %v", err)
+		}
+		got = append(got, p...)
+		if b.rd.buf != nil || b.at.buf != nil {
+			t.Fatal("the blob holds a chunk buffer between spans")
+		}
+	}
+}
+
+func TestFileSpan(t *testing.T) {
+	ctx := context.Background()
+	d, dir := newDisk(t)
+	s := New(d, ChecksAfter())
+	for _, n := range []int{1, ChunkSize - 1, ChunkSize, ChunkSize + 1, spanChunks * ChunkSize, spanChunks*ChunkSize + 1, 20*ChunkSize + 5} {
+		data := blobtest.Data(uint64(n), n)
+		key := fmt.Sprintf("span/%d", n)
+		putT(t, s, key, data)
+		rng := mrand.New(mrand.NewPCG(uint64(n), 3))
+		for _, start := range []int64{0, int64(n) / 2, int64(n) - 1, rng.Int64N(int64(n))} {
+			for _, max := range []int64{0, 1000, ChunkSize, smallWhole, 4 << 20} {
+				ob, err := s.Open(ctx, key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b := ob.(*blob)
+				if !b.SendsFile() {
+					t.Fatal("a mode-4 blob on disk cannot be sent from its file")
+				}
+				if _, err := b.Seek(start, io.SeekStart); err != nil {
+					t.Fatal(err)
+				}
+				got, err := spans(t, b, max, rng)
+				if err != nil || !bytes.Equal(got, data[start:]) {
+					t.Fatalf("%d bytes from %d, spans of %d: %d bytes, %v; equal %v", n, start, max, len(got), err, bytes.Equal(got, data[start:]))
+				}
+				if err := b.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+
+	// A damaged chunk: the spans before it are sent, the one holding it
+	// fails, and no byte handed out is wrong.
+	n := 20*ChunkSize + 5
+	data := blobtest.Data(7, n)
+	putT(t, s, "span/bad", data)
+	p := storedPath(dir, "span/bad")
+	raw := readFile(t, p)
+	ob, err := s.Open(ctx, "span/bad")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := ob.(*blob).hdrLen
+	if err := ob.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw[hdr+11*ChunkSize+7] ^= 4
+	writeFile(t, p, raw)
+	for _, max := range []int64{0, ChunkSize, smallWhole} {
+		ob, err := s.Open(ctx, "span/bad")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := ob.(*blob)
+		got, err := spans(t, b, max, mrand.New(mrand.NewPCG(1, 2)))
+		if !errors.Is(err, ErrIntegrity) || len(got) > 11*ChunkSize || !bytes.Equal(got, data[:len(got)]) {
+			t.Errorf("spans of %d over a damaged chunk 11: %d bytes, %v; want at most %d good bytes and ErrIntegrity", max, len(got), err, 11*ChunkSize)
+		}
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The file cut short after Open, its checks already read: the span
+	// past the cut is an integrity failure.
+	t.Run("cut after open", func(t *testing.T) {
+		putT(t, s, "span/cut", data)
+		ob, err := s.Open(ctx, "span/cut")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := ob.(*blob)
+		defer b.Close()
+		if _, _, err := b.FileSpan(ChunkSize); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(storedPath(dir, "span/cut"), b.hdrLen+ChunkSize+100); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := b.FileSpan(20 * ChunkSize); !errors.Is(err, ErrIntegrity) {
+			t.Fatalf("span past the cut: %v; want ErrIntegrity", err)
+		}
+	})
+
+	// Only mode 4 on a local file is sent from its file.
+	for name, st := range map[string]*Store{"verified": New(d), "encrypted": New(d, WithKeyring(newRing(t, "k1")))} {
+		putT(t, st, "span/"+name, data)
+		ob, err := st.Open(ctx, "span/"+name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := ob.(*blob)
+		if b.SendsFile() {
+			t.Errorf("%s: SendsFile", name)
+		}
+		if _, _, err := b.FileSpan(100); err == nil {
+			t.Errorf("%s: FileSpan gave a span", name)
+		}
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

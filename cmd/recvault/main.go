@@ -20,6 +20,7 @@ import (
 
 	"github.com/recvault/recvault"
 	"github.com/recvault/recvault/backend"
+	"github.com/recvault/recvault/blob/disk"
 	"github.com/recvault/recvault/blob/sealed"
 	"github.com/recvault/recvault/blob/sealed/keyfile"
 	"github.com/recvault/recvault/catalog/cached"
@@ -232,6 +233,11 @@ func openApp(ctx context.Context, loc locations, o appOptions) (*app, error) {
 			return nil, errors.Join(fmt.Errorf("encryption key file: %w", err), cat.Close())
 		}
 		sealOpts = append(sealOpts, sealed.WithKeyring(ring))
+	}
+	if _, ok := inner.(*disk.Store); ok {
+		// Local files: verified blobs keep their plaintext contiguous, so
+		// that downloads are sent from the file (see sealed.ChecksAfter).
+		sealOpts = append(sealOpts, sealed.ChecksAfter())
 	}
 	var blobs recvault.BlobStore = sealed.New(inner, sealOpts...)
 	if o.Logger == nil {

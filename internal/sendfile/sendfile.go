@@ -1,0 +1,52 @@
+// Package sendfile sends a range of a file to a TCP connection by the
+// sendfile system call without waiting inside the call for the client.
+//
+// Why: net/http hands its response's ReadFrom (the way to the connection's
+// sendfile) a 32 KiB copy buffer for as long as the call lasts, and the
+// standard library's sendfile waits inside it whenever the socket is full.
+// A download blocked on a client that stopped reading would then hold that
+// buffer. Send instead stops at a full socket with ErrWouldBlock; the
+// caller leaves net/http's ReadFrom (which gives the buffer back), waits
+// with Span.Wait holding nothing, and calls again.
+package sendfile
+
+import (
+	"errors"
+	"io"
+	"os"
+)
+
+// ErrWouldBlock ends a Send that stopped because the socket was full.
+var ErrWouldBlock = errors.New("sendfile: socket full")
+
+// Span is N bytes of File from its current offset, to be sent. As an
+// io.Reader it reads them, for connections that cannot sendfile (TLS).
+type Span struct {
+	File *os.File
+	N    int64
+	wait func() error // set by a Send that stopped with ErrWouldBlock
+}
+
+// Read reads from the span, advancing it.
+func (s *Span) Read(p []byte) (int, error) {
+	if s.N <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > s.N {
+		p = p[:s.N]
+	}
+	n, err := s.File.Read(p)
+	s.N -= int64(n)
+	return n, err
+}
+
+// Wait blocks until the connection that the last Send stopped at with
+// ErrWouldBlock can take more bytes, or its write deadline passes.
+func (s *Span) Wait() error {
+	if s.wait == nil {
+		return nil
+	}
+	w := s.wait
+	s.wait = nil
+	return w()
+}
