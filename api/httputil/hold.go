@@ -76,9 +76,10 @@ func (h *holdWriter) ReadFrom(src io.Reader) (int64, error) {
 		if wt, ok := lr.R.(io.WriterTo); ok {
 			// A verified blob writes its chunks itself: no copy buffer,
 			// and the status goes out with the first verified bytes.
-			// One that lies in a local file is sent from the file.
+			// One that lies in a local file is sent from the file, unless
+			// it is small (see minSpanBody).
 			fs, ok := lr.R.(fileSpanner)
-			if rf, rok := h.ResponseWriter.(io.ReaderFrom); ok && rok && fs.SendsFile() {
+			if rf, rok := h.ResponseWriter.(io.ReaderFrom); ok && rok && fs.SendsFile() && lr.N > minSpanBody {
 				return h.sendSpans(rf, fs, lr)
 			}
 			return h.writeTo(wt, lr, lr.N)
@@ -124,6 +125,15 @@ type fileSpanner interface {
 	SendsFile() bool
 	FileSpan(max int64) (*os.File, int64, error)
 }
+
+// minSpanBody is the largest body written from the checked bytes rather
+// than sent from the file: a small recording is read whole and checked in
+// one buffer anyway, and one write of it costs fewer system calls than
+// net/http's ReadFrom, which reads the first 512 bytes through its own
+// buffer and writes the header apart before the sendfile (a profile of
+// 100 KB downloads put 11 % of the server's CPU there). Measured, the two
+// are equal within noise (4,039 against 3,937 req/s, 100 KB, one run).
+const minSpanBody = 128 << 10
 
 // maxSpan is the most a sendSpans asks for at once; the blob cuts a span
 // shorter (8 chunks, 128 KiB).
