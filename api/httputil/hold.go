@@ -28,6 +28,12 @@ type holdWriter struct {
 	http.ResponseWriter
 	code int  // the status held back; 0 while none was set
 	sent bool // the status went to the underlying writer
+	// sendfile: the connection is plain TCP, so a body in a local file is
+	// sent from it. Over TLS every byte is encrypted in the process anyway,
+	// and net/http would copy a span through a 32 KiB buffer held for as
+	// long as a slow client takes, where the copy path holds one 16 KiB
+	// chunk buffer.
+	sendfile bool
 }
 
 // WriteHeader holds code until the body starts (or release).
@@ -79,7 +85,7 @@ func (h *holdWriter) ReadFrom(src io.Reader) (int64, error) {
 			// One that lies in a local file is sent from the file, unless
 			// it is small (see minSpanBody).
 			fs, ok := lr.R.(fileSpanner)
-			if rf, rok := h.ResponseWriter.(io.ReaderFrom); ok && rok && fs.SendsFile() && lr.N > minSpanBody {
+			if rf, rok := h.ResponseWriter.(io.ReaderFrom); ok && rok && h.sendfile && fs.SendsFile() && lr.N > minSpanBody {
 				return h.sendSpans(rf, fs, lr)
 			}
 			return h.writeTo(wt, lr, lr.N)

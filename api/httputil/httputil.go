@@ -69,7 +69,7 @@ func disposition(kind, name string) string {
 func ServeDownload(w http.ResponseWriter, r *http.Request, d *vault.Download, ctype string, log *slog.Logger) error {
 	defer metrics.DownloadStarted()()
 	before := w.Header().Clone()
-	hw := &holdWriter{ResponseWriter: w}
+	hw := &holdWriter{ResponseWriter: w, sendfile: r.TLS == nil}
 	err := serveDownload(hw, r, d, ctype)
 	if err == nil {
 		hw.release()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -10,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -70,9 +72,36 @@ func TestHTTPSWhenGivenACertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var login struct{ Token string }
+	err = json.NewDecoder(resp.Body).Decode(&login)
 	resp.Body.Close()
-	if resp.StatusCode != 201 || resp.TLS == nil {
-		t.Fatalf("HTTPS login: %d, TLS %v", resp.StatusCode, resp.TLS != nil)
+	if resp.StatusCode != 201 || resp.TLS == nil || err != nil {
+		t.Fatalf("HTTPS login: %d, TLS %v, %v", resp.StatusCode, resp.TLS != nil, err)
+	}
+	// A recording larger than one span downloads whole and by Range over
+	// HTTPS (where it is copied, not sent by sendfile), byte for byte.
+	src := wavPCM16(8000*40, 3)
+	rec, _, err := a.svc.Ingest(context.Background(), nil, ingestReqPath(110, "tls-a", "4977", "Y:/9/0/20260101/4977/7.V3"), bytes.NewReader(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rg := range []string{"", "bytes=200000-500000"} {
+		req, _ := http.NewRequest("GET", "https://"+ln.Addr().String()+"/api/v1/recordings/"+rec.ID+"/media", nil)
+		req.Header.Set("Authorization", "Bearer "+login.Token)
+		want := src
+		if rg != "" {
+			req.Header.Set("Range", rg)
+			want = src[200000:500001]
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode/100 != 2 || !bytes.Equal(body, want) {
+			t.Fatalf("HTTPS download %q: %d, %d bytes, %v", rg, resp.StatusCode, len(body), err)
+		}
 	}
 	// Plain HTTP on the TLS port is not served.
 	resp, err = http.Get("http://" + ln.Addr().String() + "/healthz")
