@@ -366,21 +366,30 @@ func (b *blob) check(raw []byte, idx int64) ([]byte, error) {
 		}
 		return p, nil
 	}
+	if err := b.verify(raw[:plen], raw[plen:], idx, ad); err != nil {
+		return nil, err
+	}
+	return raw[:plen], nil
+}
+
+// verify checks plain, the plaintext of chunk idx in a verified mode,
+// against want, its stored check; ad is the chunk's AD.
+func (b *blob) verify(plain, want []byte, idx int64, ad []byte) error {
 	var sum [sumSize]byte
 	var got []byte
 	if b.sha != nil {
 		h := b.sha
 		h.Reset()
 		h.Write(ad)
-		h.Write(raw[:plen])
+		h.Write(plain)
 		got = h.Sum(sum[:0])
 	} else {
-		got = appendXXH(sum[:0], ad, raw[:plen])
+		got = appendXXH(sum[:0], ad, plain)
 	}
-	if subtle.ConstantTimeCompare(got, raw[plen:]) != 1 {
-		return nil, fmt.Errorf("read blob %s: chunk %d: %w: check does not match", b.key, idx, ErrIntegrity)
+	if subtle.ConstantTimeCompare(got, want) != 1 {
+		return fmt.Errorf("read blob %s: chunk %d: %w: check does not match", b.key, idx, ErrIntegrity)
 	}
-	return raw[:plen], nil
+	return nil
 }
 
 func (b *blob) Read(p []byte) (int, error) {
@@ -591,7 +600,6 @@ func (b *blob) readAfter(p []byte, first int64) error {
 // verifyAfter checks p, the plaintext of a mode-4 blob from the start of
 // chunk first as readAfter reads it, against the stored checks.
 func (b *blob) verifyAfter(p []byte, first int64) error {
-	var sum [tagSize]byte
 	for idx := first; len(p) > 0; idx++ {
 		plain := p[:min(b.chunk, int64(len(p)))]
 		p = p[len(plain):]
@@ -599,9 +607,8 @@ func (b *blob) verifyAfter(p []byte, first int64) error {
 		if err != nil {
 			return err
 		}
-		ad := chunkAD(b.adPrefix, uint64(idx), idx == b.nchunks-1, b.recID)
-		if subtle.ConstantTimeCompare(appendXXH(sum[:0], ad, plain), ck) != 1 {
-			return fmt.Errorf("read blob %s: chunk %d: %w: check does not match", b.key, idx, ErrIntegrity)
+		if err := b.verify(plain, ck, idx, chunkAD(b.adPrefix, uint64(idx), idx == b.nchunks-1, b.recID)); err != nil {
+			return err
 		}
 	}
 	return nil
