@@ -64,7 +64,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		}
 		l.open[ip]++
 		l.mu.Unlock()
-		return &limitConn{Conn: c, l: l, ip: ip}, nil
+		return &limitConn{passConn: passConn{c}, l: l, ip: ip}, nil
 	}
 }
 
@@ -95,7 +95,7 @@ func peerIP(c net.Conn) (netip.Addr, bool) {
 // limitConn gives its slot back when closed (once, however often Close is
 // called).
 type limitConn struct {
-	net.Conn
+	passConn
 	l    *limitListener
 	ip   netip.Addr
 	once sync.Once
@@ -107,9 +107,13 @@ func (c *limitConn) Close() error {
 	return err
 }
 
-// ReadFrom passes io.Copy through to the TCP connection, which net/http
-// relies on for sendfile of downloads: the wrapper would otherwise hide it.
-func (c *limitConn) ReadFrom(r io.Reader) (int64, error) {
+// passConn wraps a connection and keeps the optional methods net/http
+// looks for on it, which embedding the net.Conn interface would hide.
+type passConn struct{ net.Conn }
+
+// ReadFrom passes io.Copy through to the wrapped connection, which net/http
+// relies on for sendfile of downloads.
+func (c passConn) ReadFrom(r io.Reader) (int64, error) {
 	if rf, ok := c.Conn.(io.ReaderFrom); ok {
 		return rf.ReadFrom(r)
 	}
@@ -119,7 +123,7 @@ func (c *limitConn) ReadFrom(r io.Reader) (int64, error) {
 // CloseWrite passes the half-close through: net/http half-closes before it
 // drops a connection with an unread request body, so that the client reads
 // the answer (an early 400 or 413) instead of a reset.
-func (c *limitConn) CloseWrite() error {
+func (c passConn) CloseWrite() error {
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
 	}

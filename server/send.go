@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"io"
 	"net"
 
@@ -18,29 +17,18 @@ func (l sendListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sendConn{Conn: c}, nil
+	return &sendConn{passConn{c}}, nil
 }
 
 // sendConn is an accepted connection whose ReadFrom sends a sendfile.Span
 // by sendfile without waiting for a slow client (sendfile.Send), and
 // passes anything else to the connection's own ReadFrom (the standard
 // library's sendfile of a plain file, for cached conversions).
-type sendConn struct{ net.Conn }
+type sendConn struct{ passConn }
 
 func (c *sendConn) ReadFrom(r io.Reader) (int64, error) {
 	if s, ok := r.(*sendfile.Span); ok {
 		return sendfile.Send(c.Conn, s)
 	}
-	if rf, ok := c.Conn.(io.ReaderFrom); ok {
-		return rf.ReadFrom(r)
-	}
-	return io.Copy(writerOnly{c.Conn}, r)
-}
-
-// CloseWrite passes the half-close through (see limitConn.CloseWrite).
-func (c *sendConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return errors.New("connection cannot half-close")
+	return c.passConn.ReadFrom(r)
 }
