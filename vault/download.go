@@ -270,22 +270,23 @@ func (w watchedTo) WriteTo(dst io.Writer) (int64, error) {
 	return n, w.check(err)
 }
 
-// fileSpanner is a blob whose verified bytes can be sent from its stored
-// file a span at a time (blob/sealed's mode 4 on a local disk; api/httputil
-// sends such a body by sendfile).
-type fileSpanner interface {
+// FileSpanner is a Download's Content whose verified bytes can be sent
+// from its stored file a span at a time (blob/sealed's mode 4 on a local
+// disk, which api/httputil sends by sendfile): FileSpan checks the next
+// bytes, at most max, and returns the file positioned at them and how many.
+type FileSpanner interface {
 	SendsFile() bool
 	FileSpan(max int64) (*os.File, int64, error)
 }
 
-// watchedFile is watchedTo for a blob that is also a fileSpanner, kept
+// watchedFile is watchedTo for a blob that is also a FileSpanner, kept
 // reachable, with FileSpan's integrity failures watched as well.
 type watchedFile struct{ watchedTo }
 
-func (w watchedFile) SendsFile() bool { return w.Blob.(fileSpanner).SendsFile() }
+func (w watchedFile) SendsFile() bool { return w.Blob.(FileSpanner).SendsFile() }
 
 func (w watchedFile) FileSpan(max int64) (*os.File, int64, error) {
-	f, n, err := w.Blob.(fileSpanner).FileSpan(max)
+	f, n, err := w.Blob.(FileSpanner).FileSpan(max)
 	return f, n, w.check(err)
 }
 
@@ -294,7 +295,7 @@ func (w watchedFile) FileSpan(max int64) (*os.File, int64, error) {
 func (s *Service) watch(ctx context.Context, b recvault.Blob, p *recvault.Principal, ev recvault.AuditEvent) recvault.Blob {
 	w := &watched{Blob: b, s: s, ctx: ctx, p: p, ev: ev}
 	if _, ok := b.(io.WriterTo); ok {
-		if _, ok := b.(fileSpanner); ok {
+		if _, ok := b.(FileSpanner); ok {
 			return watchedFile{watchedTo{w}}
 		}
 		return watchedTo{w}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/recvault/recvault/internal/sendfile"
 	"github.com/recvault/recvault/metrics"
+	"github.com/recvault/recvault/vault"
 )
 
 // holdWriter passes a response through but holds its status line back
@@ -84,7 +85,7 @@ func (h *holdWriter) ReadFrom(src io.Reader) (int64, error) {
 			// and the status goes out with the first verified bytes.
 			// One that lies in a local file is sent from the file, unless
 			// it is small (see minSpanBody).
-			fs, ok := lr.R.(fileSpanner)
+			fs, ok := lr.R.(vault.FileSpanner)
 			if rf, rok := h.ResponseWriter.(io.ReaderFrom); ok && rok && h.sendfile && fs.SendsFile() && lr.N > minSpanBody {
 				return h.sendSpans(rf, fs, lr)
 			}
@@ -124,14 +125,6 @@ func (h *holdWriter) ReadFrom(src io.Reader) (int64, error) {
 	return sent + n, err
 }
 
-// fileSpanner is a body whose bytes lie in a file, verified a span at a
-// time before they are sent from it (a sealed blob in mode 4 on a local
-// disk: blob/sealed's FileSpan).
-type fileSpanner interface {
-	SendsFile() bool
-	FileSpan(max int64) (*os.File, int64, error)
-}
-
 // minSpanBody is the largest body written from the checked bytes rather
 // than sent from the file: a small recording is read whole and checked in
 // one buffer anyway, and one write of it costs fewer system calls than
@@ -165,7 +158,7 @@ func (h *holdWriter) writeTo(wt io.WriterTo, lr *io.LimitedReader, limit int64) 
 // net/http's ReadFrom (and gives back the 32 KiB buffer it lends every
 // call) to wait for room here, holding nothing: a download blocked on a
 // slow client costs no more than on the copy path.
-func (h *holdWriter) sendSpans(rf io.ReaderFrom, fs fileSpanner, lr *io.LimitedReader) (int64, error) {
+func (h *holdWriter) sendSpans(rf io.ReaderFrom, fs vault.FileSpanner, lr *io.LimitedReader) (int64, error) {
 	var total int64
 	for lr.N > 0 {
 		f, n, err := fs.FileSpan(min(lr.N, maxSpan))
@@ -294,13 +287,13 @@ func (r readWatchTo) WriteTo(dst io.Writer) (int64, error) {
 }
 
 // readWatchFile is readWatchTo for a body that can also be sent from its
-// file (fileSpanner), kept reachable; it records FileSpan's failures.
+// file (vault.FileSpanner), kept reachable; it records FileSpan's failures.
 type readWatchFile struct{ readWatchTo }
 
-func (r readWatchFile) SendsFile() bool { return r.ReadSeeker.(fileSpanner).SendsFile() }
+func (r readWatchFile) SendsFile() bool { return r.ReadSeeker.(vault.FileSpanner).SendsFile() }
 
 func (r readWatchFile) FileSpan(max int64) (*os.File, int64, error) {
-	f, n, err := r.ReadSeeker.(fileSpanner).FileSpan(max)
+	f, n, err := r.ReadSeeker.(vault.FileSpanner).FileSpan(max)
 	if err != nil && !errors.Is(err, io.EOF) {
 		r.mu.Lock()
 		if r.err == nil {

@@ -116,7 +116,7 @@ func serveDownload(w http.ResponseWriter, r *http.Request, d *vault.Download, ct
 			content = watch
 			if _, ok := watch.ReadSeeker.(io.WriterTo); ok {
 				content = readWatchTo{watch}
-				if _, ok := watch.ReadSeeker.(fileSpanner); ok {
+				if _, ok := watch.ReadSeeker.(vault.FileSpanner); ok {
 					content = readWatchFile{readWatchTo{watch}}
 				}
 			}
