@@ -22,40 +22,18 @@ git worktree add -q --detach "$WORK/src-before" "$REV"
 (cd "$WORK/src-before" && go build -o "$WORK/rv-before" ./cmd/recvault)
 git worktree remove --force "$WORK/src-before"
 go build -o "$WORK/rv-now" ./cmd/recvault
-python3 - "$WORK" <<'PY'
-import math, struct, sys
-for name, n in (("small", 50000), ("large", 4800000)):
-    data = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / 8000))) for i in range(n))
-    hdr = b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16) \
-        + b"data" + struct.pack("<I", len(data))
-    open(sys.argv[1] + "/" + name + ".wav", "wb").write(hdr + data)
-PY
-export RECVAULT_PASSWORD=bench-password
-declare -A URL TOKEN ID RPS MBS
+tone_wav "$WORK/small.wav" 50000
+tone_wav "$WORK/large.wav" 4800000
+declare -A URL TOKEN SMALL LARGE RPS MBS
 for v in before now; do
-	RV="$WORK/rv-$v"
-	STORE=(--data "$WORK/data-$v")
-	"$RV" init "${STORE[@]}" >/dev/null
-	"$RV" user add "${STORE[@]}" --login bench --role admin >/dev/null
-	for s in small large; do
-		ID[$v.$s]=$("$RV" ingest "${STORE[@]}" --campaign 1 --crt-object-id $s --call-id $s --agent 1 "$WORK/$s.wav" | cut -d' ' -f1)
-	done
-	p=$(port)
-	"$RV" serve "${STORE[@]}" --addr "127.0.0.1:$p" --log-level error >/dev/null 2>"$WORK/$v.err" &
-	PIDS+=($!)
-	URL[$v]="http://127.0.0.1:$p"
-	waitfor "${URL[$v]}/readyz"
-	TOKEN[$v]=$(curl -fsS -X POST "${URL[$v]}/api/v1/sessions" -d '{"login":"bench","password":"bench-password"}' |
-		sed 's/.*"token":"\([^"]*\)".*/\1/')
-	for s in small large; do
-		curl -fsS -H "Authorization: Bearer ${TOKEN[$v]}" -o "$WORK/got.wav" "${URL[$v]}/api/v1/recordings/${ID[$v.$s]}/media"
-		cmp -s "$WORK/got.wav" "$WORK/$s.wav" || { echo "$v served other bytes for $s" >&2; exit 1; }
-	done
+	serve_store $v "$WORK/rv-$v" --data "$WORK/data-$v"
 done
 for r in $(seq "$ROUNDS"); do
 	for s in small large; do
 		for v in before now; do
-			read -r rps mbs < <(wrkrate "${URL[$v]}/api/v1/recordings/${ID[$v.$s]}/media" "${TOKEN[$v]}")
+			id=${SMALL[$v]}
+			[ $s = large ] && id=${LARGE[$v]}
+			read -r rps mbs < <(wrkrate "${URL[$v]}/api/v1/recordings/$id/media" "${TOKEN[$v]}")
 			RPS[$v.$s]+="$rps "
 			MBS[$v.$s]+="$mbs "
 			echo "round $r $s $v: $rps req/s, $mbs MB/s" >&2

@@ -17,39 +17,16 @@ export PATH="$PATH:/usr/sbin"
 need go wrk curl python3 nginx
 go build -o "$WORK/recvault" ./cmd/recvault
 RV="$WORK/recvault"
-python3 - "$WORK" <<'EOF'
-import math, struct, sys
-for name, n in (("small", 50000), ("large", 4800000)):
-    data = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / 8000))) for i in range(n))
-    hdr = b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16) \
-        + b"data" + struct.pack("<I", len(data))
-    open(sys.argv[1] + "/" + name + ".wav", "wb").write(hdr + data)
-EOF
+tone_wav "$WORK/small.wav" 50000
+tone_wav "$WORK/large.wav" 4800000
 mkdir -p "$WORK/www"
 cp "$WORK/small.wav" "$WORK/large.wav" "$WORK/www/"
 "$RV" keys generate "$WORK/master.key" >/dev/null
-export RECVAULT_PASSWORD=bench-password
 declare -A URL TOKEN SMALL LARGE
 for mode in verified encrypted; do
 	STORE=(--data "$WORK/$mode")
 	[ $mode = encrypted ] && STORE+=(--encryption-key-file "$WORK/master.key")
-	"$RV" init "${STORE[@]}" >/dev/null
-	"$RV" user add "${STORE[@]}" --login bench --role admin >/dev/null
-	SMALL[$mode]=$("$RV" ingest "${STORE[@]}" --campaign 1 --crt-object-id small --call-id s --agent 1 "$WORK/small.wav" | cut -d' ' -f1)
-	LARGE[$mode]=$("$RV" ingest "${STORE[@]}" --campaign 1 --crt-object-id large --call-id l --agent 1 "$WORK/large.wav" | cut -d' ' -f1)
-	p=$(port)
-	"$RV" serve "${STORE[@]}" --addr "127.0.0.1:$p" --log-level error >"$WORK/$mode.out" 2>"$WORK/$mode.err" &
-	PIDS+=($!)
-	URL[$mode]="http://127.0.0.1:$p"
-	waitfor "${URL[$mode]}/readyz"
-	TOKEN[$mode]=$(curl -fsS -X POST "${URL[$mode]}/api/v1/sessions" -d '{"login":"bench","password":"bench-password"}' |
-		sed 's/.*"token":"\([^"]*\)".*/\1/')
-	for s in small large; do
-		id=${SMALL[$mode]}
-		[ $s = large ] && id=${LARGE[$mode]}
-		curl -fsS -H "Authorization: Bearer ${TOKEN[$mode]}" -o "$WORK/got.wav" "${URL[$mode]}/api/v1/recordings/$id/media"
-		cmp -s "$WORK/got.wav" "$WORK/$s.wav" || { echo "$mode served other bytes for $s" >&2; exit 1; }
-	done
+	serve_store $mode "$RV" "${STORE[@]}"
 done
 start_nginx
 waitfor "http://127.0.0.1:$NGPORT/media/small.wav" -H "Authorization: Bearer x"

@@ -31,14 +31,7 @@ DATA="$WORK/data"
 
 # A 100 KB recording: 6.25 s of 8 kHz 16-bit mono PCM (100,000 bytes of
 # samples and a 44-byte header).
-python3 - "$WORK/small.wav" <<'EOF'
-import math, struct, sys
-n = 50000
-data = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / 8000))) for i in range(n))
-hdr = b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16) \
-    + b"data" + struct.pack("<I", len(data))
-open(sys.argv[1], "wb").write(hdr + data)
-EOF
+tone_wav "$WORK/small.wav" 50000
 
 export RECVAULT_PASSWORD=bench-password
 "$RV" init --data "$DATA" >/dev/null

@@ -97,3 +97,46 @@ NGINX
 	nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
 	PIDS+=($!)
 }
+
+# tone_wav FILE SAMPLES writes FILE: a 440 Hz tone as 8 kHz 16-bit mono PCM
+# WAV, SAMPLES samples (2 bytes each) after a 44-byte header. 50000 make
+# the 100 KB recording of the serve benches, 4800000 the 9.6 MB one.
+tone_wav() {
+	python3 - "$1" "$2" <<'PY'
+import math, struct, sys
+n = int(sys.argv[2])
+data = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / 8000))) for i in range(n))
+hdr = b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16) \
+    + b"data" + struct.pack("<I", len(data))
+open(sys.argv[1], "wb").write(hdr + data)
+PY
+}
+
+# serve_store NAME RV STORE_ARGS... makes a store with recvault binary RV
+# (init, an admin "bench", $WORK/small.wav and $WORK/large.wav ingested),
+# serves it on a free loopback port (output in $WORK/NAME.out and .err)
+# and checks that both recordings come back byte for byte. It sets
+# URL[NAME], TOKEN[NAME], SMALL[NAME] and LARGE[NAME] (the recording ids):
+# associative arrays the caller declares.
+serve_store() {
+	local name=$1 rv=$2 p s id
+	shift 2
+	export RECVAULT_PASSWORD=bench-password
+	"$rv" init "$@" >/dev/null
+	"$rv" user add "$@" --login bench --role admin >/dev/null
+	SMALL[$name]=$("$rv" ingest "$@" --campaign 1 --crt-object-id small --call-id s --agent 1 "$WORK/small.wav" | cut -d' ' -f1)
+	LARGE[$name]=$("$rv" ingest "$@" --campaign 1 --crt-object-id large --call-id l --agent 1 "$WORK/large.wav" | cut -d' ' -f1)
+	p=$(port)
+	"$rv" serve "$@" --addr "127.0.0.1:$p" --log-level error >"$WORK/$name.out" 2>"$WORK/$name.err" &
+	PIDS+=($!)
+	URL[$name]="http://127.0.0.1:$p"
+	waitfor "${URL[$name]}/readyz"
+	TOKEN[$name]=$(curl -fsS -X POST "${URL[$name]}/api/v1/sessions" -d '{"login":"bench","password":"bench-password"}' |
+		sed 's/.*"token":"\([^"]*\)".*/\1/')
+	for s in small large; do
+		id=${SMALL[$name]}
+		[ $s = large ] && id=${LARGE[$name]}
+		curl -fsS -H "Authorization: Bearer ${TOKEN[$name]}" -o "$WORK/got.wav" "${URL[$name]}/api/v1/recordings/$id/media"
+		cmp -s "$WORK/got.wav" "$WORK/$s.wav" || { echo "$name served other bytes for $s" >&2; exit 1; }
+	done
+}

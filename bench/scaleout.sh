@@ -63,8 +63,6 @@ CATALOG="postgres://postgres@127.0.0.1:$PGPORT/recvault?sslmode=disable"
 BLOBS="s3://recvault?endpoint=http://127.0.0.1:$S3PORT&region=us-east-1"
 sox -n -r 8000 -c 1 -b 16 "$WORK/small.wav" synth 6.25 sine 440 vol 0.3
 sox -n -r 8000 -c 1 -b 16 "$WORK/large.wav" synth 600 sine 440 vol 0.3
-export RECVAULT_PASSWORD=bench-password
-
 declare -A URL TOKEN SMALL LARGE
 for mode in embedded remote; do
 	if [ $mode = embedded ]; then
@@ -72,18 +70,7 @@ for mode in embedded remote; do
 	else
 		STORE=(--catalog "$CATALOG" --blobs "$BLOBS")
 	fi
-	"$RV" init "${STORE[@]}" >/dev/null
-	"$RV" user add "${STORE[@]}" --login bench --role admin >/dev/null
-	SMALL[$mode]=$("$RV" ingest "${STORE[@]}" --campaign 1 --crt-object-id small --call-id s --agent 1 "$WORK/small.wav" | cut -d' ' -f1)
-	LARGE[$mode]=$("$RV" ingest "${STORE[@]}" --campaign 1 --crt-object-id large --call-id l --agent 1 "$WORK/large.wav" | cut -d' ' -f1)
-	p=$(port)
-	"$RV" serve "${STORE[@]}" --addr "127.0.0.1:$p" --log-level error >"$WORK/$mode.out" 2>"$WORK/$mode.err" &
-	PIDS+=($!)
-	URL[$mode]="http://127.0.0.1:$p"
-	waitfor "${URL[$mode]}/readyz"
-	TOKEN[$mode]=$(curl -fsS -X POST "${URL[$mode]}/api/v1/sessions" -d '{"login":"bench","password":"bench-password"}' |
-		sed 's/.*"token":"\([^"]*\)".*/\1/')
-	curl -fsS -o /dev/null -H "Authorization: Bearer ${TOKEN[$mode]}" "${URL[$mode]}/api/v1/recordings/${SMALL[$mode]}/media"
+	serve_store $mode "$RV" "${STORE[@]}"
 done
 
 # run MODE SIZE → prints "req/s MB/s"
