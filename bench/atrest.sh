@@ -5,6 +5,13 @@
 # same files with sendfile, in one run. wrk -t2 -c$CONNS -d${SECS}s with a
 # bearer token, $ROUNDS interleaved rounds, medians printed.
 #
+# Beside them, the floor: Go's net/http serving the same files with
+# nothing else (bench/gofloor: no authentication, catalogue, audit or
+# verification), once through http.ServeContent on the open file
+# (sendfile) and once from memory in one Write. What separates recvault
+# from that floor is recvault's work; what separates the floor from nginx
+# is Go's HTTP server.
+#
 # Needs: go, wrk, curl, python3, nginx (Debian: /usr/sbin/nginx).
 # Usage: bench/atrest.sh   (ROUNDS=N, SECS=N, CONNS=N)
 set -euo pipefail
@@ -16,6 +23,7 @@ export PATH="$PATH:/usr/sbin"
 . bench/lib.sh
 need go wrk curl python3 nginx
 go build -o "$WORK/recvault" ./cmd/recvault
+go build -o "$WORK/gofloor" ./bench/gofloor
 RV="$WORK/recvault"
 tone_wav "$WORK/small.wav" 50000
 tone_wav "$WORK/large.wav" 4800000
@@ -30,13 +38,25 @@ for mode in verified encrypted; do
 done
 start_nginx
 waitfor "http://127.0.0.1:$NGPORT/media/small.wav" -H "Authorization: Bearer x"
+GOPORT=$(port)
+"$WORK/gofloor" -dir "$WORK/www" -addr "127.0.0.1:$GOPORT" &
+PIDS+=($!)
+waitfor "http://127.0.0.1:$GOPORT/file/small.wav" -H "Authorization: Bearer x"
+for s in small large; do
+	for how in file mem; do
+		curl -fsS -H "Authorization: Bearer x" -o "$WORK/got.wav" "http://127.0.0.1:$GOPORT/$how/$s.wav"
+		cmp -s "$WORK/got.wav" "$WORK/$s.wav" || { echo "gofloor served other bytes for $how/$s" >&2; exit 1; }
+	done
+done
 
 declare -A RPS MBS
 for r in $(seq "$ROUNDS"); do
 	for s in small large; do
-		for mode in verified encrypted nginx; do
+		for mode in verified encrypted gofile gomem nginx; do
 			if [ $mode = nginx ]; then
 				u="http://127.0.0.1:$NGPORT/media/$s.wav"; tk=x
+			elif [ $mode = gofile ] || [ $mode = gomem ]; then
+				u="http://127.0.0.1:$GOPORT/${mode#go}/$s.wav"; tk=x
 			else
 				id=${SMALL[$mode]}
 				[ $s = large ] && id=${LARGE[$mode]}
@@ -49,9 +69,22 @@ for r in $(seq "$ROUNDS"); do
 		done
 	done
 done
-echo "median of $ROUNDS rounds, wrk -t2 -c$CONNS -d${SECS}s, bearer token, audit on"
-printf '%-20s %16s %16s %16s\n' "" "verified" "encrypted" "nginx"
-printf '%-20s %10s req/s %10s req/s %10s req/s\n' "100 KB recording" "$(echo ${RPS[verified.small]} | median)" \
-	"$(echo ${RPS[encrypted.small]} | median)" "$(echo ${RPS[nginx.small]} | median)"
-printf '%-20s %11s MB/s %11s MB/s %11s MB/s\n' "9.6 MB recording" "$(echo ${MBS[verified.large]} | median)" \
-	"$(echo ${MBS[encrypted.large]} | median)" "$(echo ${MBS[nginx.large]} | median)"
+MODES=(verified encrypted gofile gomem nginx)
+declare -A MED
+for mode in "${MODES[@]}"; do
+	MED[$mode.small]=$(echo ${RPS[$mode.small]} | median)
+	MED[$mode.large]=$(echo ${MBS[$mode.large]} | median)
+done
+# ratio A B prints A/B to two places.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2fx", a / b; else print "-"}'; }
+echo "median of $ROUNDS rounds, wrk -t2 -c$CONNS -d${SECS}s, bearer token; recvault with audit on"
+printf '%-22s %12s %12s %12s %12s %12s\n' "" "verified" "encrypted" "Go, file" "Go, memory" "nginx"
+printf '%-22s' "100 KB recording, req/s"
+for mode in "${MODES[@]}"; do printf ' %12s' "${MED[$mode.small]}"; done
+printf '\n%-22s' "  against nginx"
+for mode in "${MODES[@]}"; do printf ' %12s' "$(ratio "${MED[$mode.small]}" "${MED[nginx.small]}")"; done
+printf '\n%-22s' "9.6 MB recording, MB/s"
+for mode in "${MODES[@]}"; do printf ' %12s' "${MED[$mode.large]}"; done
+printf '\n%-22s' "  against nginx"
+for mode in "${MODES[@]}"; do printf ' %12s' "$(ratio "${MED[$mode.large]}" "${MED[nginx.large]}")"; done
+printf '\n'
