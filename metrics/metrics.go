@@ -148,8 +148,29 @@ func readCache() (int64, int) {
 	return 0, 0
 }
 
+// mapStats reads the blob store's memory maps (SetMapStats).
+var mapStats atomic.Pointer[func() (maps int, bytes int64)]
+
+// SetMapStats names the blob store whose memory maps of recordings (kept
+// across downloads, see blob/sealed) the metrics report. Their pages are
+// the page cache's, but they count in the process's resident memory.
+func SetMapStats(f func() (maps int, bytes int64)) { mapStats.Store(&f) }
+
+func readMaps() (int, int64) {
+	if f := mapStats.Load(); f != nil {
+		return (*f)()
+	}
+	return 0, 0
+}
+
 func init() {
 	registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "recvault_blob_maps",
+			Help: "Recording files the blob store holds memory-mapped (kept across downloads for the check)."},
+			func() float64 { n, _ := readMaps(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "recvault_blob_mapped_bytes",
+			Help: "Bytes of those mappings (page cache pages, counted in resident memory once read)."},
+			func() float64 { _, b := readMaps(); return float64(b) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "recvault_transcode_cache_bytes",
 			Help: "Bytes of converted outputs the transcode cache holds."},
 			func() float64 { b, _ := readCache(); return float64(b) }),

@@ -122,6 +122,7 @@ import (
 	"github.com/zeebo/xxh3"
 
 	"github.com/recvault/recvault"
+	"github.com/recvault/recvault/internal/filemap"
 )
 
 // ErrIntegrity is wrapped by every error that reports stored bytes failing
@@ -168,6 +169,9 @@ type Store struct {
 	ring   *Keyring
 	legacy bool
 	after  bool
+	// maps holds memory maps of the mode-4 files FileSpan checks, kept
+	// across opens (see FileSpan).
+	maps *filemap.Cache
 }
 
 var _ recvault.BlobStore = (*Store)(nil)
@@ -198,7 +202,7 @@ func ChecksAfter() Option { return func(s *Store) { s.after = true } }
 
 // New returns a store sealing into inner.
 func New(inner recvault.BlobStore, opts ...Option) *Store {
-	s := &Store{inner: inner}
+	s := &Store{inner: inner, maps: filemap.New(0, 0)}
 	for _, o := range opts {
 		o(s)
 	}

@@ -239,7 +239,9 @@ func openApp(ctx context.Context, loc locations, o appOptions) (*app, error) {
 		// that downloads are sent from the file (see sealed.ChecksAfter).
 		sealOpts = append(sealOpts, sealed.ChecksAfter())
 	}
-	var blobs recvault.BlobStore = sealed.New(inner, sealOpts...)
+	sealedStore := sealed.New(inner, sealOpts...)
+	metrics.SetMapStats(sealedStore.MapStats)
+	var blobs recvault.BlobStore = sealedStore
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
