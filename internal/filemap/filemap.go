@@ -14,9 +14,9 @@
 //   - While it is in use (between Acquire and Release) it is never
 //     unmapped.
 //   - Once unused it stays for Idle, to serve the next reader, and then
-//     goes; it goes at once when the Cache holds more than Limit bytes of
-//     unused mappings (least recently used first), or when Forget names
-//     it.
+//     goes; it goes at once when the Cache holds more than Limit bytes or
+//     MaxUnused mappings unused (least recently used first), or when
+//     Forget names it.
 //   - A mapping holds its file's inode: a file deleted while mapped keeps
 //     its disk space, and its bytes, until the mapping goes. Forget (on
 //     deletion by this process) and the idle bound (on deletion by any
@@ -47,6 +47,10 @@ const (
 	// the next download of a recording in demand, short enough that a
 	// blob deleted by another process frees its space soon.
 	DefaultIdle = 10 * time.Second
+	// MaxUnused bounds the unused mappings kept, in number: each is one
+	// of the process's memory areas, of which Linux allows 65,530 by
+	// default (vm.max_map_count), and the Go runtime needs its own.
+	MaxUnused = 4096
 )
 
 // ErrFault is the error Guard returns for a fault reading a mapping.
@@ -59,8 +63,9 @@ const Supported = supported
 // Cache holds the mappings. Its methods are safe for concurrent use. A
 // nil *Cache maps nothing: Acquire returns nil.
 type Cache struct {
-	limit int64
-	idle  time.Duration
+	limit     int64
+	idle      time.Duration
+	maxUnused int
 
 	mu     sync.Mutex
 	byID   map[fileID]*Map
@@ -102,7 +107,7 @@ func New(limit int64, idle time.Duration) *Cache {
 	if idle <= 0 {
 		idle = DefaultIdle
 	}
-	return &Cache{limit: limit, idle: idle, byID: map[fileID]*Map{}}
+	return &Cache{limit: limit, idle: idle, maxUnused: MaxUnused, byID: map[fileID]*Map{}}
 }
 
 // Acquire returns a mapping of the first size bytes of f, shared with
@@ -243,10 +248,11 @@ func (c *Cache) expire() {
 	}
 }
 
-// trimLocked unmaps unused mappings, oldest first, until they fit limit.
+// trimLocked unmaps unused mappings, oldest first, until they fit limit
+// and maxUnused.
 func (c *Cache) trimLocked() error {
 	var errs []error
-	for c.idleB > c.limit && c.unused.Len() > 0 {
+	for (c.idleB > c.limit || c.unused.Len() > c.maxUnused) && c.unused.Len() > 0 {
 		errs = append(errs, c.unmapLocked(c.unused.Front().Value.(*Map)))
 	}
 	return errors.Join(errs...)

@@ -3,6 +3,7 @@ package filemap
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -170,6 +171,14 @@ func TestLimitKeepsTheRecent(t *testing.T) {
 		t.Fatal("the more recently used mapping was the one dropped")
 	}
 	release(t, c, m)
+
+	// The bound in number: small files, far under the bytes.
+	c.limit, c.maxUnused = 1<<30, 2
+	for i := range 4 {
+		m := acquire(t, c, file(t, dir, fmt.Sprint("s", i), pattern(100, byte(i))), 100, "s")
+		release(t, c, m)
+	}
+	wantStats(t, c, 2, 200)
 }
 
 func TestForget(t *testing.T) {
