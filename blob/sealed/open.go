@@ -220,6 +220,9 @@ type blob struct {
 	maps   *filemap.Cache
 	mapped *filemap.Map
 	noMap  bool
+
+	ad    []byte   // chunkAD's buffer
+	nonce [12]byte // check's AES-GCM nonce
 }
 
 // checkBlock is how many chunks' checks a mode-4 blob reads at once: 1 KiB
@@ -366,9 +369,10 @@ func (b *blob) seekIn(off int64) error {
 // plaintext, which lies at the start of raw.
 func (b *blob) check(raw []byte, idx int64) ([]byte, error) {
 	plen := len(raw) - b.tag
-	ad := chunkAD(b.adPrefix, uint64(idx), idx == b.nchunks-1, b.recID)
+	ad := b.chunkAD(idx)
 	if b.aead != nil {
-		p, err := b.aead.Open(raw[:0], chunkNonce(uint64(idx)), raw, ad)
+		binary.BigEndian.PutUint64(b.nonce[4:], uint64(idx)) // chunkNonce, in b: that one escapes
+		p, err := b.aead.Open(raw[:0], b.nonce[:], raw, ad)
 		if err != nil {
 			return nil, fmt.Errorf("read blob %s: chunk %d: %w: does not authenticate", b.key, idx, ErrIntegrity)
 		}
@@ -380,18 +384,25 @@ func (b *blob) check(raw []byte, idx int64) ([]byte, error) {
 	return raw[:plen], nil
 }
 
+// chunkAD returns chunk idx's AD in b's buffer for it, valid until the
+// next call (b.mu is held).
+func (b *blob) chunkAD(idx int64) []byte {
+	b.ad = appendChunkAD(b.ad[:0], b.adPrefix, uint64(idx), idx == b.nchunks-1, b.recID)
+	return b.ad
+}
+
 // verify checks plain, the plaintext of chunk idx in a verified mode,
 // against want, its stored check; ad is the chunk's AD.
 func (b *blob) verify(plain, want []byte, idx int64, ad []byte) error {
-	var sum [sumSize]byte
 	var got []byte
 	if b.sha != nil {
 		h := b.sha
 		h.Reset()
 		h.Write(ad)
 		h.Write(plain)
-		got = h.Sum(sum[:0])
+		got = h.Sum(nil) // through the interface: a buffer here would escape
 	} else {
+		var sum [tagSize]byte // stays on the stack
 		got = appendXXH(sum[:0], ad, plain)
 	}
 	if subtle.ConstantTimeCompare(got, want) != 1 {
@@ -644,7 +655,7 @@ func (b *blob) verifyAfter(p []byte, first int64) error {
 		if err != nil {
 			return err
 		}
-		if err := b.verify(plain, ck, idx, chunkAD(b.adPrefix, uint64(idx), idx == b.nchunks-1, b.recID)); err != nil {
+		if err := b.verify(plain, ck, idx, b.chunkAD(idx)); err != nil {
 			return err
 		}
 	}
