@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -977,6 +978,75 @@ func TestFileSpanMapped(t *testing.T) {
 	}
 	if maps, _ := s.MapStats(); maps != 0 {
 		t.Fatalf("after Delete: %d mappings left", maps)
+	}
+}
+
+// TestFileSpanDeletedWhileRead: downloads in progress when their blob is
+// deleted finish with the right bytes (their map, like their open file,
+// holds the deleted file), a download opened after fails, and the map is
+// gone once the last of them closes. Several readers share one map.
+func TestFileSpanDeletedWhileRead(t *testing.T) {
+	if !filemap.Supported {
+		t.Skip("files are not mapped on this platform")
+	}
+	ctx := context.Background()
+	d, _ := newDisk(t)
+	s := New(d, ChecksAfter())
+	n := 200*ChunkSize + 77
+	data := blobtest.Data(31, n)
+	putT(t, s, "del/a", data)
+	const readers = 4
+	var opened [readers]*blob
+	for i := range opened {
+		ob, err := s.Open(ctx, "del/a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		opened[i] = ob.(*blob)
+		if _, _, err := opened[i].FileSpan(ChunkSize); err != nil { // maps the file
+			t.Fatal(err)
+		}
+	}
+	if maps, _ := s.MapStats(); maps != 1 {
+		t.Fatalf("%d readers of one file: %d maps, want 1", readers, maps)
+	}
+	got := make([][]byte, readers)
+	errs := make([]error, readers)
+	var wg sync.WaitGroup
+	for i, b := range opened {
+		wg.Go(func() { // spans' t.Fatal is for the test's goroutine: read here by hand
+			for {
+				f, n, err := b.FileSpan(int64(i+1) * 3 * ChunkSize)
+				if err != nil {
+					if errors.Is(err, io.EOF) {
+						err = nil
+					}
+					errs[i] = errors.Join(err, b.Close())
+					return
+				}
+				p := make([]byte, n)
+				if _, err := io.ReadFull(f, p); err != nil {
+					errs[i] = errors.Join(err, b.Close())
+					return
+				}
+				got[i] = append(got[i], p...)
+			}
+		})
+	}
+	if err := s.Delete(ctx, "del/a"); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	for i := range readers {
+		if errs[i] != nil || !bytes.Equal(got[i], data[ChunkSize:]) {
+			t.Fatalf("reader %d, its blob deleted meanwhile: %d bytes, %v", i, len(got[i]), errs[i])
+		}
+	}
+	if maps, _ := s.MapStats(); maps != 0 {
+		t.Fatalf("deleted, every reader closed: %d maps left", maps)
+	}
+	if _, err := s.Open(ctx, "del/a"); err == nil {
+		t.Fatal("opened a deleted blob")
 	}
 }
 
