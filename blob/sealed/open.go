@@ -513,6 +513,9 @@ func (b *blob) FileSpan(max int64) (*os.File, int64, error) {
 	b.rd = chunkBuf{idx: -1}
 	f := b.in.(localFile).OSFile()
 	if b.mapped == nil && !b.noMap {
+		// A map that cannot be made (address space, the system's bound on
+		// memory areas) is no reason to fail the download: the read below
+		// serves it, as it does where files are not mapped.
 		m, err := b.maps.Acquire(f, b.tableOff, b.key)
 		b.mapped, b.noMap = m, err != nil || m == nil
 	}
