@@ -33,10 +33,7 @@ for r in $(seq "$ROUNDS"); do
 		for v in before now; do
 			id=${SMALL[$v]}
 			[ $s = large ] && id=${LARGE[$v]}
-			read -r rps mbs < <(wrkrate "${URL[$v]}/api/v1/recordings/$id/media" "${TOKEN[$v]}")
-			RPS[$v.$s]+="$rps "
-			MBS[$v.$s]+="$mbs "
-			echo "round $r $s $v: $rps req/s, $mbs MB/s" >&2
+			measure "$r" $s $v "${URL[$v]}/api/v1/recordings/$id/media" "${TOKEN[$v]}"
 		done
 	done
 done

@@ -62,10 +62,7 @@ for r in $(seq "$ROUNDS"); do
 				[ $s = large ] && id=${LARGE[$mode]}
 				u="${URL[$mode]}/api/v1/recordings/$id/media"; tk=${TOKEN[$mode]}
 			fi
-			read -r rps mbs < <(wrkrate "$u" "$tk")
-			RPS[$mode.$s]+="$rps "
-			MBS[$mode.$s]+="$mbs "
-			echo "round $r $s $mode: $rps req/s, $mbs MB/s" >&2
+			measure "$r" $s $mode "$u" "$tk"
 		done
 	done
 done

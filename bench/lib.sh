@@ -54,6 +54,17 @@ wrkrate() {
 		END {printf "%.0f %.1f\n", r, t}'
 }
 
+# measure ROUND SIZE NAME URL TOKEN runs wrkrate on URL and adds its
+# figures to RPS[NAME.SIZE] and MBS[NAME.SIZE] (associative arrays the
+# caller declares), printing them as that round's on stderr.
+measure() {
+	local rps mbs
+	read -r rps mbs < <(wrkrate "$4" "$5")
+	RPS[$3.$2]+="$rps "
+	MBS[$3.$2]+="$mbs "
+	echo "round $1 $2 $3: $rps req/s, $mbs MB/s" >&2
+}
+
 # median reads numbers separated by spaces or newlines and prints the median.
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 

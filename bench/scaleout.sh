@@ -73,21 +73,18 @@ for mode in embedded remote; do
 	serve_store $mode "$RV" "${STORE[@]}"
 done
 
-# run MODE SIZE → prints "req/s MB/s"
-run() {
+# media MODE SIZE prints the media URL of MODE's SIZE recording.
+media() {
 	local id
 	if [ "$2" = small ]; then id=${SMALL[$1]}; else id=${LARGE[$1]}; fi
-	wrkrate "${URL[$1]}/api/v1/recordings/$id/media" "${TOKEN[$1]}"
+	echo "${URL[$1]}/api/v1/recordings/$id/media"
 }
 
 declare -A RPS MBS
 for r in $(seq "$ROUNDS"); do
 	for size in small large; do
 		for mode in embedded remote; do
-			read -r rps mbs < <(run $mode $size)
-			RPS[$mode.$size]+="$rps "
-			MBS[$mode.$size]+="$mbs "
-			echo "round $r $size $mode: $rps req/s, $mbs MB/s" >&2
+			measure "$r" $size $mode "$(media $mode $size)" "${TOKEN[$mode]}"
 		done
 	done
 done
