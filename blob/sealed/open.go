@@ -371,7 +371,7 @@ func (b *blob) check(raw []byte, idx int64) ([]byte, error) {
 	plen := len(raw) - b.tag
 	ad := b.chunkAD(idx)
 	if b.aead != nil {
-		binary.BigEndian.PutUint64(b.nonce[4:], uint64(idx)) // chunkNonce, in b: that one escapes
+		putChunkNonce(&b.nonce, uint64(idx))
 		p, err := b.aead.Open(raw[:0], b.nonce[:], raw, ad)
 		if err != nil {
 			return nil, fmt.Errorf("read blob %s: chunk %d: %w: does not authenticate", b.key, idx, ErrIntegrity)
@@ -504,9 +504,6 @@ func (b *blob) FileSpan(max int64) (*os.File, int64, error) {
 	case max <= 0:
 		return nil, 0, fmt.Errorf("read blob %s: span of %d bytes", b.key, max)
 	}
-	first := b.pos / b.chunk
-	end := min(b.size, b.pos+max, (first+spanChunks)*b.chunk)
-	last := (end - 1) / b.chunk
 	// The chunk buffer Open verified chunk 0 into is not needed: give it
 	// back rather than hold it for the rest of a slow download.
 	putChunkBuf(b.rd.buf)
@@ -519,13 +516,17 @@ func (b *blob) FileSpan(max int64) (*os.File, int64, error) {
 		m, err := b.maps.Acquire(f, b.tableOff, b.key)
 		b.mapped, b.noMap = m, err != nil || m == nil
 	}
+	chunks := int64(spanChunks)
+	if b.mapped != nil {
+		chunks = mappedSpanChunks
+	}
+	first := b.pos / b.chunk
+	end := min(b.size, b.pos+max, (first+chunks)*b.chunk)
+	// The whole chunks holding [b.pos, end), as stored from hdrLen.
+	lo, hi := first*b.chunk, min(b.size, ((end-1)/b.chunk+1)*b.chunk)
 	if b.mapped != nil {
 		// Checked where the page cache holds it, through the mapping.
-		end = min(b.size, b.pos+max, (first+mappedSpanChunks)*b.chunk)
-		last = (end - 1) / b.chunk
-		lo := b.hdrLen + first*b.chunk
-		hi := b.hdrLen + min(b.size, (last+1)*b.chunk)
-		err := filemap.Guard(func() error { return b.verifyAfter(b.mapped.Bytes()[lo:hi], first) })
+		err := filemap.Guard(func() error { return b.verifyAfter(b.mapped.Bytes()[b.hdrLen+lo:b.hdrLen+hi], first) })
 		if errors.Is(err, filemap.ErrFault) {
 			return nil, 0, fmt.Errorf("read blob %s: %w: stored blob shorter than at open (%w)", b.key, ErrIntegrity, err)
 		} else if err != nil {
@@ -533,7 +534,7 @@ func (b *blob) FileSpan(max int64) (*os.File, int64, error) {
 		}
 	} else {
 		// Read into a buffer to be checked.
-		span := min(b.size, (last+1)*b.chunk) - first*b.chunk
+		span := hi - lo
 		bp := smallBufs.Get().(*[]byte)
 		defer smallBufs.Put(bp)
 		if int64(cap(*bp)) < span {

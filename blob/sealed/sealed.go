@@ -410,9 +410,13 @@ func appendXXH(dst, ad, plain []byte) []byte {
 
 func chunkNonce(idx uint64) []byte {
 	var n [12]byte
-	binary.BigEndian.PutUint64(n[4:], idx)
+	putChunkNonce(&n, idx)
 	return n[:]
 }
+
+// putChunkNonce writes chunk idx's nonce into n, for a reader that keeps
+// one nonce buffer rather than let chunkNonce's escape per chunk.
+func putChunkNonce(n *[12]byte, idx uint64) { binary.BigEndian.PutUint64(n[4:], idx) }
 
 func chunkAD(check []byte, idx uint64, final bool, recID string) []byte {
 	return appendChunkAD(make([]byte, 0, len(check)+8+1+2+len(recID)), check, idx, final, recID)
