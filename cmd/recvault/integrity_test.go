@@ -304,7 +304,7 @@ func TestCorruptChunkCleanError(t *testing.T) {
 func TestSentFromFile(t *testing.T) {
 	env := startEnvEmbedded(t)
 	ctx := context.Background()
-	src := wavPCM16(8000*150, 5) // 2.4 MB: the first 512 KiB copied, then spans of 8 chunks
+	src := wavPCM16(8000*150, 5) // 2.4 MB: sent in spans of up to 1 MiB, checked through the file's memory map
 	rec, _, err := env.app.svc.Ingest(ctx, nil, ingestReqPath(110, "span-a", "4977", "Y:/9/0/20260101/4977/5.V3"), bytes.NewReader(src))
 	if err != nil {
 		t.Fatal(err)
@@ -332,5 +332,10 @@ func TestSentFromFile(t *testing.T) {
 	// count is bounded below only.
 	if got := after["recvault_download_file_bytes_total"] - before["recvault_download_file_bytes_total"]; got <= 0 {
 		t.Errorf("no byte of %d sent from the file", sent)
+	}
+	// The downloads' map of the file stays for the next one (10 s unused),
+	// and the gauges report it: this is the store served last.
+	if maps, size := after["recvault_blob_maps"], after["recvault_blob_mapped_bytes"]; maps < 1 || size < float64(len(src)) {
+		t.Errorf("after the downloads: recvault_blob_maps %v, recvault_blob_mapped_bytes %v; want the recording's file mapped", maps, size)
 	}
 }
