@@ -64,9 +64,33 @@ func (s *Store) OpenSealed(ctx context.Context, key, recordingID string, wk Wrap
 	return b, nil
 }
 
-func (s *Store) open(in recvault.Blob, key, recordingID string, wk WrappedKey, cfg openConfig) (recvault.Blob, error) {
+func (s *Store) open(in recvault.Blob, key, recordingID string, wk WrappedKey, cfg openConfig) (_ recvault.Blob, err error) {
+	lf, local := in.(localFile)
+	// A small local file of a store that writes mode 4 (so most likely a
+	// mode-4 file) is read through a map the store keeps across opens, as
+	// FileSpan reads a larger one: its header, checks and plaintext are
+	// read where the page cache holds them, with no read call and no copy,
+	// so that a small recording downloaded whole costs no read call at all
+	// (see writeMapped). A file in another mode keeps the map only for its
+	// header. A map that cannot be made is no reason to fail: the file is
+	// read, as where files are not mapped.
+	var m *filemap.Map
+	if local && s.after && in.Size() <= smallMapped {
+		if m, err = s.maps.Acquire(lf.OSFile(), in.Size(), key); err != nil {
+			m = nil
+		}
+	}
+	defer func() {
+		if m != nil { // not handed to the blob
+			err = errors.Join(err, s.maps.Release(m))
+		}
+	}()
+	src := io.Reader(in)
+	if m != nil {
+		src = &mapReader{data: m.Bytes()}
+	}
 	fixed := make([]byte, fixedHeader)
-	n, err := io.ReadFull(in, fixed)
+	n, err := io.ReadFull(src, fixed)
 	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
 		return nil, fmt.Errorf("open blob %s: %w", key, err)
 	}
@@ -84,7 +108,7 @@ func (s *Store) open(in recvault.Blob, key, recordingID string, wk WrappedKey, c
 		return nil, fmt.Errorf("open blob %s: %w: damaged header (key length %d)", key, ErrIntegrity, w)
 	}
 	rest := make([]byte, w+sumSize)
-	if _, err := io.ReadFull(in, rest); err != nil {
+	if _, err := io.ReadFull(src, rest); err != nil {
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			return nil, fmt.Errorf("open blob %s: %w: header truncated", key, ErrIntegrity)
 		}
@@ -105,9 +129,11 @@ func (s *Store) open(in recvault.Blob, key, recordingID string, wk WrappedKey, c
 	if csize < minChunk || csize > maxChunk {
 		return nil, fmt.Errorf("open blob %s: chunk size %d not supported", key, csize)
 	}
-	_, local := in.(localFile)
 	b := &blob{in: in, key: key, chunk: csize, adPrefix: check, recID: recordingID, local: local, maps: s.maps,
-		hdrLen: int64(fixedHeader + w + sumSize), inPos: int64(fixedHeader + w + sumSize)}
+		hdrLen: int64(fixedHeader + w + sumSize), inPos: int64(fixedHeader + w + sumSize), stored: in.Size()}
+	if m != nil {
+		b.inPos = 0 // the header came from the map
+	}
 	switch mode {
 	case modeVerified, modeSHA256, modeAfter:
 		if wk != nil {
@@ -157,10 +183,38 @@ func (s *Store) open(in recvault.Blob, key, recordingID string, wk WrappedKey, c
 	// no longer last) is read, because the last-chunk flag is
 	// authenticated with every chunk. No byte of a bad chunk is returned.
 	b.at.idx, b.rd.idx = -1, -1
+	if m != nil && b.after {
+		// Checked in place; Read loads it when it needs it.
+		b.mapped, m = m, nil
+		if err := b.checkMapped(0, 1); err != nil {
+			return nil, errors.Join(err, b.maps.Release(b.mapped))
+		}
+		return b, nil
+	}
 	if err := b.load(&b.rd, 0, false); err != nil {
 		return nil, err
 	}
 	return b, nil
+}
+
+// mapReader reads a mapped file from its start, as Open reads the header
+// of a file it has mapped. A fault (the file cut shorter under the map)
+// is ErrIntegrity, as a short read is.
+type mapReader struct {
+	data []byte
+	off  int
+}
+
+func (r *mapReader) Read(p []byte) (int, error) {
+	if r.off >= len(r.data) {
+		return 0, io.EOF
+	}
+	var n int
+	if err := filemap.Guard(func() error { n = copy(p, r.data[r.off:]); return nil }); err != nil {
+		return 0, fmt.Errorf("%w: stored blob shorter than at open (%w)", ErrIntegrity, err)
+	}
+	r.off += n
+	return n, nil
 }
 
 // nearMagic reports whether p (8 bytes, not the magic) is the magic with 1
@@ -190,6 +244,7 @@ type blob struct {
 	nchunks  int64
 	lastLen  int64
 	size     int64
+	stored   int64 // the stored file's size at open
 	closed   bool
 	local    bool // in is a local file: a chunk read again costs no request
 
@@ -214,9 +269,10 @@ type blob struct {
 	cksFirst int64
 	cksLen   int64
 
-	// FileSpan checks a mode-4 local file through a memory map from maps,
-	// held from the first FileSpan to Close; noMap once mapping failed
-	// (FileSpan then reads, as where files are not mapped).
+	// A mode-4 local file is checked through a memory map of the whole
+	// stored file from maps, held from Open (a small file) or the first
+	// FileSpan to Close; noMap once mapping failed (FileSpan then reads,
+	// as where files are not mapped).
 	maps   *filemap.Cache
 	mapped *filemap.Map
 	noMap  bool
@@ -513,7 +569,7 @@ func (b *blob) FileSpan(max int64) (*os.File, int64, error) {
 		// A map that cannot be made (address space, the system's bound on
 		// memory areas) is no reason to fail the download: the read below
 		// serves it, as it does where files are not mapped.
-		m, err := b.maps.Acquire(f, b.tableOff, b.key)
+		m, err := b.maps.Acquire(f, b.stored, b.key)
 		b.mapped, b.noMap = m, err != nil || m == nil
 	}
 	chunks := int64(spanChunks)
@@ -525,11 +581,7 @@ func (b *blob) FileSpan(max int64) (*os.File, int64, error) {
 	// The whole chunks holding [b.pos, end), as stored from hdrLen.
 	lo, hi := first*b.chunk, min(b.size, ((end-1)/b.chunk+1)*b.chunk)
 	if b.mapped != nil {
-		// Checked where the page cache holds it, through the mapping.
-		err := filemap.Guard(func() error { return b.verifyAfter(b.mapped.Bytes()[b.hdrLen+lo:b.hdrLen+hi], first) })
-		if errors.Is(err, filemap.ErrFault) {
-			return nil, 0, fmt.Errorf("read blob %s: %w: stored blob shorter than at open (%w)", b.key, ErrIntegrity, err)
-		} else if err != nil {
+		if err := b.checkMapped(first, (hi-1)/b.chunk+1); err != nil {
 			return nil, 0, err
 		}
 	} else {
@@ -565,6 +617,32 @@ const spanChunks = smallWhole / (ChunkSize + tagSize)
 // many bytes.
 const mappedSpanChunks = (1 << 20) / ChunkSize
 
+// checkMapped checks chunks [first, end) of a mode-4 blob, and their
+// checks, where its map holds them. A fault reading the map (the file cut
+// shorter meanwhile) is ErrIntegrity, as a short read is.
+func (b *blob) checkMapped(first, end int64) error {
+	data, tag := b.mapped.Bytes(), int64(b.tag)
+	err := filemap.Guard(func() error {
+		for idx := first; idx < end; idx++ {
+			at := b.hdrLen + idx*b.chunk
+			plain := data[at : at+min(b.chunk, b.size-idx*b.chunk)]
+			ck := data[b.tableOff+idx*tag : b.tableOff+(idx+1)*tag]
+			if err := b.verify(plain, ck, idx, b.chunkAD(idx)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, filemap.ErrFault) {
+		return fmt.Errorf("read blob %s: %w: stored blob shorter than at open (%w)", b.key, ErrIntegrity, err)
+	}
+	return err
+}
+
+// smallMapped is the largest stored file Open maps: one whose plaintext
+// writeSmall can send whole, with the largest header and its checks.
+const smallMapped = fixedHeader + maxWrapped + sumSize + smallWhole + (smallWhole/ChunkSize+1)*tagSize
+
 // smallWhole is the largest blob that WriteTo sends whole in one write:
 // its stored chunks after the first are read with one read call, each is
 // verified in the buffer, the plaintexts are closed up over the check
@@ -583,6 +661,9 @@ var smallBufs = sync.Pool{New: func() any { b := make([]byte, 0, smallWhole+(sma
 // written unless every chunk verifies: a corrupt small recording gets a
 // clean error answer, never a cut transfer.
 func (b *blob) writeSmall(w io.Writer) (int64, error) {
+	if b.mapped != nil {
+		return b.writeMapped(w)
+	}
 	if err := b.load(&b.rd, 0, false); err != nil {
 		return 0, err
 	}
@@ -629,6 +710,29 @@ func (b *blob) writeSmall(w io.Writer) (int64, error) {
 	}
 	n, err := w.Write(buf[:b.size])
 	b.pos = int64(n)
+	return int64(n), err
+}
+
+// writeMapped is writeSmall for a mode-4 blob that Open mapped: every
+// chunk is checked in the map (chunk 0 was at Open), and then the client
+// gets one write from the map: no read call, and no copy but the
+// kernel's into the socket. The bytes written are the page cache's,
+// checked a moment before, as with FileSpan. A fault in the write (the
+// file cut shorter after the check) ends it with ErrIntegrity.
+func (b *blob) writeMapped(w io.Writer) (int64, error) {
+	if err := b.checkMapped(1, b.nchunks); err != nil {
+		return 0, err
+	}
+	var n int
+	err := filemap.Guard(func() error {
+		var err error
+		n, err = w.Write(b.mapped.Bytes()[b.hdrLen : b.hdrLen+b.size])
+		return err
+	})
+	b.pos = int64(n)
+	if errors.Is(err, filemap.ErrFault) {
+		return int64(n), fmt.Errorf("read blob %s: %w: stored blob shorter than at open (%w)", b.key, ErrIntegrity, err)
+	}
 	return int64(n), err
 }
 

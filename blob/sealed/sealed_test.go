@@ -848,6 +848,137 @@ type countWrites struct {
 
 func (c *countWrites) Write(p []byte) (int, error) { c.calls++; return c.buf.Write(p) }
 
+// TestWriteSmallMapped: a small mode-4 blob on disk is opened through a
+// map kept across opens and written whole from it, with no chunk buffer
+// taken; a byte damaged in place, a file cut after Open and a file cut
+// while being written are integrity failures (the cuts found by the
+// fault guard, not a crash), and nothing unchecked is written.
+func TestWriteSmallMapped(t *testing.T) {
+	if !filemap.Supported {
+		t.Skip("files are not mapped on this platform")
+	}
+	ctx := context.Background()
+	d, dir := newDisk(t)
+	s := New(d, ChecksAfter())
+	open := func(t *testing.T, key string) *blob {
+		t.Helper()
+		ob, err := s.Open(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := ob.(*blob)
+		if b.mapped == nil {
+			t.Fatalf("%s: not mapped at Open", key)
+		}
+		return b
+	}
+	for i, n := range []int{1, ChunkSize, ChunkSize + 1, 100_000, smallWhole} {
+		data := blobtest.Data(uint64(40+i), n)
+		key := fmt.Sprintf("mapped/%d", n)
+		putT(t, s, key, data)
+		for round := range 2 {
+			b := open(t, key)
+			var w countWrites
+			if got, err := b.WriteTo(&w); err != nil || got != int64(n) || !bytes.Equal(w.buf.Bytes(), data) || w.calls != 1 {
+				t.Fatalf("%d bytes: WriteTo %d, %v, equal %v, %d writes", n, got, err, bytes.Equal(w.buf.Bytes(), data), w.calls)
+			}
+			if b.rd.buf != nil || b.at.buf != nil {
+				t.Fatalf("%d bytes: a chunk buffer was taken", n)
+			}
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if maps, _ := s.MapStats(); maps != i+1 {
+				t.Fatalf("%d bytes, download %d: %d maps, want one per file (%d)", n, round+1, maps, i+1)
+			}
+		}
+	}
+	// Read by Read and ReadAt too, as a conversion reads it.
+	b := open(t, "mapped/100000")
+	want := blobtest.Data(43, 100_000)
+	got := make([]byte, 3000)
+	if _, err := b.ReadAt(got, 50_000); err != nil || !bytes.Equal(got, want[50_000:53_000]) {
+		t.Fatalf("ReadAt: %v, equal %v", err, bytes.Equal(got, want[50_000:53_000]))
+	}
+	if all, err := io.ReadAll(b); err != nil || !bytes.Equal(all, want) {
+		t.Fatalf("Read: %d bytes, %v", len(all), err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	n := 5*ChunkSize + 9
+	data := blobtest.Data(8, n)
+	t.Run("damaged in place", func(t *testing.T) {
+		putT(t, s, "mapped/bad", data)
+		b := open(t, "mapped/bad")
+		f, err := os.OpenFile(storedPath(dir, "mapped/bad"), os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteAt([]byte{data[3*ChunkSize+1] ^ 2}, b.hdrLen+3*ChunkSize+1); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		var w countWrites
+		if got, err := b.WriteTo(&w); !errors.Is(err, ErrIntegrity) || got != 0 || w.buf.Len() != 0 {
+			t.Fatalf("damaged under the map: %d bytes written, %v; want none and ErrIntegrity", w.buf.Len(), err)
+		}
+	})
+	t.Run("cut after open", func(t *testing.T) {
+		putT(t, s, "mapped/cut", data)
+		b := open(t, "mapped/cut")
+		defer b.Close()
+		if err := os.Truncate(storedPath(dir, "mapped/cut"), b.hdrLen+ChunkSize+100); err != nil {
+			t.Fatal(err)
+		}
+		var w countWrites
+		got, err := b.WriteTo(&w)
+		if !errors.Is(err, ErrIntegrity) || !errors.Is(err, filemap.ErrFault) || got != 0 || w.buf.Len() != 0 {
+			t.Fatalf("cut after Open: %d bytes written, %v; want none and ErrIntegrity from the fault guard", w.buf.Len(), err)
+		}
+	})
+	t.Run("cut while written", func(t *testing.T) {
+		putT(t, s, "mapped/cutw", data)
+		b := open(t, "mapped/cutw")
+		defer b.Close()
+		w := &cutWriter{path: storedPath(dir, "mapped/cutw"), at: b.hdrLen + 100}
+		_, err := b.WriteTo(w)
+		if !errors.Is(err, ErrIntegrity) || !errors.Is(err, filemap.ErrFault) || w.truncErr != nil {
+			t.Fatalf("cut while written: %v (truncate: %v); want ErrIntegrity from the fault guard", err, w.truncErr)
+		}
+	})
+	t.Run("header from the map", func(t *testing.T) {
+		putT(t, s, "mapped/hdr", data)
+		p := storedPath(dir, "mapped/hdr")
+		raw := readFile(t, p)
+		raw[fixedHeader+2] ^= 1 // the wrapped key or the header's check
+		writeFile(t, p, raw)
+		if _, err := s.Open(ctx, "mapped/hdr"); !errors.Is(err, ErrIntegrity) {
+			t.Fatalf("damaged header: %v; want ErrIntegrity", err)
+		}
+	})
+}
+
+// cutWriter cuts the file at path to at bytes on its first Write and
+// then copies what it was given, as a connection's buffer would.
+type cutWriter struct {
+	path     string
+	at       int64
+	truncErr error
+	buf      bytes.Buffer
+}
+
+func (c *cutWriter) Write(p []byte) (int, error) {
+	if c.buf.Len() == 0 {
+		c.truncErr = os.Truncate(c.path, c.at)
+	}
+	return c.buf.Write(p)
+}
+
 func TestSuiteChecksAfter(t *testing.T) {
 	blobtest.Run(t, func(t *testing.T) recvault.BlobStore {
 		d, _ := newDisk(t)
