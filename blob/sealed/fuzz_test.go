@@ -71,18 +71,30 @@ func TestMutatedChecksAfter(t *testing.T) {
 }
 
 // checkStored stores stored as blob f/a of a fresh disk store and reads it
-// through a sealed store with ring in every way there is, failing t if
+// through sealed stores with ring in every way there is, failing t if
 // any byte handed out is not want's at its offset.
 func checkStored(t *testing.T, ring *Keyring, stored, want []byte) {
 	t.Helper()
 	const key = "f/a"
 	ctx := context.Background()
-	short := want[:300]
 	d, _ := newDisk(t)
 	if _, err := d.Put(ctx, key, bytes.NewReader(stored)); err != nil {
 		t.Fatal(err)
 	}
-	s := New(d, WithKeyring(ring))
+	// A store that writes mode 4 also maps a small file at Open and
+	// reads its header, checks and plaintext from the map.
+	for _, s := range []*Store{New(d, WithKeyring(ring)), New(d, WithKeyring(ring), ChecksAfter())} {
+		checkStoredIn(t, s, want)
+	}
+}
+
+// checkStoredIn reads blob f/a of s in every way there is, failing t if
+// any byte handed out is not want's at its offset.
+func checkStoredIn(t *testing.T, s *Store, want []byte) {
+	t.Helper()
+	const key = "f/a"
+	ctx := context.Background()
+	short := want[:300]
 	for _, how := range []string{"read", "writeto", "readat", "filespan"} {
 		b, err := s.Open(ctx, key)
 		if err != nil {
