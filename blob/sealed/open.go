@@ -66,16 +66,15 @@ func (s *Store) OpenSealed(ctx context.Context, key, recordingID string, wk Wrap
 
 func (s *Store) open(in recvault.Blob, key, recordingID string, wk WrappedKey, cfg openConfig) (_ recvault.Blob, err error) {
 	lf, local := in.(localFile)
-	// A small local file of a store that writes mode 4 (so most likely a
-	// mode-4 file) is read through a map the store keeps across opens, as
-	// FileSpan reads a larger one: its header, checks and plaintext are
-	// read where the page cache holds them, with no read call and no copy,
-	// so that a small recording downloaded whole costs no read call at all
-	// (see writeMapped). A file in another mode keeps the map only for its
-	// header. A map that cannot be made is no reason to fail: the file is
-	// read, as where files are not mapped.
+	// A local file is read through a map the store keeps across opens
+	// (internal/filemap), its header included, so that a chunk costs a
+	// copy from the page cache rather than a read call, and a mode-4
+	// chunk is checked where it lies. A small mode-4 recording downloaded
+	// whole then costs no read call at all, and no copy (see writeMapped).
+	// A map that cannot be made is no reason to fail: the file is read, as
+	// where files are not mapped.
 	var m *filemap.Map
-	if local && s.after && in.Size() <= smallMapped {
+	if local {
 		if m, err = s.maps.Acquire(lf.OSFile(), in.Size(), key); err != nil {
 			m = nil
 		}
@@ -130,7 +129,7 @@ func (s *Store) open(in recvault.Blob, key, recordingID string, wk WrappedKey, c
 		return nil, fmt.Errorf("open blob %s: chunk size %d not supported", key, csize)
 	}
 	b := &blob{in: in, key: key, chunk: csize, adPrefix: check, recID: recordingID, local: local, maps: s.maps,
-		hdrLen: int64(fixedHeader + w + sumSize), inPos: int64(fixedHeader + w + sumSize), stored: in.Size()}
+		hdrLen: int64(fixedHeader + w + sumSize), inPos: int64(fixedHeader + w + sumSize), mapped: m}
 	if m != nil {
 		b.inPos = 0 // the header came from the map
 	}
@@ -183,17 +182,15 @@ func (s *Store) open(in recvault.Blob, key, recordingID string, wk WrappedKey, c
 	// no longer last) is read, because the last-chunk flag is
 	// authenticated with every chunk. No byte of a bad chunk is returned.
 	b.at.idx, b.rd.idx = -1, -1
-	if m != nil && b.after {
+	if b.mapped != nil && b.after {
 		// Checked in place; Read loads it when it needs it.
-		b.mapped, m = m, nil
 		if err := b.checkMapped(0, 1); err != nil {
-			return nil, errors.Join(err, b.maps.Release(b.mapped))
+			return nil, err
 		}
-		return b, nil
-	}
-	if err := b.load(&b.rd, 0, false); err != nil {
+	} else if err := b.load(&b.rd, 0, false); err != nil {
 		return nil, err
 	}
+	m = nil // the blob's now, released by Close
 	return b, nil
 }
 
@@ -244,7 +241,6 @@ type blob struct {
 	nchunks  int64
 	lastLen  int64
 	size     int64
-	stored   int64 // the stored file's size at open
 	closed   bool
 	local    bool // in is a local file: a chunk read again costs no request
 
@@ -269,13 +265,11 @@ type blob struct {
 	cksFirst int64
 	cksLen   int64
 
-	// A mode-4 local file is checked through a memory map of the whole
-	// stored file from maps, held from Open (a small file) or the first
-	// FileSpan to Close; noMap once mapping failed (FileSpan then reads,
-	// as where files are not mapped).
+	// A local file is read through a memory map of the whole stored file
+	// from maps, held from Open to Close; nil where files are not mapped
+	// or mapping failed (the file is then read).
 	maps   *filemap.Cache
 	mapped *filemap.Map
-	noMap  bool
 
 	ad    []byte   // chunkAD's buffer
 	nonce [12]byte // check's AES-GCM nonce
@@ -345,11 +339,39 @@ func (b *blob) load(c *chunkBuf, idx int64, at bool) error {
 	read := raw // what is read from off: the chunk and, but in mode 4, its check
 	if b.after {
 		off, read = b.hdrLen+idx*b.chunk, raw[:plen]
+	}
+	if err := b.readChunk(raw, read, off, idx, at); err != nil {
+		return err
+	}
+	data, err := b.check(raw, idx)
+	if err != nil {
+		return err
+	}
+	c.data, c.idx = data, idx
+	return nil
+}
+
+// readChunk reads chunk idx as stored into raw: read (raw, or in mode 4
+// its plaintext part) from stored offset off, and in mode 4 the chunk's
+// check after it. Through the blob's map it is a copy from the page
+// cache, checked afterwards in the process's own memory as a read chunk
+// is; else with at a ReadAt, without it in's sequential Read.
+func (b *blob) readChunk(raw, read []byte, off, idx int64, at bool) error {
+	if b.mapped != nil {
+		if err := b.readStored(read, off); err != nil {
+			return err
+		}
+		if b.after {
+			return b.readStored(raw[len(read):], b.tableOff+idx*int64(b.tag))
+		}
+		return nil
+	}
+	if b.after {
 		ck, err := b.checkOf(idx)
 		if err != nil {
 			return err
 		}
-		copy(raw[plen:], ck)
+		copy(raw[len(read):], ck)
 	}
 	var err error
 	if at {
@@ -372,11 +394,6 @@ func (b *blob) load(c *chunkBuf, idx int64, at bool) error {
 	} else if err != nil {
 		return fmt.Errorf("read blob %s: chunk %d: %w", b.key, idx, err)
 	}
-	data, err := b.check(raw, idx)
-	if err != nil {
-		return err
-	}
-	c.data, c.idx = data, idx
 	return nil
 }
 
@@ -565,13 +582,6 @@ func (b *blob) FileSpan(max int64) (*os.File, int64, error) {
 	putChunkBuf(b.rd.buf)
 	b.rd = chunkBuf{idx: -1}
 	f := b.in.(localFile).OSFile()
-	if b.mapped == nil && !b.noMap {
-		// A map that cannot be made (address space, the system's bound on
-		// memory areas) is no reason to fail the download: the read below
-		// serves it, as it does where files are not mapped.
-		m, err := b.maps.Acquire(f, b.stored, b.key)
-		b.mapped, b.noMap = m, err != nil || m == nil
-	}
 	chunks := int64(spanChunks)
 	if b.mapped != nil {
 		chunks = mappedSpanChunks
@@ -639,10 +649,6 @@ func (b *blob) checkMapped(first, end int64) error {
 	return err
 }
 
-// smallMapped is the largest stored file Open maps: one whose plaintext
-// writeSmall can send whole, with the largest header and its checks.
-const smallMapped = fixedHeader + maxWrapped + sumSize + smallWhole + (smallWhole/ChunkSize+1)*tagSize
-
 // smallWhole is the largest blob that WriteTo sends whole in one write:
 // its stored chunks after the first are read with one read call, each is
 // verified in the buffer, the plaintexts are closed up over the check
@@ -661,7 +667,7 @@ var smallBufs = sync.Pool{New: func() any { b := make([]byte, 0, smallWhole+(sma
 // written unless every chunk verifies: a corrupt small recording gets a
 // clean error answer, never a cut transfer.
 func (b *blob) writeSmall(w io.Writer) (int64, error) {
-	if b.mapped != nil {
+	if b.mapped != nil && b.after {
 		return b.writeMapped(w)
 	}
 	if err := b.load(&b.rd, 0, false); err != nil {
@@ -684,16 +690,9 @@ func (b *blob) writeSmall(w io.Writer) (int64, error) {
 		// bytes Open already verified and that are not kept).
 		off := b.hdrLen + b.chunk + int64(b.tag)
 		rest := buf[first : stored-int64(b.tag)]
-		if err := b.seekIn(off); err != nil {
+		if err := b.readStored(rest, off); err != nil {
 			return 0, err
 		}
-		if _, err := io.ReadFull(b.in, rest); err != nil {
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return 0, fmt.Errorf("read blob %s: %w: stored blob shorter than at open", b.key, ErrIntegrity)
-			}
-			return 0, fmt.Errorf("read blob %s: %w", b.key, err)
-		}
-		b.inPos = off + int64(len(rest))
 		dst, src := int64(first), int64(first)
 		for idx := int64(1); idx < b.nchunks; idx++ {
 			plen := b.chunk
@@ -711,6 +710,29 @@ func (b *blob) writeSmall(w io.Writer) (int64, error) {
 	n, err := w.Write(buf[:b.size])
 	b.pos = int64(n)
 	return int64(n), err
+}
+
+// readStored reads p from stored offset off: copied from the map if the
+// blob has one, else by in's sequential Read.
+func (b *blob) readStored(p []byte, off int64) error {
+	if b.mapped != nil {
+		data := b.mapped.Bytes()
+		if err := filemap.Guard(func() error { copy(p, data[off:off+int64(len(p))]); return nil }); err != nil {
+			return fmt.Errorf("read blob %s: %w: stored blob shorter than at open (%w)", b.key, ErrIntegrity, err)
+		}
+		return nil
+	}
+	if err := b.seekIn(off); err != nil {
+		return err
+	}
+	if _, err := io.ReadFull(b.in, p); err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return fmt.Errorf("read blob %s: %w: stored blob shorter than at open", b.key, ErrIntegrity)
+		}
+		return fmt.Errorf("read blob %s: %w", b.key, err)
+	}
+	b.inPos = off + int64(len(p))
+	return nil
 }
 
 // writeMapped is writeSmall for a mode-4 blob that Open mapped: every

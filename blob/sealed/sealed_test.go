@@ -857,21 +857,9 @@ func TestWriteSmallMapped(t *testing.T) {
 	if !filemap.Supported {
 		t.Skip("files are not mapped on this platform")
 	}
-	ctx := context.Background()
 	d, dir := newDisk(t)
 	s := New(d, ChecksAfter())
-	open := func(t *testing.T, key string) *blob {
-		t.Helper()
-		ob, err := s.Open(ctx, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := ob.(*blob)
-		if b.mapped == nil {
-			t.Fatalf("%s: not mapped at Open", key)
-		}
-		return b
-	}
+	open := func(t *testing.T, key string) *blob { return openMapped(t, s, key) }
 	for i, n := range []int{1, ChunkSize, ChunkSize + 1, 100_000, smallWhole} {
 		data := blobtest.Data(uint64(40+i), n)
 		key := fmt.Sprintf("mapped/%d", n)
@@ -957,10 +945,76 @@ func TestWriteSmallMapped(t *testing.T) {
 		raw := readFile(t, p)
 		raw[fixedHeader+2] ^= 1 // the wrapped key or the header's check
 		writeFile(t, p, raw)
-		if _, err := s.Open(ctx, "mapped/hdr"); !errors.Is(err, ErrIntegrity) {
+		if _, err := s.Open(context.Background(), "mapped/hdr"); !errors.Is(err, ErrIntegrity) {
 			t.Fatalf("damaged header: %v; want ErrIntegrity", err)
 		}
 	})
+}
+
+// TestReadsMapped: in every mode, a blob on disk is read through the
+// store's kept map from Open on, giving the sealed bytes by Read, ReadAt
+// and WriteTo, and a file cut after Open is an integrity failure found by
+// the fault guard.
+func TestReadsMapped(t *testing.T) {
+	if !filemap.Supported {
+		t.Skip("files are not mapped on this platform")
+	}
+	modes(t, func(t *testing.T, s *Store, dir string) {
+		for _, n := range []int{3*ChunkSize + 7, 40*ChunkSize + 7} {
+			data := blobtest.Data(uint64(n), n)
+			key := fmt.Sprintf("rm/%d", n)
+			putT(t, s, key, data)
+			b := openMapped(t, s, key)
+			p := make([]byte, 100)
+			if _, err := b.ReadAt(p, int64(n)-200); err != nil || !bytes.Equal(p, data[n-200:n-100]) {
+				t.Fatalf("%d bytes: ReadAt %v, equal %v", n, err, bytes.Equal(p, data[n-200:n-100]))
+			}
+			if all, err := io.ReadAll(b); err != nil || !bytes.Equal(all, data) {
+				t.Fatalf("%d bytes: Read %d bytes, %v", n, len(all), err)
+			}
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+			b = openMapped(t, s, key)
+			var w bytes.Buffer
+			if _, err := b.WriteTo(&w); err != nil || !bytes.Equal(w.Bytes(), data) {
+				t.Fatalf("%d bytes: WriteTo %d bytes, %v", n, w.Len(), err)
+			}
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			// Cut after Open, behind the first chunk.
+			b = openMapped(t, s, key)
+			if _, err := b.ReadAt(p, 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(storedPath(dir, key), b.hdrLen+ChunkSize+100); err != nil {
+				t.Fatal(err)
+			}
+			_, err := b.ReadAt(p, int64(n)-200)
+			if !errors.Is(err, ErrIntegrity) || !errors.Is(err, filemap.ErrFault) {
+				t.Fatalf("%d bytes: ReadAt past the cut: %v; want ErrIntegrity from the fault guard", n, err)
+			}
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+// openMapped opens key in s, failing t unless it is read through a map.
+func openMapped(t *testing.T, s *Store, key string) *blob {
+	t.Helper()
+	ob, err := s.Open(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := ob.(*blob)
+	if b.mapped == nil {
+		t.Fatalf("%s: not mapped at Open", key)
+	}
+	return b
 }
 
 // cutWriter cuts the file at path to at bytes on its first Write and
