@@ -427,7 +427,7 @@ func TestRenewOnceOnUnauthenticated(t *testing.T) {
 	m := &mediaServer{body: body, etag: `"a"`}
 	m.hook = func(n int, w http.ResponseWriter, r *http.Request) bool {
 		if r.Header.Get("Authorization") != "new" {
-			http.Error(w, "expired", 401)
+			http.Error(w, "expired", http.StatusUnauthorized)
 			return true
 		}
 		return false

@@ -198,11 +198,11 @@ func parseURL(raw string) (config, error) {
 	}
 	switch {
 	case u.Scheme != "s3":
-		return cfg, errors.New("want s3://BUCKET[/PREFIX]?endpoint=...")
+		return cfg, errors.New("want s3://BUCKET[/PREFIX]?endpoint=URL")
 	case u.User != nil:
 		return cfg, errors.New("credentials do not belong in the URL: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
 	case u.Opaque != "" || u.Fragment != "":
-		return cfg, errors.New("want s3://BUCKET[/PREFIX]?endpoint=...")
+		return cfg, errors.New("want s3://BUCKET[/PREFIX]?endpoint=URL")
 	}
 	cfg.bucket = u.Host
 	if cfg.bucket == "" {

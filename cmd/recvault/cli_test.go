@@ -220,7 +220,7 @@ func TestImportManifest(t *testing.T) {
 	}
 	// Resume: the same import again stores nothing new and writes no blob.
 	before := countFiles(t, filepath.Join(dir, "blobs", "objects"))
-	_, out, errs = runCLI(t, "", "import", "--data", dir, "--manifest", manifest, "--progress", "none")
+	_, _, errs = runCLI(t, "", "import", "--data", dir, "--manifest", manifest, "--progress", "none")
 	if !strings.Contains(errs, "0 ingested, 6 already present, 4 failed") {
 		t.Errorf("re-run summary: %s", errs)
 	}

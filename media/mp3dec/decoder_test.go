@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"flag"
-	"github.com/recvault/recvault/internal/testtool"
 	"io"
 	"math"
 	"os"
@@ -18,9 +17,6 @@ import (
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.ref from ffmpeg's decode")
-
-// needTool: see testtool.Need.
-func needTool(t testing.TB, name string) string { return testtool.Need(t, name) }
 
 // decodeAll decodes a whole stream, reading in chunks of the given size.
 func decodeAll(t testing.TB, r io.Reader, chunk int) ([]int16, *Decoder) {
