@@ -44,25 +44,40 @@ waitfor() {
 	exit 1
 }
 
-# wrkrate URL TOKEN prints "req/s MB/s" of one wrk run ($CONNS connections,
-# $SECS seconds, two threads, a bearer token).
+# wrkrate URL TOKEN prints "req/s MB/s requests" of one wrk run ($CONNS
+# connections, $SECS seconds, two threads, a bearer token).
 wrkrate() {
 	wrk -t2 -c"$CONNS" -d"${SECS}s" -H "Authorization: Bearer $2" "$1" | awk '
+		/requests in/ {q=$1}
 		/Requests\/sec/ {r=$2}
 		/Transfer\/sec/ {v=$2; u=substr(v, length(v)-1); n=substr(v, 1, length(v)-2);
 			if (u=="GB") n*=1024; else if (u=="KB") n/=1024; else if (u!="MB") n/=1048576; t=n}
-		END {printf "%.0f %.1f\n", r, t}'
+		END {printf "%.0f %.1f %d\n", r, t, q}'
 }
 
-# measure ROUND SIZE NAME URL TOKEN runs wrkrate on URL and adds its
+# cputicks PID prints the user and system CPU time process PID has used,
+# in clock ticks (Linux /proc; 0 where there is none).
+cputicks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# measure ROUND SIZE NAME URL TOKEN [PID] runs wrkrate on URL and adds its
 # figures to RPS[NAME.SIZE] and MBS[NAME.SIZE] (associative arrays the
-# caller declares), printing them as that round's on stderr.
+# caller declares), printing them as that round's on stderr. Given the
+# server's PID it also adds the server's CPU time per request, in µs, to
+# CPU[NAME.SIZE]: less noisy than the rate on a shared machine, since it
+# does not count the time the server waited for a core.
 measure() {
-	local rps mbs
-	read -r rps mbs < <(wrkrate "$4" "$5")
+	local rps mbs reqs c0 c1 cpu=""
+	[ -n "${6:-}" ] && c0=$(cputicks "$6")
+	read -r rps mbs reqs < <(wrkrate "$4" "$5")
 	RPS[$3.$2]+="$rps "
 	MBS[$3.$2]+="$mbs "
-	echo "round $1 $2 $3: $rps req/s, $mbs MB/s" >&2
+	if [ -n "${6:-}" ] && [ "$reqs" -gt 0 ]; then
+		c1=$(cputicks "$6")
+		cpu=$(awk -v c=$((c1 - c0)) -v n="$reqs" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", c * 1e6 / hz / n}')
+		CPU[$3.$2]+="$cpu "
+		cpu=", $cpu µs server CPU per request"
+	fi
+	echo "round $1 $2 $3: $rps req/s, $mbs MB/s$cpu" >&2
 }
 
 # median reads numbers separated by spaces or newlines and prints the median.
