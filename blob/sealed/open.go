@@ -67,10 +67,12 @@ func (s *Store) OpenSealed(ctx context.Context, key, recordingID string, wk Wrap
 func (s *Store) open(in recvault.Blob, key, recordingID string, wk WrappedKey, cfg openConfig) (_ recvault.Blob, err error) {
 	lf, local := in.(localFile)
 	// A local file is read through a map the store keeps across opens
-	// (internal/filemap), its header included, so that a chunk costs a
-	// copy from the page cache rather than a read call, and a mode-4
-	// chunk is checked where it lies. A small mode-4 recording downloaded
-	// whole then costs no read call at all, and no copy (see writeMapped).
+	// (internal/filemap), its header included, so that a read costs a
+	// copy from the page cache and no read call: a small recording
+	// downloaded whole costs no read call at all. What is copied is checked
+	// in the process's own memory, as what is read is; only FileSpan checks
+	// in place (see there). No mapped byte is handed to a caller, so that
+	// a file cut shorter under the map faults only inside filemap.Guard.
 	// A map that cannot be made is no reason to fail: the file is read, as
 	// where files are not mapped.
 	var m *filemap.Map
@@ -183,7 +185,8 @@ func (s *Store) open(in recvault.Blob, key, recordingID string, wk WrappedKey, c
 	// authenticated with every chunk. No byte of a bad chunk is returned.
 	b.at.idx, b.rd.idx = -1, -1
 	if b.mapped != nil && b.after {
-		// Checked in place; Read loads it when it needs it.
+		// Checked where it lies, from where FileSpan sends it; a read
+		// loads it when it needs it.
 		if err := b.checkMapped(0, 1); err != nil {
 			return nil, err
 		}
@@ -353,19 +356,9 @@ func (b *blob) load(c *chunkBuf, idx int64, at bool) error {
 
 // readChunk reads chunk idx as stored into raw: read (raw, or in mode 4
 // its plaintext part) from stored offset off, and in mode 4 the chunk's
-// check after it. Through the blob's map it is a copy from the page
-// cache, checked afterwards in the process's own memory as a read chunk
-// is; else with at a ReadAt, without it in's sequential Read.
+// check after it. With at it reads by ReadAt, else by in's sequential
+// Read; through the blob's map, either is a copy from the page cache.
 func (b *blob) readChunk(raw, read []byte, off, idx int64, at bool) error {
-	if b.mapped != nil {
-		if err := b.readStored(read, off); err != nil {
-			return err
-		}
-		if b.after {
-			return b.readStored(raw[len(read):], b.tableOff+idx*int64(b.tag))
-		}
-		return nil
-	}
 	if b.after {
 		ck, err := b.checkOf(idx)
 		if err != nil {
@@ -375,26 +368,69 @@ func (b *blob) readChunk(raw, read []byte, off, idx int64, at bool) error {
 	}
 	var err error
 	if at {
-		var n int
-		n, err = b.in.ReadAt(read, off)
-		if n == len(read) {
-			err = nil
-		}
+		err = b.readAt(read, off)
 	} else {
-		if err := b.seekIn(off); err != nil {
-			return err
-		}
-		_, err = io.ReadFull(b.in, read)
-		if err == nil {
-			b.inPos = off + int64(len(read))
-		}
+		err = b.readSeq(read, off)
 	}
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return fmt.Errorf("read blob %s: chunk %d: %w: stored blob shorter than at open", b.key, idx, ErrIntegrity)
-	} else if err != nil {
-		return fmt.Errorf("read blob %s: chunk %d: %w", b.key, idx, err)
+	if err != nil {
+		return fmt.Errorf("chunk %d: %w", idx, err)
 	}
 	return nil
+}
+
+// readAt reads p from stored offset off: copied from the map if the blob
+// has one (a fault there, the file cut shorter meanwhile, is
+// ErrIntegrity), else by in's ReadAt. A short read is ErrIntegrity.
+func (b *blob) readAt(p []byte, off int64) error {
+	if b.mapped != nil {
+		return b.copyMapped(p, off)
+	}
+	n, err := b.in.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	return b.readErr(err)
+}
+
+// readSeq is readAt by in's sequential Read (which on S3 keeps one
+// streamed GET for a whole-file read), from off.
+func (b *blob) readSeq(p []byte, off int64) error {
+	if b.mapped != nil {
+		return b.copyMapped(p, off)
+	}
+	if err := b.seekIn(off); err != nil {
+		return err
+	}
+	if _, err := io.ReadFull(b.in, p); err != nil {
+		return b.readErr(err)
+	}
+	b.inPos = off + int64(len(p))
+	return nil
+}
+
+// copyMapped copies p from the map, from stored offset off. Like a read,
+// it reads nothing for an empty p, and comes short past the end of the
+// file as it was at Open (ErrIntegrity).
+func (b *blob) copyMapped(p []byte, off int64) error {
+	data := b.mapped.Bytes()
+	if len(p) == 0 {
+		return nil
+	}
+	if off < 0 || off+int64(len(p)) > int64(len(data)) {
+		return b.readErr(nil)
+	}
+	if err := filemap.Guard(func() error { copy(p, data[off:off+int64(len(p))]); return nil }); err != nil {
+		return fmt.Errorf("read blob %s: %w: stored blob shorter than at open (%w)", b.key, ErrIntegrity, err)
+	}
+	return nil
+}
+
+// readErr is the error of a read that came short with err.
+func (b *blob) readErr(err error) error {
+	if err == nil || err == io.EOF || err == io.ErrUnexpectedEOF {
+		return fmt.Errorf("read blob %s: %w: stored blob shorter than at open", b.key, ErrIntegrity)
+	}
+	return fmt.Errorf("read blob %s: %w", b.key, err)
 }
 
 // checkOf returns the stored check of chunk idx of a mode-4 blob, reading
@@ -408,15 +444,8 @@ func (b *blob) checkOf(idx int64) ([]byte, error) {
 			b.cks = make([]byte, min(checkBlock, b.nchunks)*tag)
 		}
 		b.cksLen = 0
-		p := b.cks[:count*tag]
-		n, err := b.in.ReadAt(p, b.tableOff+first*tag)
-		if n == len(p) {
-			err = nil
-		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return nil, fmt.Errorf("read blob %s: checks of chunk %d: %w: stored blob shorter than at open", b.key, idx, ErrIntegrity)
-		} else if err != nil {
-			return nil, fmt.Errorf("read blob %s: checks of chunk %d: %w", b.key, idx, err)
+		if err := b.readAt(b.cks[:count*tag], b.tableOff+first*tag); err != nil {
+			return nil, fmt.Errorf("checks of chunk %d: %w", idx, err)
 		}
 		b.cksFirst, b.cksLen = first, count
 	}
@@ -667,9 +696,6 @@ var smallBufs = sync.Pool{New: func() any { b := make([]byte, 0, smallWhole+(sma
 // written unless every chunk verifies: a corrupt small recording gets a
 // clean error answer, never a cut transfer.
 func (b *blob) writeSmall(w io.Writer) (int64, error) {
-	if b.mapped != nil && b.after {
-		return b.writeMapped(w)
-	}
 	if err := b.load(&b.rd, 0, false); err != nil {
 		return 0, err
 	}
@@ -690,7 +716,7 @@ func (b *blob) writeSmall(w io.Writer) (int64, error) {
 		// bytes Open already verified and that are not kept).
 		off := b.hdrLen + b.chunk + int64(b.tag)
 		rest := buf[first : stored-int64(b.tag)]
-		if err := b.readStored(rest, off); err != nil {
+		if err := b.readSeq(rest, off); err != nil {
 			return 0, err
 		}
 		dst, src := int64(first), int64(first)
@@ -712,65 +738,13 @@ func (b *blob) writeSmall(w io.Writer) (int64, error) {
 	return int64(n), err
 }
 
-// readStored reads p from stored offset off: copied from the map if the
-// blob has one, else by in's sequential Read.
-func (b *blob) readStored(p []byte, off int64) error {
-	if b.mapped != nil {
-		data := b.mapped.Bytes()
-		if err := filemap.Guard(func() error { copy(p, data[off:off+int64(len(p))]); return nil }); err != nil {
-			return fmt.Errorf("read blob %s: %w: stored blob shorter than at open (%w)", b.key, ErrIntegrity, err)
-		}
-		return nil
-	}
-	if err := b.seekIn(off); err != nil {
-		return err
-	}
-	if _, err := io.ReadFull(b.in, p); err != nil {
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return fmt.Errorf("read blob %s: %w: stored blob shorter than at open", b.key, ErrIntegrity)
-		}
-		return fmt.Errorf("read blob %s: %w", b.key, err)
-	}
-	b.inPos = off + int64(len(p))
-	return nil
-}
-
-// writeMapped is writeSmall for a mode-4 blob that Open mapped: every
-// chunk is checked in the map (chunk 0 was at Open), and then the client
-// gets one write from the map: no read call, and no copy but the
-// kernel's into the socket. The bytes written are the page cache's,
-// checked a moment before, as with FileSpan. A fault in the write (the
-// file cut shorter after the check) ends it with ErrIntegrity.
-func (b *blob) writeMapped(w io.Writer) (int64, error) {
-	if err := b.checkMapped(1, b.nchunks); err != nil {
-		return 0, err
-	}
-	var n int
-	err := filemap.Guard(func() error {
-		var err error
-		n, err = w.Write(b.mapped.Bytes()[b.hdrLen : b.hdrLen+b.size])
-		return err
-	})
-	b.pos = int64(n)
-	if errors.Is(err, filemap.ErrFault) {
-		return int64(n), fmt.Errorf("read blob %s: %w: stored blob shorter than at open (%w)", b.key, ErrIntegrity, err)
-	}
-	return int64(n), err
-}
-
 // readAfter reads into p the plaintext of a mode-4 blob from the start
 // of chunk first (len(p) bytes: whole chunks, but for the blob's last)
 // with one read call, and verifies it chunk by chunk against the stored
 // checks.
 func (b *blob) readAfter(p []byte, first int64) error {
-	n, err := b.in.ReadAt(p, b.hdrLen+first*b.chunk)
-	if n == len(p) {
-		err = nil
-	}
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return fmt.Errorf("read blob %s: %w: stored blob shorter than at open", b.key, ErrIntegrity)
-	} else if err != nil {
-		return fmt.Errorf("read blob %s: %w", b.key, err)
+	if err := b.readAt(p, b.hdrLen+first*b.chunk); err != nil {
+		return err
 	}
 	return b.verifyAfter(p, first)
 }

@@ -338,4 +338,28 @@ func TestSentFromFile(t *testing.T) {
 	if maps, size := after["recvault_blob_maps"], after["recvault_blob_mapped_bytes"]; maps < 1 || size < float64(len(src)) {
 		t.Errorf("after the downloads: recvault_blob_maps %v, recvault_blob_mapped_bytes %v; want the recording's file mapped", maps, size)
 	}
+
+	// A small recording of more than one chunk is sent from its file too
+	// (checked in its map); one of a chunk is written from the buffer its
+	// Open checked it into.
+	for _, c := range []struct {
+		crt      string
+		samples  int
+		fromFile bool
+	}{{"span-small", 8000 * 6, true}, {"span-tiny", 4000, false}} {
+		small := wavPCM16(c.samples, 6)
+		rec, _, err := env.app.svc.Ingest(ctx, nil, ingestReqPath(110, c.crt, "4977", "Y:/9/0/20260101/4977/"+c.crt+".V3"), bytes.NewReader(small))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, _ := scrape(t, env.URL+"/metrics")
+		if ok, body := env.fetchOK("/api/v1/recordings/"+rec.ID+"/media", auth...); !ok || !bytes.Equal(body, small) {
+			t.Fatalf("%s: ok=%v, %d bytes, equal %v", c.crt, ok, len(body), bytes.Equal(body, small))
+		}
+		after, _ := scrape(t, env.URL+"/metrics")
+		got := after["recvault_download_file_bytes_total"] - before["recvault_download_file_bytes_total"]
+		if c.fromFile && got < float64(len(small)) || !c.fromFile && got != 0 {
+			t.Errorf("%s (%d bytes): %v bytes sent from the file; want all of them from the file: %v", c.crt, len(small), got, c.fromFile)
+		}
+	}
 }
