@@ -1,8 +1,8 @@
 // Package filemap keeps read-only memory maps of files open across uses,
 // so that a file read again and again (a recording downloaded by many
-// clients) is checked straight from the page cache: no copy into a
-// buffer, no page-cache lookup per read, no mapping set up and torn down
-// per read. A mapping made per read was measured slower than a read call;
+// clients) is checked straight from the page cache, or copied from it
+// without a read call: no page-cache lookup per read, no mapping set up
+// and torn down per read. A mapping made per read was measured slower than a read call;
 // one kept across reads is what pays.
 //
 // A mapping is found by the file's identity (device, inode, size), never
