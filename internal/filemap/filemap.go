@@ -15,8 +15,10 @@
 //     unmapped.
 //   - Once unused it stays for Idle, to serve the next reader, and then
 //     goes; it goes at once when the Cache holds more than Limit bytes or
-//     MaxUnused mappings unused (least recently used first), or when
-//     Forget names it.
+//     MaxUnused mappings unused (least recently used first), when a new
+//     one needs its place under MaxMaps, or when Forget names it.
+//   - There are never more than MaxMaps, in use or not: past that,
+//     Acquire maps nothing and the caller reads the file.
 //   - A mapping holds its file's inode: a file deleted while mapped keeps
 //     its disk space, and its bytes, until the mapping goes. Forget (on
 //     deletion by this process) and the idle bound (on deletion by any
@@ -51,6 +53,11 @@ const (
 	// of the process's memory areas, of which Linux allows 65,530 by
 	// default (vm.max_map_count), and the Go runtime needs its own.
 	MaxUnused = 4096
+	// MaxMaps bounds the mappings in all, in use or not: past it Acquire
+	// maps nothing and the caller reads the file, so that reads in
+	// progress never take the memory areas the Go runtime needs for its
+	// own (an mmap it cannot make is a fatal out of memory).
+	MaxMaps = 16384
 )
 
 // ErrFault is the error Guard returns for a fault reading a mapping.
@@ -66,6 +73,10 @@ type Cache struct {
 	limit     int64
 	idle      time.Duration
 	maxUnused int
+	maxMaps   int
+
+	// live counts the mappings not yet unmapped, Forget's in use included.
+	live int
 
 	mu     sync.Mutex
 	byID   map[fileID]*Map
@@ -107,13 +118,13 @@ func New(limit int64, idle time.Duration) *Cache {
 	if idle <= 0 {
 		idle = DefaultIdle
 	}
-	return &Cache{limit: limit, idle: idle, maxUnused: MaxUnused, byID: map[fileID]*Map{}}
+	return &Cache{limit: limit, idle: idle, maxUnused: MaxUnused, maxMaps: MaxMaps, byID: map[fileID]*Map{}}
 }
 
 // Acquire returns a mapping of the first size bytes of f, shared with
 // every other holder of the same file, and tagged with tag (for Forget).
-// It returns nil, nil where files are not mapped, for an empty file, and
-// after Close. Release it when done.
+// It returns nil, nil where files are not mapped, for an empty file, when
+// MaxMaps mappings are in use, and after Close. Release it when done.
 func (c *Cache) Acquire(f *os.File, size int64, tag string) (*Map, error) {
 	if c == nil || !Supported || size <= 0 {
 		return nil, nil
@@ -137,12 +148,21 @@ func (c *Cache) Acquire(f *os.File, size int64, tag string) (*Map, error) {
 		m.refs++
 		return m, nil
 	}
+	for c.live >= c.maxMaps && c.unused.Len() > 0 {
+		if err := c.unmapLocked(c.unused.Front().Value.(*Map)); err != nil {
+			return nil, err
+		}
+	}
+	if c.live >= c.maxMaps {
+		return nil, nil
+	}
 	data, err := mapFile(f, size)
 	if err != nil {
 		return nil, fmt.Errorf("map %s: %w", f.Name(), err)
 	}
 	m := &Map{id: id, tag: tag, data: data, refs: 1}
 	c.byID[id] = m
+	c.live++
 	return m, nil
 }
 
@@ -270,6 +290,7 @@ func (c *Cache) unmapLocked(m *Map) error {
 	}
 	data := m.data
 	m.data = nil
+	c.live--
 	if err := unmap(data); err != nil {
 		return fmt.Errorf("unmap: %w", err)
 	}

@@ -181,6 +181,40 @@ func TestLimitKeepsTheRecent(t *testing.T) {
 	wantStats(t, c, 2, 200)
 }
 
+// TestMaxMaps: past the bound on mappings in all, an unused one goes to
+// make room; with all of them in use (a Forget's among them) Acquire maps
+// nothing, and maps again once one is released.
+func TestMaxMaps(t *testing.T) {
+	skipUnsupported(t)
+	dir := t.TempDir()
+	c := New(1<<30, time.Hour)
+	defer c.Close()
+	c.maxMaps = 2
+	fa, fb, fc := file(t, dir, "a", pattern(100, 1)), file(t, dir, "b", pattern(100, 2)), file(t, dir, "c", pattern(100, 3))
+	ma := acquire(t, c, fa, 100, "a")
+	mb := acquire(t, c, fb, 100, "b")
+	if m, err := c.Acquire(fc, 100, "c"); m != nil || err != nil {
+		t.Fatalf("a third mapping with two in use and a bound of two: mapped %v, %v; want none", m != nil, err)
+	}
+	if err := c.Forget("b"); err != nil { // in use: still counts
+		t.Fatal(err)
+	}
+	if m, err := c.Acquire(fc, 100, "c"); m != nil || err != nil {
+		t.Fatalf("with a forgotten mapping still in use: mapped %v, %v; want none", m != nil, err)
+	}
+	release(t, c, mb) // unmapped: room for one
+	mc := acquire(t, c, fc, 100, "c")
+	release(t, c, ma) // unused now, kept
+	wantStats(t, c, 2, 200)
+	mb = acquire(t, c, fb, 100, "b") // makes room by unmapping a's
+	wantStats(t, c, 2, 200)
+	if got, err := c.Acquire(fa, 100, "a"); got != nil || err != nil {
+		t.Fatalf("a's mapping after it went, with two in use: mapped %v, %v; want none", got != nil, err)
+	}
+	release(t, c, mb)
+	release(t, c, mc)
+}
+
 func TestForget(t *testing.T) {
 	skipUnsupported(t)
 	dir := t.TempDir()
