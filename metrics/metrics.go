@@ -166,7 +166,7 @@ func readMaps() (int, int64) {
 func init() {
 	registry.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "recvault_blob_maps",
-			Help: "Recording files the blob store holds memory-mapped (kept across downloads for the check)."},
+			Help: "Recording files the blob store holds memory-mapped (kept across downloads, read and checked through them)."},
 			func() float64 { n, _ := readMaps(); return float64(n) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "recvault_blob_mapped_bytes",
 			Help: "Bytes of those mappings (page cache pages, counted in resident memory once read)."},

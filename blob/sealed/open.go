@@ -77,8 +77,8 @@ func (s *Store) open(in recvault.Blob, key, recordingID string, wk WrappedKey, c
 	// where files are not mapped.
 	var m *filemap.Map
 	if local {
-		if m, err = s.maps.Acquire(lf.OSFile(), in.Size(), key); err != nil {
-			m = nil
+		if mm, merr := s.maps.Acquire(lf.OSFile(), in.Size(), key); merr == nil {
+			m = mm
 		}
 	}
 	defer func() {
@@ -419,10 +419,7 @@ func (b *blob) copyMapped(p []byte, off int64) error {
 	if off < 0 || off+int64(len(p)) > int64(len(data)) {
 		return b.readErr(nil)
 	}
-	if err := filemap.Guard(func() error { copy(p, data[off:off+int64(len(p))]); return nil }); err != nil {
-		return fmt.Errorf("read blob %s: %w: stored blob shorter than at open (%w)", b.key, ErrIntegrity, err)
-	}
-	return nil
+	return b.mapFault(filemap.Guard(func() error { copy(p, data[off:off+int64(len(p))]); return nil }))
 }
 
 // readErr is the error of a read that came short with err.
@@ -656,23 +653,19 @@ const spanChunks = smallWhole / (ChunkSize + tagSize)
 // many bytes.
 const mappedSpanChunks = (1 << 20) / ChunkSize
 
-// checkMapped checks chunks [first, end) of a mode-4 blob, and their
-// checks, where its map holds them. A fault reading the map (the file cut
-// shorter meanwhile) is ErrIntegrity, as a short read is.
+// checkMapped checks chunks [first, end) of a mode-4 blob where its map
+// holds them (the checks are read from the map by checkOf).
 func (b *blob) checkMapped(first, end int64) error {
-	data, tag := b.mapped.Bytes(), int64(b.tag)
-	err := filemap.Guard(func() error {
-		for idx := first; idx < end; idx++ {
-			at := b.hdrLen + idx*b.chunk
-			plain := data[at : at+min(b.chunk, b.size-idx*b.chunk)]
-			ck := data[b.tableOff+idx*tag : b.tableOff+(idx+1)*tag]
-			if err := b.verify(plain, ck, idx, b.chunkAD(idx)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if errors.Is(err, filemap.ErrFault) {
+	data := b.mapped.Bytes()
+	p := data[b.hdrLen+first*b.chunk : b.hdrLen+min(b.size, end*b.chunk)]
+	return b.mapFault(filemap.Guard(func() error { return b.verifyAfter(p, first, end) }))
+}
+
+// mapFault is err, or for a fault reading the map (the file cut shorter
+// meanwhile) ErrIntegrity, as a short read is. A fault a nested read of
+// the map already reported as such is returned as it is.
+func (b *blob) mapFault(err error) error {
+	if errors.Is(err, filemap.ErrFault) && !errors.Is(err, ErrIntegrity) {
 		return fmt.Errorf("read blob %s: %w: stored blob shorter than at open (%w)", b.key, ErrIntegrity, err)
 	}
 	return err
@@ -746,15 +739,16 @@ func (b *blob) readAfter(p []byte, first int64) error {
 	if err := b.readAt(p, b.hdrLen+first*b.chunk); err != nil {
 		return err
 	}
-	return b.verifyAfter(p, first)
+	return b.verifyAfter(p, first, first+(int64(len(p))+b.chunk-1)/b.chunk)
 }
 
-// verifyAfter checks p, the plaintext of a mode-4 blob from the start of
-// chunk first as readAfter reads it, against the stored checks.
-func (b *blob) verifyAfter(p []byte, first int64) error {
-	for idx := first; len(p) > 0; idx++ {
-		plain := p[:min(b.chunk, int64(len(p)))]
-		p = p[len(plain):]
+// verifyAfter checks chunks [first, end) of a mode-4 blob, whose
+// plaintext p holds from the start of chunk first, against the stored
+// checks. (An empty blob's one chunk is empty and checked all the same.)
+func (b *blob) verifyAfter(p []byte, first, end int64) error {
+	for idx := first; idx < end; idx++ {
+		at := (idx - first) * b.chunk
+		plain := p[at:min(int64(len(p)), at+b.chunk)]
 		ck, err := b.checkOf(idx)
 		if err != nil {
 			return err
@@ -900,7 +894,7 @@ func (s *Store) Walk(ctx context.Context, fn func(key string, mod time.Time) err
 }
 
 // MapStats returns how many stored files the store holds memory-mapped
-// for FileSpan, and their bytes.
+// (local files, read through their maps), and their bytes.
 func (s *Store) MapStats() (maps int, bytes int64) { return s.maps.Stats() }
 
 // Delete removes the blob key from the inner store, and ends this

@@ -169,8 +169,8 @@ type Store struct {
 	ring   *Keyring
 	legacy bool
 	after  bool
-	// maps holds memory maps of the mode-4 files FileSpan checks, kept
-	// across opens (see FileSpan).
+	// maps holds memory maps of the local files blobs are read through,
+	// kept across opens (see open and FileSpan).
 	maps *filemap.Cache
 }
 

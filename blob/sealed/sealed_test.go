@@ -856,9 +856,7 @@ func (c *countWrites) Write(p []byte) (int, error) { c.calls++; return c.buf.Wri
 // it is written changes nothing of what the writer gets, since no mapped
 // byte reaches it.
 func TestWriteSmallMapped(t *testing.T) {
-	if !filemap.Supported {
-		t.Skip("files are not mapped on this platform")
-	}
+	skipUnmapped(t)
 	d, dir := newDisk(t)
 	s := New(d, ChecksAfter())
 	open := func(t *testing.T, key string) *blob { return openMapped(t, s, key) }
@@ -956,9 +954,7 @@ func TestWriteSmallMapped(t *testing.T) {
 // and WriteTo, and a file cut after Open is an integrity failure found by
 // the fault guard.
 func TestReadsMapped(t *testing.T) {
-	if !filemap.Supported {
-		t.Skip("files are not mapped on this platform")
-	}
+	skipUnmapped(t)
 	modes(t, func(t *testing.T, s *Store, dir string) {
 		for _, n := range []int{3*ChunkSize + 7, 40*ChunkSize + 7} {
 			data := blobtest.Data(uint64(n), n)
@@ -1000,7 +996,25 @@ func TestReadsMapped(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+
+		// An empty blob's one chunk, empty, is checked at Open all the same.
+		putT(t, s, "rm/empty", nil)
+		p := storedPath(dir, "rm/empty")
+		raw := readFile(t, p)
+		raw[len(raw)-1] ^= 1 // its check
+		writeFile(t, p, raw)
+		if _, err := s.Open(context.Background(), "rm/empty"); !errors.Is(err, ErrIntegrity) {
+			t.Fatalf("empty blob with a damaged check: %v; want ErrIntegrity at Open", err)
+		}
 	})
+}
+
+// skipUnmapped skips t where files are not mapped (filemap.Supported).
+func skipUnmapped(t *testing.T) {
+	t.Helper()
+	if !filemap.Supported {
+		t.Skip("files are not mapped on this platform")
+	}
 }
 
 // openMapped opens key in s, failing t unless it is read through a map.
@@ -1104,9 +1118,7 @@ func readSpans(t *testing.T, s *Store, key string) ([]byte, error) {
 // now; a byte damaged in place after the mapping was made is found; and
 // a deleted blob's mapping goes with it.
 func TestFileSpanMapped(t *testing.T) {
-	if !filemap.Supported {
-		t.Skip("files are not mapped on this platform")
-	}
+	skipUnmapped(t)
 	ctx := context.Background()
 	d, dir := newDisk(t)
 	s := New(d, ChecksAfter())
@@ -1171,9 +1183,7 @@ func TestFileSpanMapped(t *testing.T) {
 // holds the deleted file), a download opened after fails, and the map is
 // gone once the last of them closes. Several readers share one map.
 func TestFileSpanDeletedWhileRead(t *testing.T) {
-	if !filemap.Supported {
-		t.Skip("files are not mapped on this platform")
-	}
+	skipUnmapped(t)
 	ctx := context.Background()
 	d, _ := newDisk(t)
 	s := New(d, ChecksAfter())

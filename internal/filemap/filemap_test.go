@@ -193,26 +193,29 @@ func TestMaxMaps(t *testing.T) {
 	fa, fb, fc := file(t, dir, "a", pattern(100, 1)), file(t, dir, "b", pattern(100, 2)), file(t, dir, "c", pattern(100, 3))
 	ma := acquire(t, c, fa, 100, "a")
 	mb := acquire(t, c, fb, 100, "b")
-	if m, err := c.Acquire(fc, 100, "c"); m != nil || err != nil {
-		t.Fatalf("a third mapping with two in use and a bound of two: mapped %v, %v; want none", m != nil, err)
-	}
+	wantNoMap(t, c, fc, "a third mapping with two in use and a bound of two")
 	if err := c.Forget("b"); err != nil { // in use: still counts
 		t.Fatal(err)
 	}
-	if m, err := c.Acquire(fc, 100, "c"); m != nil || err != nil {
-		t.Fatalf("with a forgotten mapping still in use: mapped %v, %v; want none", m != nil, err)
-	}
+	wantNoMap(t, c, fc, "with a forgotten mapping still in use")
 	release(t, c, mb) // unmapped: room for one
 	mc := acquire(t, c, fc, 100, "c")
 	release(t, c, ma) // unused now, kept
 	wantStats(t, c, 2, 200)
 	mb = acquire(t, c, fb, 100, "b") // makes room by unmapping a's
 	wantStats(t, c, 2, 200)
-	if got, err := c.Acquire(fa, 100, "a"); got != nil || err != nil {
-		t.Fatalf("a's mapping after it went, with two in use: mapped %v, %v; want none", got != nil, err)
-	}
+	wantNoMap(t, c, fa, "a's mapping after it went, with two in use")
 	release(t, c, mb)
 	release(t, c, mc)
+}
+
+// wantNoMap fails t unless Acquire of f's 100 bytes maps nothing, without
+// an error (why says when).
+func wantNoMap(t *testing.T, c *Cache, f *os.File, why string) {
+	t.Helper()
+	if m, err := c.Acquire(f, 100, "x"); m != nil || err != nil {
+		t.Fatalf("%s: mapped %v, %v; want none", why, m != nil, err)
+	}
 }
 
 func TestForget(t *testing.T) {
