@@ -148,10 +148,8 @@ func (c *Cache) Acquire(f *os.File, size int64, tag string) (*Map, error) {
 		m.refs++
 		return m, nil
 	}
-	for c.live >= c.maxMaps && c.unused.Len() > 0 {
-		if err := c.unmapLocked(c.unused.Front().Value.(*Map)); err != nil {
-			return nil, err
-		}
+	if err := c.trimLocked(1); err != nil {
+		return nil, err
 	}
 	if c.live >= c.maxMaps {
 		return nil, nil
@@ -184,7 +182,7 @@ func (c *Cache) Release(m *Map) error {
 	m.used = time.Now()
 	m.unused = c.unused.PushBack(m)
 	c.idleB += int64(len(m.data))
-	err := c.trimLocked()
+	err := c.trimLocked(0)
 	if c.timer == nil {
 		c.timer = time.AfterFunc(c.idle, c.expire)
 	}
@@ -269,10 +267,10 @@ func (c *Cache) expire() {
 }
 
 // trimLocked unmaps unused mappings, oldest first, until they fit limit
-// and maxUnused.
-func (c *Cache) trimLocked() error {
+// and maxUnused, and until room is left for more new ones under maxMaps.
+func (c *Cache) trimLocked(more int) error {
 	var errs []error
-	for (c.idleB > c.limit || c.unused.Len() > c.maxUnused) && c.unused.Len() > 0 {
+	for (c.idleB > c.limit || c.unused.Len() > c.maxUnused || c.live+more > c.maxMaps) && c.unused.Len() > 0 {
 		errs = append(errs, c.unmapLocked(c.unused.Front().Value.(*Map)))
 	}
 	return errors.Join(errs...)
