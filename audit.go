@@ -173,6 +173,11 @@ type AuditFilter struct {
 	Limit  int // default 100, at most 1000
 }
 
+// Timed reports whether f is bounded in time: such a listing is in event
+// time order (ties in append order), any other in append order, so that
+// a page of either is read from one index range.
+func (f AuditFilter) Timed() bool { return !f.Since.IsZero() || !f.Until.IsZero() }
+
 // AuditPageLimit returns the page size f asks for: 100 by default, at
 // most 1000.
 func (f AuditFilter) AuditPageLimit() int {

@@ -254,7 +254,8 @@ type Catalog interface {
 	// Audit returns the newest limit records, newest first.
 	Audit(ctx context.Context, limit int) ([]AuditEvent, error)
 	// FindAudit lists the records matching f in the order they were
-	// appended, with a cursor for the next page ("" at the end).
+	// appended, or if f is Timed by event time (ties in append order),
+	// with a cursor for the next page ("" at the end).
 	FindAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, string, error)
 	// AuditChain returns up to limit chained records with Seq > afterSeq,
 	// ascending by Seq, for verification.

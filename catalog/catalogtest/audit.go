@@ -267,3 +267,95 @@ func testFindAudit(t *testing.T, c recvault.Catalog) {
 		t.Fatalf("limit not capped: %d", f.AuditPageLimit())
 	}
 }
+
+// testFindAuditByTime: a listing bounded in time is in event-time order,
+// ties in append order, whatever order the records were appended in (two
+// replicas append events whose times interleave), with cursor pages that
+// miss nothing and repeat nothing; a cursor of one order is refused by a
+// listing of the other.
+func testFindAuditByTime(t *testing.T, c recvault.Catalog) {
+	ctx := context.Background()
+	// Minutes of the records in append order: out of order, with ties.
+	minutes := []int{5, 1, 3, 3, 9, 0, 7, 3, 2, 8, 1, 6}
+	var batch []*recvault.AuditEvent
+	for i, m := range minutes {
+		batch = append(batch, &recvault.AuditEvent{At: base.Add(time.Duration(m) * time.Minute), Actor: []string{"ann", "bob"}[i%2],
+			Action: recvault.ActionDownload, Outcome: recvault.OutcomeGranted, RecordingID: fmt.Sprintf("rec%02d", i)})
+	}
+	if err := c.AppendAudit(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	// want lists the seqs (append positions, from 1) of the records at or
+	// after minute from and before minute to, by event time then seq.
+	want := func(from, to int, actor string) []int64 {
+		var seqs []int64
+		for m := from; m < to; m++ {
+			for i, mm := range minutes {
+				if mm == m && (actor == "" || []string{"ann", "bob"}[i%2] == actor) {
+					seqs = append(seqs, int64(i+1))
+				}
+			}
+		}
+		return seqs
+	}
+	list := func(f recvault.AuditFilter, limit int) []int64 {
+		t.Helper()
+		var seqs []int64
+		f.Limit = limit
+		for page := 0; ; page++ {
+			ev, next, err := c.FindAudit(ctx, f)
+			if err != nil {
+				t.Fatalf("%+v: %v", f, err)
+			}
+			if len(ev) > limit {
+				t.Fatalf("page of %d records, limit %d", len(ev), limit)
+			}
+			for _, e := range ev {
+				seqs = append(seqs, e.Seq)
+			}
+			if next == "" {
+				return seqs
+			}
+			if page > len(minutes) {
+				t.Fatal("pagination does not end")
+			}
+			f.Cursor = next
+		}
+	}
+	for _, tc := range []struct {
+		name     string
+		f        recvault.AuditFilter
+		from, to int
+		actor    string
+	}{
+		{"since", recvault.AuditFilter{Since: base}, 0, 10, ""},
+		{"until", recvault.AuditFilter{Until: base.Add(4 * time.Minute)}, 0, 4, ""},
+		{"since until", recvault.AuditFilter{Since: base.Add(time.Minute), Until: base.Add(8 * time.Minute)}, 1, 8, ""},
+		{"since and actor", recvault.AuditFilter{Since: base.Add(2 * time.Minute), Actor: "bob"}, 2, 10, "bob"},
+	} {
+		for _, limit := range []int{1, 2, 5, 100} {
+			if got, w := list(tc.f, limit), want(tc.from, tc.to, tc.actor); !slices.Equal(got, w) {
+				t.Errorf("%s, pages of %d: seqs %v, want %v", tc.name, limit, got, w)
+			}
+		}
+	}
+	// Unbounded: append order still.
+	if got := list(recvault.AuditFilter{}, 5); !slices.Equal(got, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}) {
+		t.Errorf("unbounded listing: seqs %v, want 1..12", got)
+	}
+	// A cursor of one order is not one of the other.
+	_, timedNext, err := c.FindAudit(ctx, recvault.AuditFilter{Since: base, Limit: 2})
+	if err != nil || timedNext == "" {
+		t.Fatalf("timed first page: %q %v", timedNext, err)
+	}
+	_, plainNext, err := c.FindAudit(ctx, recvault.AuditFilter{Limit: 2})
+	if err != nil || plainNext == "" {
+		t.Fatalf("first page: %q %v", plainNext, err)
+	}
+	if _, _, err := c.FindAudit(ctx, recvault.AuditFilter{Cursor: timedNext}); recvault.ErrorCode(err) != recvault.EINVALID {
+		t.Errorf("an event-time cursor on an append-order listing: %v, want EINVALID", err)
+	}
+	if _, _, err := c.FindAudit(ctx, recvault.AuditFilter{Since: base, Cursor: plainNext}); recvault.ErrorCode(err) != recvault.EINVALID {
+		t.Errorf("an append-order cursor on an event-time listing: %v, want EINVALID", err)
+	}
+}

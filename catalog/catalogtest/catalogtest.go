@@ -25,6 +25,7 @@ func Run(t *testing.T, open func(t *testing.T) recvault.Catalog) {
 	t.Run("AuditChainRoundTrip", func(t *testing.T) { testAuditChain(t, open(t)) })
 	t.Run("AuditConcurrentBatches", func(t *testing.T) { testAuditConcurrent(t, open(t)) })
 	t.Run("FindAuditFiltersCursor", func(t *testing.T) { testFindAudit(t, open(t)) })
+	t.Run("FindAuditByEventTime", func(t *testing.T) { testFindAuditByTime(t, open(t)) })
 	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, open(t)) })
 	t.Run("PendingBlobs", func(t *testing.T) { testPendingBlobs(t, open(t)) })
 	t.Run("RotateSessionOnce", func(t *testing.T) { testRotate(t, open(t)) })

@@ -11,10 +11,6 @@ import (
 	"github.com/recvault/recvault/catalog/internal/cursor"
 )
 
-// auditCursorTag marks a page token as an audit one (the shared cursor
-// encoding carries a row id and a string).
-const auditCursorTag = "audit"
-
 const auditCols = `id, seq, at, actor, role, via, action, outcome, recording_id, recording_ids,
 	subject, format, byte_range, detail, remote, request_id, prev_hash, hash`
 
@@ -168,7 +164,11 @@ func (c *DB) Audit(ctx context.Context, limit int) ([]recvault.AuditEvent, error
 // FindAudit lists the records matching f in the order they were appended:
 // by row id, which follows Seq for chained records (they are inserted
 // under the write lock, in Seq order) and puts records from before the
-// chain first. The cursor is the row id of a page's last record.
+// chain first. A listing bounded in time (Since or Until) is in event
+// time order instead, ties by row id: the index on at then yields a
+// page's records in order, where ordering a range by row id read and
+// sorted every record in it (a day of a busy trail took 2 ms). The
+// cursor is the last record's row id, and event time if bounded.
 func (c *DB) FindAudit(ctx context.Context, f recvault.AuditFilter) ([]recvault.AuditEvent, string, error) {
 	var where []string
 	var args []any
@@ -189,19 +189,30 @@ func (c *DB) FindAudit(ctx context.Context, f recvault.AuditFilter) ([]recvault.
 			UNION SELECT audit_id FROM audit_recordings WHERE recording_id = ?)`)
 		args = append(args, f.RecordingID, id)
 	}
+	timed := f.Timed()
 	if f.Cursor != "" {
-		after, tag, err := cursor.Decode(f.Cursor)
-		if err != nil || tag != auditCursorTag {
-			return nil, "", recvault.Errorf(recvault.EINVALID, "invalid cursor")
+		at, after, err := cursor.DecodeAudit(f.Cursor, timed)
+		if err != nil {
+			return nil, "", err
 		}
-		where, args = append(where, "id > ?"), append(args, after)
+		if timed {
+			// at >= ? bounds the index range; the rest skips the ties
+			// already listed.
+			where, args = append(where, "at >= ? AND (at > ? OR id > ?)"), append(args, at, at, after)
+		} else {
+			where, args = append(where, "id > ?"), append(args, after)
+		}
 	}
 	limit := f.AuditPageLimit()
 	q := `SELECT ` + auditCols + ` FROM audit`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY id LIMIT ?"
+	if timed {
+		q += " ORDER BY at, id LIMIT ?"
+	} else {
+		q += " ORDER BY id LIMIT ?"
+	}
 	args = append(args, limit+1)
 	out, ids, err := c.queryAuditCached(ctx, "find audit", limit+1, q, args...)
 	if err != nil {
@@ -210,7 +221,10 @@ func (c *DB) FindAudit(ctx context.Context, f recvault.AuditFilter) ([]recvault.
 	next := ""
 	if len(out) > limit {
 		out = out[:limit]
-		next = cursor.Encode(ids[limit-1], auditCursorTag)
+		next = cursor.EncodeAudit(ids[limit-1])
+		if timed {
+			next = cursor.EncodeAuditAt(nanos(out[limit-1].At), ids[limit-1])
+		}
 	}
 	return out, next, nil
 }

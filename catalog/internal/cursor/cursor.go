@@ -34,3 +34,48 @@ func Decode(s string) (int64, string, error) {
 	}
 	return n, id, nil
 }
+
+// The audit trail's page tokens, made with Encode: a listing in append
+// order resumes after a row id (tag auditTag); one bounded in time,
+// which is in event-time order, after an event time and row id (tag
+// auditAtTag and the row id), so that each page is one index range
+// however many records the range holds.
+const (
+	auditTag   = "audit"
+	auditAtTag = "audit@"
+)
+
+// EncodeAudit resumes an append-order audit listing after row id.
+func EncodeAudit(id int64) string { return Encode(id, auditTag) }
+
+// EncodeAuditAt resumes an event-time audit listing after the record
+// at unix nanoseconds at with row id.
+func EncodeAuditAt(at, id int64) string {
+	return Encode(at, auditAtTag+strconv.FormatInt(id, 10))
+}
+
+// DecodeAudit reads an audit token: the row id to resume after, and for
+// an event-time token (timed) the event time too. A token of the other
+// order than the listing's, or of anything else, is EINVALID.
+func DecodeAudit(s string, timed bool) (at, id int64, err error) {
+	bad := recvault.Errorf(recvault.EINVALID, "invalid cursor")
+	n, tag, err := Decode(s)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !timed {
+		if tag != auditTag {
+			return 0, 0, bad
+		}
+		return 0, n, nil
+	}
+	rest, ok := strings.CutPrefix(tag, auditAtTag)
+	if !ok {
+		return 0, 0, bad
+	}
+	id, err = strconv.ParseInt(rest, 10, 64)
+	if err != nil {
+		return 0, 0, bad
+	}
+	return n, id, nil
+}
