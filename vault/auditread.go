@@ -10,8 +10,8 @@ import (
 )
 
 // AuditLog returns one page of the audit trail matching f, in the order
-// the records were appended (by event time if f is Timed), and the cursor of the next page ("" at the
-// end). Only admins, and the operator at the CLI (p nil under Via "cli"),
+// the records were appended (by event time if f is Timed), and the
+// cursor of the next page ("" at the end). Only admins, and the operator at the CLI (p nil under Via "cli"),
 // may read it; anyone else is EFORBIDDEN. Every read is itself audited
 // (ActionAuditRead, with the filter as Subject), and the page is returned
 // only once that record is durable: reading who listened to what leaves a

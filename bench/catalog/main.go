@@ -132,8 +132,11 @@ type store struct {
 	execAt func(ctx context.Context, i int, q string) error
 }
 
+// conns is how many connections the load's index builds use.
 func (s *store) conns() int { return max(s.par, 1) }
 
+// execOn runs q on the load's connection i (on the one connection if
+// the backend has no more).
 func (s *store) execOn(ctx context.Context, i int, q string) error {
 	if s.execAt == nil {
 		return s.exec(ctx, q)
@@ -448,18 +451,19 @@ func load(ctx context.Context, s *store, rows, audits int64) error {
 	}
 	fmt.Printf("%s: audit_recordings (the ids listings returned) filled in %.1f s\n", s.name, time.Since(start).Seconds())
 	start = time.Now()
-	var names []string
+	var builds [][2]string // name, definition: the recordings', then the audit's
 	for _, t := range []string{"recordings", "audit"} {
-		names = append(names, slices.Sorted(maps.Keys(idx[t]))...)
-	}
-	all := maps.Clone(idx["recordings"])
-	maps.Copy(all, idx["audit"])
-	if err := s.each(ctx, len(names), func(ctx context.Context, conn, i int) error {
-		start := time.Now()
-		if err := s.execOn(ctx, conn, all[names[i]]); err != nil {
-			return fmt.Errorf("rebuild %s: %w", names[i], err)
+		for _, name := range slices.Sorted(maps.Keys(idx[t])) {
+			builds = append(builds, [2]string{name, idx[t][name]})
 		}
-		fmt.Printf("%s: index %-32s built in %5.1f s\n", s.name, names[i], time.Since(start).Seconds())
+	}
+	if err := s.each(ctx, len(builds), func(ctx context.Context, conn, i int) error {
+		start := time.Now()
+		name, def := builds[i][0], builds[i][1]
+		if err := s.execOn(ctx, conn, def); err != nil {
+			return fmt.Errorf("rebuild %s: %w", name, err)
+		}
+		fmt.Printf("%s: index %-32s built in %5.1f s\n", s.name, name, time.Since(start).Seconds())
 		return nil
 	}); err != nil {
 		return err

@@ -208,11 +208,11 @@ func (c *DB) FindAudit(ctx context.Context, f recvault.AuditFilter) ([]recvault.
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
+	order := " ORDER BY id"
 	if timed {
-		q += " ORDER BY at, id LIMIT ?"
-	} else {
-		q += " ORDER BY id LIMIT ?"
+		order = " ORDER BY at, id"
 	}
+	q += order + " LIMIT ?"
 	args = append(args, limit+1)
 	out, ids, err := c.queryAuditCached(ctx, "find audit", limit+1, q, args...)
 	if err != nil {
@@ -221,10 +221,7 @@ func (c *DB) FindAudit(ctx context.Context, f recvault.AuditFilter) ([]recvault.
 	next := ""
 	if len(out) > limit {
 		out = out[:limit]
-		next = cursor.EncodeAudit(ids[limit-1])
-		if timed {
-			next = cursor.EncodeAuditAt(nanos(out[limit-1].At), ids[limit-1])
-		}
+		next = cursor.EncodeAudit(timed, nanos(out[limit-1].At), ids[limit-1])
 	}
 	return out, next, nil
 }

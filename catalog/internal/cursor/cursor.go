@@ -45,12 +45,14 @@ const (
 	auditAtTag = "audit@"
 )
 
-// EncodeAudit resumes an append-order audit listing after row id.
-func EncodeAudit(id int64) string { return Encode(id, auditTag) }
-
-// EncodeAuditAt resumes an event-time audit listing after the record
-// at unix nanoseconds at with row id.
-func EncodeAuditAt(at, id int64) string {
+// EncodeAudit makes the token that resumes an audit listing after the
+// record with row id, at unix nanoseconds at: after the row id if the
+// listing is in append order, after (at, id) if it is in event-time order
+// (timed). DecodeAudit reads it.
+func EncodeAudit(timed bool, at, id int64) string {
+	if !timed {
+		return Encode(id, auditTag)
+	}
 	return Encode(at, auditAtTag+strconv.FormatInt(id, 10))
 }
 
