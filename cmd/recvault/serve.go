@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -20,6 +21,23 @@ import (
 	"github.com/recvault/recvault/server"
 	"github.com/recvault/recvault/vault"
 )
+
+// serveGCPercent is the garbage collector's target (GOGC) for serve when
+// the environment sets none. A server's live heap is small (sessions,
+// cached rows, a few buffers per request) while every download allocates
+// a few KiB, so at Go's default of 100 the collector ran every few hundred
+// requests and took about a tenth of the server's CPU on small downloads;
+// at 400 the heap may grow to five times what is live, a few tens of MiB.
+// Measured with bench/atrest.sh (README, "Performance").
+const serveGCPercent = 400
+
+// setServeGC sets serveGCPercent unless GOGC is set, which the runtime
+// has already applied and which is the operator's to choose.
+func setServeGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGCPercent)
+	}
+}
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", stderr)
@@ -78,6 +96,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return usagef("--log-level: %v", err)
 	}
+	setServeGC(os.Getenv)
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	var proxies []netip.Prefix
 	for _, c := range trustedProxies {
