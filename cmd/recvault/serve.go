@@ -26,9 +26,9 @@ import (
 // the environment sets none. A server's live heap is small (sessions,
 // cached rows, a few buffers per request) while every download allocates
 // a few KiB, so at Go's default of 100 the collector ran every few hundred
-// requests and took about a tenth of the server's CPU on small downloads;
+// requests, its work about a tenth of the server's CPU on small downloads;
 // at 400 the heap may grow to five times what is live, a few tens of MiB.
-// Measured with bench/atrest.sh (README, "Performance").
+// Measured side by side with bench/ab.sh (README, "Performance").
 const serveGCPercent = 400
 
 // setServeGC sets serveGCPercent unless GOGC is set, which the runtime
