@@ -144,73 +144,77 @@ func (c *gatedAppend) AppendAudit(ctx context.Context, events []*recvault.AuditE
 // while two more queue; they commit together, and eight records written
 // right after them, during the linger, take a single transaction.
 func TestBatchLinger(t *testing.T) {
-	cat := &gatedAppend{Catalog: catalogs(t)["sqlite"](t), gate: make(chan struct{}), entered: make(chan int, 1)}
-	s := New(cat, nil, Config{Logger: quietLog})
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	w := s.writer()
-	w.linger = 500 * time.Millisecond // far longer than eight goroutines take to queue
-	ctx := context.Background()
-	write := func(logins ...string) []error {
-		errs := make([]error, len(logins))
-		var wg sync.WaitGroup
-		for i, login := range logins {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = s.record(ctx, admin(login), recvault.AuditEvent{Action: recvault.ActionMetadata,
-					RecordingID: "r", Outcome: recvault.OutcomeGranted})
-			}()
-		}
-		wg.Wait()
-		return errs
-	}
-	queued := func(n int) {
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-			w.mu.Lock()
-			q := len(w.queue)
-			w.mu.Unlock()
-			if q == n {
-				return
+	for name, open := range catalogs(t) {
+		t.Run(name, func(t *testing.T) {
+			cat := &gatedAppend{Catalog: open(t), gate: make(chan struct{}), entered: make(chan int, 1)}
+			s := New(cat, nil, Config{Logger: quietLog})
+			t.Cleanup(func() {
+				if err := s.Close(); err != nil {
+					t.Error(err)
+				}
+			})
+			w := s.writer()
+			w.linger = 500 * time.Millisecond // far longer than eight goroutines take to queue
+			ctx := context.Background()
+			write := func(logins ...string) []error {
+				errs := make([]error, len(logins))
+				var wg sync.WaitGroup
+				for i, login := range logins {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						errs[i] = s.record(ctx, admin(login), recvault.AuditEvent{Action: recvault.ActionMetadata,
+							RecordingID: "r", Outcome: recvault.OutcomeGranted})
+					}()
+				}
+				wg.Wait()
+				return errs
 			}
-		}
-		t.Fatalf("the queue never held %d records", n)
-	}
-	first := make(chan []error)
-	go func() { first <- write("a") }()
-	if n := <-cat.entered; n != 1 { // the writer took "a" and waits at the gate
-		t.Fatalf("first transaction: %d events, want 1", n)
-	}
-	pair := make(chan []error)
-	go func() { pair <- write("b", "c") }()
-	queued(2)
-	before := s.AuditCommits()
-	close(cat.gate)
-	for _, errs := range [][]error{<-first, <-pair} {
-		for _, err := range errs {
-			if err != nil {
-				t.Fatal(err)
+			queued := func(n int) {
+				for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+					w.mu.Lock()
+					q := len(w.queue)
+					w.mu.Unlock()
+					if q == n {
+						return
+					}
+				}
+				t.Fatalf("the queue never held %d records", n)
 			}
-		}
-	}
-	if got := s.AuditCommits() - before; got != 2 {
-		t.Fatalf("a, then b and c: %d transactions, want 2", got)
-	}
-	before = s.AuditCommits()
-	for _, err := range write("d", "e", "f", "g", "h", "i", "j", "k") {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := s.AuditCommits() - before; got != 1 {
-		t.Fatalf("eight records during the linger took %d transactions, want 1", got)
-	}
-	rep, err := VerifyAudit(ctx, cat, nil)
-	if err != nil || !rep.OK() || rep.Records != 11 {
-		t.Fatalf("verify: %+v %v", rep, err)
+			first := make(chan []error)
+			go func() { first <- write("a") }()
+			if n := <-cat.entered; n != 1 { // the writer took "a" and waits at the gate
+				t.Fatalf("first transaction: %d events, want 1", n)
+			}
+			pair := make(chan []error)
+			go func() { pair <- write("b", "c") }()
+			queued(2)
+			before := s.AuditCommits()
+			close(cat.gate)
+			for _, errs := range [][]error{<-first, <-pair} {
+				for _, err := range errs {
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if got := s.AuditCommits() - before; got != 2 {
+				t.Fatalf("a, then b and c: %d transactions, want 2", got)
+			}
+			before = s.AuditCommits()
+			for _, err := range write("d", "e", "f", "g", "h", "i", "j", "k") {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := s.AuditCommits() - before; got != 1 {
+				t.Fatalf("eight records during the linger took %d transactions, want 1", got)
+			}
+			rep, err := VerifyAudit(ctx, cat, nil)
+			if err != nil || !rep.OK() || rep.Records != 11 {
+				t.Fatalf("verify: %+v %v", rep, err)
+			}
+		})
 	}
 }
 
