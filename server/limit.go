@@ -123,6 +123,14 @@ func (c passConn) ReadFrom(r io.Reader) (int64, error) {
 // CloseWrite passes the half-close through: net/http half-closes before it
 // drops a connection with an unread request body, so that the client reads
 // the answer (an early 400 or 413) instead of a reset.
+// sender passes the search for the sendConn under this wrapper on.
+func (c passConn) sender() *sendConn {
+	if s, ok := c.Conn.(interface{ sender() *sendConn }); ok {
+		return s.sender()
+	}
+	return nil
+}
+
 func (c passConn) CloseWrite() error {
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()

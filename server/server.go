@@ -119,6 +119,7 @@ func New(svc *vault.Service, cfg Config) *Server {
 		Handler:           s.root,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		ConnContext:       withSender,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	return s
@@ -168,6 +169,9 @@ type statusWriter struct {
 	status int
 	n      int64
 	err    error
+	// conn is the request's connection when it can hold a header for
+	// the body's sendfile (plain HTTP), else nil.
+	conn *sendConn
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -209,7 +213,7 @@ func (w *statusWriter) ReadFrom(src io.Reader) (int64, error) {
 	var n int64
 	var err error
 	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok && httputil.IsFile(src) {
-		n, err = rf.ReadFrom(src)
+		n, err = w.sendFile(rf, src)
 	} else {
 		bp := copyBufs.Get().(*[]byte)
 		n, err = io.CopyBuffer(writerOnly{w.ResponseWriter}, src, *bp)
@@ -218,6 +222,29 @@ func (w *statusWriter) ReadFrom(src io.Reader) (int64, error) {
 	w.n += n
 	if err != nil && w.err == nil && !errors.Is(err, sendfile.ErrWouldBlock) {
 		w.err = err // a full socket is not a failure: the caller waits and goes on
+	}
+	return n, err
+}
+
+// sendFile passes src, a file or a sendfile.Span, to net/http's ReadFrom.
+// A span's header goes out held for the span's first bytes (sendConn's
+// holdHeader): one packet and one wake-up of the client, not two.
+// Flushing the header here, held, also spares net/http's ReadFrom the
+// copy of the body's first 512 bytes (a read and a write) that it makes
+// before its sendfile while the header is unwritten.
+func (w *statusWriter) sendFile(rf io.ReaderFrom, src io.Reader) (int64, error) {
+	sp, ok := src.(*sendfile.Span)
+	f, canFlush := w.ResponseWriter.(interface{ FlushError() error })
+	if !ok || sp.N <= 0 || w.conn == nil || !canFlush {
+		return rf.ReadFrom(src)
+	}
+	w.conn.holdHeader()
+	if err := f.FlushError(); err != nil {
+		return 0, errors.Join(err, w.conn.endHold())
+	}
+	n, err := rf.ReadFrom(src)
+	if herr := w.conn.endHold(); herr != nil && err == nil {
+		err = herr
 	}
 	return n, err
 }
@@ -339,7 +366,7 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = s.guardBody(w, r)
 		}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &statusWriter{ResponseWriter: w, conn: senderOf(r.Context())}
 		api, route := s.labels(r)
 		defer func() {
 			aborted := false

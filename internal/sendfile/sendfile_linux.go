@@ -73,3 +73,64 @@ func Send(c net.Conn, s *Span) (int64, error) {
 	}
 	return sent, serr
 }
+
+// WriteMore writes p to c flagged MSG_MORE: the kernel keeps the bytes to
+// go out in the same segments as what is sent next. It is for a
+// response's header that a Send of its body follows at once: without the
+// flag the header leaves as a packet of its own, which costs the server a
+// second pass through the TCP stack (and, on loopback, the receiver's
+// processing of it) and the client a second wake-up. Whoever calls it
+// must send more, or Push, soon after. A connection without a socket is
+// written plainly.
+func WriteMore(c net.Conn, p []byte) (int, error) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return c.Write(p)
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return c.Write(p)
+	}
+	var n int
+	var serr error
+	werr := raw.Write(func(fd uintptr) bool {
+		for n < len(p) {
+			m, err := syscall.SendmsgN(int(fd), p[n:], nil, nil, syscall.MSG_MORE)
+			if m > 0 {
+				n += m
+			}
+			switch {
+			case errors.Is(err, syscall.EINTR):
+				continue
+			case errors.Is(err, syscall.EAGAIN):
+				return false // wait until the socket is writable (or the deadline)
+			case err != nil:
+				serr = err
+				return true
+			}
+		}
+		return true
+	})
+	if serr == nil && werr != nil {
+		serr = werr
+	}
+	if serr != nil {
+		return n, &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: serr}
+	}
+	return n, nil
+}
+
+// Push sends at once whatever a WriteMore left waiting on c's socket (by
+// setting TCP_NODELAY, which Go's connections have set already: setting it
+// pushes the pending bytes out). For when the Send that was to follow
+// sent nothing.
+func Push(c net.Conn) error {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return nil
+	}
+	if err := tc.SetNoDelay(true); err != nil {
+		return fmt.Errorf("sendfile: push: %w", err)
+	}
+	return nil
+}
