@@ -273,10 +273,13 @@ func (w watchedTo) WriteTo(dst io.Writer) (int64, error) {
 // FileSpanner is a Download's Content whose verified bytes can be sent
 // from its stored file a span at a time (blob/sealed's mode 4 on a local
 // disk, which api/httputil sends by sendfile): FileSpan checks the next
-// bytes, at most max, and returns the file positioned at them and how many.
+// bytes, at most max, and returns the file positioned at them, how many,
+// and, if the file is memory-mapped, the same bytes in the map (for
+// sendfile.Span's Mapped: to be handed to the kernel only, never read in
+// the process).
 type FileSpanner interface {
 	SendsFile() bool
-	FileSpan(max int64) (*os.File, int64, error)
+	FileSpan(max int64) (f *os.File, mapped []byte, n int64, err error)
 }
 
 // watchedFile is watchedTo for a blob that is also a FileSpanner, kept
@@ -285,9 +288,9 @@ type watchedFile struct{ watchedTo }
 
 func (w watchedFile) SendsFile() bool { return w.Blob.(FileSpanner).SendsFile() }
 
-func (w watchedFile) FileSpan(max int64) (*os.File, int64, error) {
-	f, n, err := w.Blob.(FileSpanner).FileSpan(max)
-	return f, n, w.check(err)
+func (w watchedFile) FileSpan(max int64) (*os.File, []byte, int64, error) {
+	f, mapped, n, err := w.Blob.(FileSpanner).FileSpan(max)
+	return f, mapped, n, w.check(err)
 }
 
 // watch wraps b in watched, keeping its WriteTo and FileSpan if it has

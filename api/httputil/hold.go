@@ -165,14 +165,14 @@ func (h *holdWriter) writeTo(wt io.WriterTo, lr *io.LimitedReader, limit int64) 
 func (h *holdWriter) sendSpans(rf io.ReaderFrom, fs vault.FileSpanner, lr *io.LimitedReader) (int64, error) {
 	var total int64
 	for lr.N > 0 {
-		f, n, err := fs.FileSpan(min(lr.N, maxSpan))
+		f, mapped, n, err := fs.FileSpan(min(lr.N, maxSpan))
 		if errors.Is(err, io.EOF) {
 			return total, nil
 		} else if err != nil {
 			return total, err
 		}
 		h.release()
-		sp := &sendfile.Span{File: f, N: n}
+		sp := &sendfile.Span{File: f, N: n, Mapped: mapped}
 		for sp.N > 0 {
 			m, err := rf.ReadFrom(sp)
 			metrics.SentFromFile(m)
@@ -296,8 +296,8 @@ type readWatchFile struct{ readWatchTo }
 
 func (r readWatchFile) SendsFile() bool { return r.ReadSeeker.(vault.FileSpanner).SendsFile() }
 
-func (r readWatchFile) FileSpan(max int64) (*os.File, int64, error) {
-	f, n, err := r.ReadSeeker.(vault.FileSpanner).FileSpan(max)
+func (r readWatchFile) FileSpan(max int64) (*os.File, []byte, int64, error) {
+	f, mapped, n, err := r.ReadSeeker.(vault.FileSpanner).FileSpan(max)
 	if err != nil && !errors.Is(err, io.EOF) {
 		r.mu.Lock()
 		if r.err == nil {
@@ -305,7 +305,7 @@ func (r readWatchFile) FileSpan(max int64) (*os.File, int64, error) {
 		}
 		r.mu.Unlock()
 	}
-	return f, n, err
+	return f, mapped, n, err
 }
 
 // failure is the first read error, if any.

@@ -122,7 +122,7 @@ func checkStoredIn(t *testing.T, s *Store, want []byte) {
 		case "filespan":
 			sb := b.(*blob)
 			for sb.SendsFile() {
-				f, n, err := sb.FileSpan(ChunkSize + 3)
+				f, _, n, err := sb.FileSpan(ChunkSize + 3)
 				if err != nil {
 					break
 				}

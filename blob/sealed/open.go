@@ -77,7 +77,14 @@ func (s *Store) open(in recvault.Blob, key, recordingID string, wk WrappedKey, c
 	// where files are not mapped.
 	var m *filemap.Map
 	if local {
-		if mm, merr := s.maps.Acquire(lf.OSFile(), in.Size(), key); merr == nil {
+		var mm *filemap.Map
+		var merr error
+		if st, ok := in.(interface{ Info() os.FileInfo }); ok && st.Info() != nil && st.Info().Size() == in.Size() {
+			mm, merr = s.maps.AcquireInfo(lf.OSFile(), st.Info(), key) // the open's own Stat
+		} else {
+			mm, merr = s.maps.Acquire(lf.OSFile(), in.Size(), key)
+		}
+		if merr == nil {
 			m = mm
 		}
 	}
@@ -570,10 +577,15 @@ func (b *blob) SendsFile() bool { return b.after && b.local }
 
 // FileSpan verifies the next bytes from the Read position, at most max and
 // at most mappedSpanChunks chunks, and returns the stored file positioned at the
-// first of them and how many there are; the Read position moves past
-// them. A server sends them from the file (sendfile), so that they pass
-// through no buffer of the process: they were read and checked just
-// before, and the kernel sends them from the same page cache. (A page of
+// first of them, how many there are and, when the file is mapped, the
+// same bytes in the map (mapped; else nil); the Read position moves past
+// them. A server sends them from the file (sendfile) or has the kernel
+// copy them from the map (a write call), so that they pass through no
+// buffer of the process: they were read and checked just before, and the
+// kernel sends them from the same page cache. mapped is for the kernel
+// alone: a read of it in the process, outside filemap.Guard, would fault
+// if the file were cut shorter meanwhile; a write call given it fails
+// with EFAULT instead. It is valid until the next call on the blob. (A page of
 // the file evicted and read again from a failing disk in between would
 // escape the check; that window is one span's verification, microseconds,
 // against the whole download before.) At the end it returns io.EOF. The
@@ -589,19 +601,19 @@ func (b *blob) SendsFile() bool { return b.after && b.local }
 // map (the file cut shorter meanwhile) is ErrIntegrity, as a short read
 // is. Where files are not mapped, or mapping failed, it reads at most
 // spanChunks chunks into a pooled buffer and checks them there.
-func (b *blob) FileSpan(max int64) (*os.File, int64, error) {
+func (b *blob) FileSpan(max int64) (*os.File, []byte, int64, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.readUsed = true
 	switch {
 	case b.closed:
-		return nil, 0, os.ErrClosed
+		return nil, nil, 0, os.ErrClosed
 	case !b.SendsFile():
-		return nil, 0, fmt.Errorf("read blob %s: cannot be sent from its file", b.key)
+		return nil, nil, 0, fmt.Errorf("read blob %s: cannot be sent from its file", b.key)
 	case b.pos >= b.size:
-		return nil, 0, io.EOF
+		return nil, nil, 0, io.EOF
 	case max <= 0:
-		return nil, 0, fmt.Errorf("read blob %s: span of %d bytes", b.key, max)
+		return nil, nil, 0, fmt.Errorf("read blob %s: span of %d bytes", b.key, max)
 	}
 	// The chunk buffer Open verified chunk 0 into is not needed: give it
 	// back rather than hold it for the rest of a slow download.
@@ -618,7 +630,7 @@ func (b *blob) FileSpan(max int64) (*os.File, int64, error) {
 	lo, hi := first*b.chunk, min(b.size, ((end-1)/b.chunk+1)*b.chunk)
 	if b.mapped != nil {
 		if err := b.checkMapped(first, (hi-1)/b.chunk+1); err != nil {
-			return nil, 0, err
+			return nil, nil, 0, err
 		}
 	} else {
 		// Read into a buffer to be checked.
@@ -629,16 +641,20 @@ func (b *blob) FileSpan(max int64) (*os.File, int64, error) {
 			*bp = make([]byte, 0, span)
 		}
 		if err := b.readAfter((*bp)[:span], first); err != nil {
-			return nil, 0, err
+			return nil, nil, 0, err
 		}
 	}
 	b.inPos = -1 // the caller's sendfile moves the file's offset
 	if _, err := f.Seek(b.hdrLen+b.pos, io.SeekStart); err != nil {
-		return nil, 0, fmt.Errorf("read blob %s: %w", b.key, err)
+		return nil, nil, 0, fmt.Errorf("read blob %s: %w", b.key, err)
+	}
+	var mapped []byte
+	if b.mapped != nil {
+		mapped = b.mapped.Bytes()[b.hdrLen+b.pos : b.hdrLen+end]
 	}
 	n := end - b.pos
 	b.pos = end
-	return f, n, nil
+	return f, mapped, n, nil
 }
 
 // spanChunks is the most chunks one FileSpan verifies: 128 KiB less the

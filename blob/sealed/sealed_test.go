@@ -1081,7 +1081,7 @@ func spans(t *testing.T, b *blob, max int64, rng *mrand.Rand) ([]byte, error) {
 		if m == 0 {
 			m = 1 + rng.Int64N(3*smallWhole)
 		}
-		f, n, err := b.FileSpan(m)
+		f, mapped, n, err := b.FileSpan(m)
 		if errors.Is(err, io.EOF) {
 			return got, nil
 		} else if err != nil {
@@ -1093,6 +1093,13 @@ func spans(t *testing.T, b *blob, max int64, rng *mrand.Rand) ([]byte, error) {
 		p := make([]byte, n)
 		if _, err := io.ReadFull(f, p); err != nil {
 			t.Fatalf("reading a span from its file: %v", err)
+		}
+		// The map's bytes are the file's (the test reads them: nothing
+		// cuts the file here).
+		if b.mapped != nil && !bytes.Equal(mapped, p) {
+			t.Fatalf("FileSpan's mapped bytes (%d) are not the file's at its offset (%d)", len(mapped), len(p))
+		} else if b.mapped == nil && mapped != nil {
+			t.Fatal("FileSpan gave mapped bytes of a blob that has no map")
 		}
 		got = append(got, p...)
 		if b.rd.buf != nil || b.at.buf != nil {
@@ -1198,7 +1205,7 @@ func TestFileSpanDeletedWhileRead(t *testing.T) {
 			t.Fatal(err)
 		}
 		opened[i] = ob.(*blob)
-		if _, _, err := opened[i].FileSpan(ChunkSize); err != nil { // maps the file
+		if _, _, _, err := opened[i].FileSpan(ChunkSize); err != nil { // maps the file
 			t.Fatal(err)
 		}
 	}
@@ -1211,7 +1218,7 @@ func TestFileSpanDeletedWhileRead(t *testing.T) {
 	for i, b := range opened {
 		wg.Go(func() { // spans' t.Fatal is for the test's goroutine: read here by hand
 			for {
-				f, n, err := b.FileSpan(int64(i+1) * 3 * ChunkSize)
+				f, _, n, err := b.FileSpan(int64(i+1) * 3 * ChunkSize)
 				if err != nil {
 					if errors.Is(err, io.EOF) {
 						err = nil
@@ -1320,13 +1327,13 @@ func TestFileSpan(t *testing.T) {
 		}
 		b := ob.(*blob)
 		defer b.Close()
-		if _, _, err := b.FileSpan(ChunkSize); err != nil {
+		if _, _, _, err := b.FileSpan(ChunkSize); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.Truncate(storedPath(dir, "span/cut"), b.hdrLen+ChunkSize+100); err != nil {
 			t.Fatal(err)
 		}
-		_, _, err = b.FileSpan(20 * ChunkSize)
+		_, _, _, err = b.FileSpan(20 * ChunkSize)
 		if !errors.Is(err, ErrIntegrity) {
 			t.Fatalf("span past the cut: %v; want ErrIntegrity", err)
 		}
@@ -1349,7 +1356,7 @@ func TestFileSpan(t *testing.T) {
 		if b.SendsFile() {
 			t.Errorf("%s: SendsFile", name)
 		}
-		if _, _, err := b.FileSpan(100); err == nil {
+		if _, _, _, err := b.FileSpan(100); err == nil {
 			t.Errorf("%s: FileSpan gave a span", name)
 		}
 		if err := b.Close(); err != nil {

@@ -129,7 +129,25 @@ func (c *Cache) Acquire(f *os.File, size int64, tag string) (*Map, error) {
 	if c == nil || !Supported || size <= 0 {
 		return nil, nil
 	}
-	dev, ino, err := identity(f)
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("map %s: %w", f.Name(), err)
+	}
+	return c.acquire(f, fi, size, tag)
+}
+
+// AcquireInfo is Acquire of the whole of f for a caller that has f's
+// FileInfo from a Stat of the open file (never of its name): a download
+// spares a system call. The mapping is of fi.Size() bytes.
+func (c *Cache) AcquireInfo(f *os.File, fi os.FileInfo, tag string) (*Map, error) {
+	if c == nil || !Supported || fi.Size() <= 0 {
+		return nil, nil
+	}
+	return c.acquire(f, fi, fi.Size(), tag)
+}
+
+func (c *Cache) acquire(f *os.File, fi os.FileInfo, size int64, tag string) (*Map, error) {
+	dev, ino, err := identity(fi)
 	if err != nil {
 		return nil, fmt.Errorf("map %s: %w", f.Name(), err)
 	}

@@ -119,7 +119,24 @@ func TestSharedByIdentity(t *testing.T) {
 	if m3.Bytes()[100] != b[100]^0xff {
 		t.Fatal("a byte written in place does not show through the mapping")
 	}
-	for _, m := range []*Map{m1, m2, m3} {
+	// AcquireInfo finds the mapping by the FileInfo an open's own Stat
+	// gave: the old file's is the old mapping, the new one's the new.
+	var byInfo []*Map
+	for _, tc := range []struct {
+		f    *os.File
+		want *Map
+	}{{f1, m1}, {f3, m3}} {
+		fi, err := tc.f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := c.AcquireInfo(tc.f, fi, "a")
+		if err != nil || m != tc.want {
+			t.Fatalf("AcquireInfo(%s, its own Stat) = %p, %v; want %p", tc.f.Name(), m, err, tc.want)
+		}
+		byInfo = append(byInfo, m)
+	}
+	for _, m := range append([]*Map{m1, m2, m3}, byInfo...) {
 		release(t, c, m)
 	}
 	wantStats(t, c, 2, 2*40000)

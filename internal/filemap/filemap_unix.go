@@ -10,12 +10,8 @@ import (
 
 const supported = true
 
-// identity returns f's device and inode numbers.
-func identity(f *os.File) (dev, ino uint64, err error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, 0, err
-	}
+// identity returns the device and inode numbers of the file fi describes.
+func identity(fi os.FileInfo) (dev, ino uint64, err error) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return 0, 0, fmt.Errorf("no inode in %T", fi.Sys())

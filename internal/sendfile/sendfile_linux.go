@@ -9,7 +9,7 @@ import (
 )
 
 // Send sends what of s the socket of c takes now, by sendfile from the
-// file's offset, and advances s. It returns ErrWouldBlock if the socket
+// file's offset (or by write from s.Mapped), and advances s. It returns ErrWouldBlock if the socket
 // filled first (then s.Wait waits for room), io.ErrUnexpectedEOF if the
 // file ended first. A connection without a socket is written by copy.
 func Send(c net.Conn, s *Span) (int64, error) {
@@ -31,10 +31,19 @@ func Send(c net.Conn, s *Span) (int64, error) {
 		werr := dst.Write(func(out uintptr) bool {
 		send:
 			for s.N > 0 {
-				n, err := syscall.Sendfile(int(out), int(in), nil, int(min(s.N, 1<<30)))
+				var n int
+				var err error
+				if s.Mapped != nil {
+					n, err = syscall.Write(int(out), s.Mapped[:min(s.N, int64(len(s.Mapped)), 1<<30)])
+				} else {
+					n, err = syscall.Sendfile(int(out), int(in), nil, int(min(s.N, 1<<30)))
+				}
 				if n > 0 {
 					sent += int64(n)
 					s.N -= int64(n)
+					if s.Mapped != nil {
+						s.Mapped = s.Mapped[n:]
+					}
 				}
 				switch {
 				case errors.Is(err, syscall.EINTR):

@@ -77,12 +77,19 @@ func TestSendToStalledClient(t *testing.T) {
 	if !errors.Is(err, ErrWouldBlock) || n <= 0 || n >= int64(len(data)-skip) || s.N != int64(len(data)-skip)-n {
 		t.Fatalf("first Send to a client reading nothing: %d bytes, %v (left %d)", n, err, s.N)
 	}
+	finish(t, srv, cli, s, n, data[skip:])
+}
+
+// finish sends the rest of s to a client that now reads, waiting whenever
+// the socket is full, and checks that the client got want: sent bytes of
+// it were sent before.
+func finish(t *testing.T, srv, cli net.Conn, s *Span, sent int64, want []byte) {
+	t.Helper()
 	got := make(chan []byte, 1)
 	go func() {
-		b, _ := io.ReadAll(io.LimitReader(cli, int64(len(data)-skip)))
+		b, _ := io.ReadAll(io.LimitReader(cli, int64(len(want))))
 		got <- b
 	}()
-	sent := n
 	for s.N > 0 {
 		if err := s.Wait(); err != nil {
 			t.Fatal(err)
@@ -93,8 +100,8 @@ func TestSendToStalledClient(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if b := <-got; sent != int64(len(data)-skip) || !bytes.Equal(b, data[skip:]) {
-		t.Fatalf("client got %d bytes (sent %d), equal %v", len(b), sent, bytes.Equal(b, data[skip:]))
+	if b := <-got; sent != int64(len(want)) || !bytes.Equal(b, want) {
+		t.Fatalf("client got %d bytes (sent %d), equal %v", len(b), sent, bytes.Equal(b, want))
 	}
 }
 
