@@ -83,34 +83,37 @@ measure() {
 # median reads numbers separated by spaces or newlines and prints the median.
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-# start_nginx serves $WORK/www/ at /media/ from an nginx in the foreground
-# with its own configuration and temp paths (sendfile, keep-alive), on a
+# start_nginx [off] serves $WORK/www/ at /media/ from an nginx in the
+# foreground with its own configuration and temp paths (sendfile, keep-alive;
+# "off": no sendfile, files read into nginx's buffers and written), on a
 # free port it puts in NGPORT. Like recvault it wants an Authorization
 # header (any: nginx checks none), so both answer the same wrk command.
 start_nginx() {
+	local sendfile=${1:-on} dir="$WORK/nginx"
+	[ "$sendfile" = on ] || dir="$WORK/nginx-$sendfile"
 	NGPORT=$(port)
-	mkdir -p "$WORK/nginx"
+	mkdir -p "$dir"
 	local user_line=""
 	[ "$(id -u)" -eq 0 ] && user_line="user root;"
-	cat >"$WORK/nginx/nginx.conf" <<NGINX
+	cat >"$dir/nginx.conf" <<NGINX
 daemon off;
 master_process on;
 $user_line
 worker_processes auto;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
 events { worker_connections 1024; }
 http {
 	access_log off;
-	sendfile on;
+	sendfile $sendfile;
 	tcp_nopush on;
 	keepalive_requests 100000;
 	default_type application/octet-stream;
-	client_body_temp_path $WORK/nginx/body;
-	proxy_temp_path $WORK/nginx/proxy;
-	fastcgi_temp_path $WORK/nginx/fastcgi;
-	uwsgi_temp_path $WORK/nginx/uwsgi;
-	scgi_temp_path $WORK/nginx/scgi;
+	client_body_temp_path $dir/body;
+	proxy_temp_path $dir/proxy;
+	fastcgi_temp_path $dir/fastcgi;
+	uwsgi_temp_path $dir/uwsgi;
+	scgi_temp_path $dir/scgi;
 	server {
 		listen 127.0.0.1:$NGPORT;
 		location /media/ {
@@ -120,7 +123,7 @@ http {
 	}
 }
 NGINX
-	nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
+	nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" &
 	PIDS+=($!)
 }
 
