@@ -139,10 +139,12 @@ func (c *gatedAppend) AppendAudit(ctx context.Context, events []*recvault.AuditE
 }
 
 // TestBatchLinger: after a transaction of several events the writer
-// waits before taking the next batch, so records that arrive meanwhile
-// share one transaction. The first transaction (one event) is held open
-// while two more queue; they commit together, and eight records written
-// right after them, during the linger, take a single transaction.
+// waits, up to the linger, until as many are queued again, so records
+// that arrive meanwhile share one transaction. The first transaction (one
+// event) is held open while two more queue; they commit together. A
+// record written next waits (the writer gathers a second one), and the
+// second one, written later, commits with it at once: long before the
+// linger (10 s here) would have ended.
 func TestBatchLinger(t *testing.T) {
 	for name, open := range catalogs(t) {
 		t.Run(name, func(t *testing.T) {
@@ -154,7 +156,7 @@ func TestBatchLinger(t *testing.T) {
 				}
 			})
 			w := s.writer()
-			w.linger = 500 * time.Millisecond // far longer than eight goroutines take to queue
+			w.linger = 10 * time.Second // far longer than the test: only a second record may end it
 			ctx := context.Background()
 			write := func(logins ...string) []error {
 				errs := make([]error, len(logins))
@@ -202,16 +204,26 @@ func TestBatchLinger(t *testing.T) {
 				t.Fatalf("a, then b and c: %d transactions, want 2", got)
 			}
 			before = s.AuditCommits()
-			for _, err := range write("d", "e", "f", "g", "h", "i", "j", "k") {
-				if err != nil {
-					t.Fatal(err)
+			lone := make(chan []error)
+			go func() { lone <- write("d") }()
+			queued(1)
+			time.Sleep(50 * time.Millisecond)
+			if got := s.AuditCommits() - before; got != 0 {
+				t.Fatalf("a lone record after a batch of two was committed (%d transactions) before a second one came", got)
+			}
+			start := time.Now()
+			for _, errs := range [][]error{write("e"), <-lone} {
+				for _, err := range errs {
+					if err != nil {
+						t.Fatal(err)
+					}
 				}
 			}
-			if got := s.AuditCommits() - before; got != 1 {
-				t.Fatalf("eight records during the linger took %d transactions, want 1", got)
+			if got, took := s.AuditCommits()-before, time.Since(start); got != 1 || took > 5*time.Second {
+				t.Fatalf("d, then e: %d transactions after %v; want 1, at once", got, took)
 			}
 			rep, err := VerifyAudit(ctx, cat, nil)
-			if err != nil || !rep.OK() || rep.Records != 11 {
+			if err != nil || !rep.OK() || rep.Records != 5 {
 				t.Fatalf("verify: %+v %v", rep, err)
 			}
 		})
