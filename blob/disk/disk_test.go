@@ -256,3 +256,29 @@ func BenchmarkPut8MB(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkOpen opens a stored file, reads its Stat and closes it, as
+// every download does: by openRead (open, one fcntl) against os.Open
+// (open, and four more calls offering the file to the runtime's poller).
+func BenchmarkOpen(b *testing.B) {
+	p := filepath.Join(b.TempDir(), "blob")
+	if err := os.WriteFile(p, make([]byte, 100_000), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	for name, open := range map[string]func(string) (*os.File, error){"openRead": openRead, "os.Open": os.Open} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				f, err := open(p)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := f.Stat(); err != nil {
+					b.Fatal(err)
+				}
+				if err := f.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
