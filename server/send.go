@@ -32,7 +32,7 @@ func (l sendListener) Accept() (net.Conn, error) {
 type sendConn struct {
 	passConn
 	// hold: the next Write is the header of a response that a Send of
-	// a span follows (statusWriter.ReadFrom sets it); held: a Write went
+	// a span follows (statusWriter.sendFile sets it); held: a Write went
 	// out so, to be pushed if the Send sends nothing. Only the
 	// connection's own goroutine (net/http's serving one) touches them.
 	hold, held bool
