@@ -104,6 +104,12 @@ func HashToken(token string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// HashesMatch compares a presented token's HashToken against a stored hash
+// in constant time.
+func HashesMatch(hash, storedHash string) bool {
+	return subtle.ConstantTimeCompare([]byte(hash), []byte(storedHash)) == 1
+}
+
 // TokenMatches compares a presented token against a stored hash in constant time.
 func TokenMatches(token, storedHash string) bool {
 	return subtle.ConstantTimeCompare([]byte(HashToken(token)), []byte(storedHash)) == 1

@@ -78,6 +78,9 @@ func TestTokens(t *testing.T) {
 	if !TokenMatches(tok, h) || TokenMatches(tok+"x", h) || TokenMatches("", h) {
 		t.Fatal("TokenMatches")
 	}
+	if !HashesMatch(h, h) || HashesMatch(HashToken(tok+"x"), h) || HashesMatch("", h) || HashesMatch(h[:63], h) {
+		t.Fatal("HashesMatch")
+	}
 }
 
 func BenchmarkHashPasswordDefault(b *testing.B) {

@@ -384,6 +384,9 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 			cut := aborted || sw.err != nil || (r.Context().Err() != nil && short(sw, r))
 			took := time.Since(start)
 			metrics.Request(api, route, sw.status, sw.n, took, cut)
+			if !s.log.Enabled(r.Context(), slog.LevelInfo) {
+				return // the access log is off: build none of its line
+			}
 			// The path is logged, never the query: it may carry session ids.
 			attrs := []any{"method", r.Method, "path", r.URL.Path, "api", api, "route", route, "status", sw.status,
 				"bytes", sw.n, "ms", took.Milliseconds(), "request_id", rid, "remote", r.RemoteAddr, "peer", peer}
