@@ -53,9 +53,15 @@ func (c *sendConn) Write(p []byte) (int, error) {
 	return sendfile.WriteMore(c.Conn, p)
 }
 
-func (c *sendConn) ReadFrom(r io.Reader) (int64, error) {
+// endHeld ends a holdHeader and reports whether a Write went out held.
+func (c *sendConn) endHeld() bool {
 	held := c.held
 	c.hold, c.held = false, false
+	return held
+}
+
+func (c *sendConn) ReadFrom(r io.Reader) (int64, error) {
+	held := c.endHeld()
 	var n int64
 	var err error
 	if s, ok := r.(*sendfile.Span); ok {
@@ -74,9 +80,7 @@ func (c *sendConn) ReadFrom(r io.Reader) (int64, error) {
 // endHold ends a holdHeader that no Send followed, pushing out a header
 // that went out held.
 func (c *sendConn) endHold() error {
-	held := c.held
-	c.hold, c.held = false, false
-	if held {
+	if c.endHeld() {
 		return sendfile.Push(c.Conn)
 	}
 	return nil

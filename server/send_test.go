@@ -23,31 +23,8 @@ func TestSendConnSpanDoesNotWait(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("sendfile is used on Linux only")
 	}
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := sendListener{inner}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	c, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	p := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(p, make([]byte, 16<<20), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	sc, _ := acceptedPair(t)
+	var c net.Conn = sc
 	rf, ok := c.(io.ReaderFrom)
 	if !ok {
 		t.Fatal("an accepted connection has no ReadFrom")
@@ -56,7 +33,7 @@ func TestSendConnSpanDoesNotWait(t *testing.T) {
 	if err := c.SetWriteDeadline(time.Now().Add(3 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	s := &sendfile.Span{File: f, N: 16 << 20}
+	s := spanOf(t, make([]byte, 16<<20))
 	if n, err := rf.ReadFrom(s); !errors.Is(err, sendfile.ErrWouldBlock) || n <= 0 || n >= 16<<20 {
 		t.Fatalf("ReadFrom(span) to a client reading nothing: %d bytes, %v; want part and ErrWouldBlock", n, err)
 	}

@@ -235,14 +235,9 @@ func (w *auditWriter) signal() {
 	}
 }
 
-// run is the writer goroutine: it commits whatever is queued, one batch per
-// transaction, ends flood windows as they expire, keeps the checkpoint
-// file's fsync within checkpointSync, and ends when closed, or idle for
-// writerIdleAfter with nothing pending (a Service that is never closed
-// then leaves no goroutine behind).
-// gather waits, after a transaction of n events, until n more are queued,
-// at most w.linger (or until Close). Waiting the whole linger every time
-// made the writer the serve path's bottleneck once it was busy: it spent
+// gather waits, after a transaction of n events, until the queue holds n
+// again, at most w.linger (or until Close). Waiting the whole linger every
+// time made the writer the serve path's bottleneck once it was busy: it spent
 // its time in commits and lingers alone (2,600 commits of 1.2 ms and as
 // many lingers of 1 ms filled a 6 s run), while the queue already held a
 // transaction's worth; a batch as large as the last one has nothing to
@@ -266,6 +261,11 @@ func (w *auditWriter) gather(n int, timer *time.Timer) {
 	}
 }
 
+// run is the writer goroutine: it commits whatever is queued, one batch per
+// transaction, ends flood windows as they expire, keeps the checkpoint
+// file's fsync within checkpointSync, and ends when closed, or idle for
+// writerIdleAfter with nothing pending (a Service that is never closed
+// then leaves no goroutine behind).
 func (w *auditWriter) run(stopped chan struct{}) {
 	defer close(stopped)
 	idleSince := time.Now()

@@ -409,14 +409,13 @@ func (s *Service) AuthenticateAgent(ctx context.Context, token, kind, agentID st
 var errUnauth = recvault.Errorf(recvault.EUNAUTHENTICATED, "missing, invalid or expired session")
 
 func (s *Service) authenticate(ctx context.Context, token string) (*recvault.Principal, error) {
-	unauth := errUnauth
 	if token == "" || len(token) > 512 {
-		return nil, unauth
+		return nil, errUnauth
 	}
 	hash := auth.HashToken(token)
 	sess, err := s.cat.SessionByTokenHash(ctx, hash)
 	if recvault.ErrorCode(err) == recvault.ENOTFOUND {
-		return nil, unauth
+		return nil, errUnauth
 	} else if err != nil {
 		return nil, err
 	}
@@ -424,7 +423,7 @@ func (s *Service) authenticate(ctx context.Context, token string) (*recvault.Pri
 	// of the index walk or string compare tells an attacker anything (the
 	// hash computed once: a second SHA-256 of the token would add nothing).
 	if !auth.HashesMatch(hash, sess.TokenHash) {
-		return nil, unauth
+		return nil, errUnauth
 	}
 	now := s.now()
 	if !s.alive(sess, now) {
@@ -438,7 +437,7 @@ func (s *Service) authenticate(ctx context.Context, token string) (*recvault.Pri
 		if err := s.cat.DeleteSession(ctx, sess.ID); err != nil {
 			s.log.Warn("delete dead session", "err", err)
 		}
-		return nil, unauth
+		return nil, errUnauth
 	} else if err != nil {
 		return nil, err
 	}

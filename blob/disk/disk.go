@@ -135,7 +135,7 @@ func (s *Store) Open(ctx context.Context, key string) (recvault.Blob, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("stat blob %s: %w", key, err), f.Close())
 	}
-	return &File{File: f, size: st.Size(), info: st}, nil
+	return &File{File: f, info: st}, nil
 }
 
 // openRead opens the file p to read it, by the open call and one fcntl.
@@ -342,7 +342,6 @@ func (s *Store) Ping(ctx context.Context) error {
 // to sendfile instead of copying through user space.
 type File struct {
 	*os.File
-	size int64
 	info os.FileInfo // the open's Stat
 }
 
@@ -351,7 +350,7 @@ type File struct {
 func (f *File) Info() os.FileInfo { return f.info }
 
 // Size is the blob's length in bytes.
-func (f *File) Size() int64 { return f.size }
+func (f *File) Size() int64 { return f.info.Size() }
 
 func syncDir(dir string) error {
 	d, err := os.Open(dir)

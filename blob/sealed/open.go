@@ -77,10 +77,14 @@ func (s *Store) open(in recvault.Blob, key, recordingID string, wk WrappedKey, c
 	// where files are not mapped.
 	var m *filemap.Map
 	if local {
+		var fi os.FileInfo // the open's own Stat, where the inner store kept it
+		if st, ok := in.(interface{ Info() os.FileInfo }); ok {
+			fi = st.Info()
+		}
 		var mm *filemap.Map
 		var merr error
-		if st, ok := in.(interface{ Info() os.FileInfo }); ok && st.Info() != nil && st.Info().Size() == in.Size() {
-			mm, merr = s.maps.AcquireInfo(lf.OSFile(), st.Info(), key) // the open's own Stat
+		if fi != nil && fi.Size() == in.Size() {
+			mm, merr = s.maps.AcquireInfo(lf.OSFile(), fi, key)
 		} else {
 			mm, merr = s.maps.Acquire(lf.OSFile(), in.Size(), key)
 		}

@@ -9,9 +9,9 @@ import (
 )
 
 // Send sends what of s the socket of c takes now, by sendfile from the
-// file's offset (or by write from s.Mapped), and advances s. It returns ErrWouldBlock if the socket
-// filled first (then s.Wait waits for room), io.ErrUnexpectedEOF if the
-// file ended first. A connection without a socket is written by copy.
+// file's offset (or by write from s.Mapped), and advances s. It returns
+// ErrWouldBlock if the socket filled first (then s.Wait waits for room),
+// io.ErrUnexpectedEOF if the file ended first. A connection without a socket is written by copy.
 func Send(c net.Conn, s *Span) (int64, error) {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
