@@ -138,6 +138,25 @@ func (s *Store) Open(ctx context.Context, key string) (recvault.Blob, error) {
 	return &File{File: f, info: st}, nil
 }
 
+// Stat returns the FileInfo of blob key's file, found by its name and not
+// opened: what a reader that keeps memory maps of files (blob/sealed)
+// looks a kept map up by, so that a blob read again needs no open, Stat
+// and close of its file. A missing blob, or anything but a regular file
+// under its name, is ENOTFOUND, as Open has it.
+func (s *Store) Stat(ctx context.Context, key string) (os.FileInfo, error) {
+	p, err := s.path(key)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) || err == nil && !fi.Mode().IsRegular() {
+		return nil, recvault.Errorf(recvault.ENOTFOUND, "blob not found")
+	} else if err != nil {
+		return nil, fmt.Errorf("stat blob %s: %w", key, err)
+	}
+	return fi, nil
+}
+
 // openRead opens the file p to read it, by the open call and one fcntl.
 // os.Open would also offer a regular file to the runtime's poller, which
 // Linux refuses, and undo that: four more system calls (fcntl three times

@@ -114,6 +114,39 @@ func TestKeysCannotEscape(t *testing.T) {
 		if _, err := s.Open(context.Background(), k); recvault.ErrorCode(err) != recvault.EINVALID {
 			t.Errorf("Open(%q): %v", k, err)
 		}
+		if _, err := s.Stat(context.Background(), k); recvault.ErrorCode(err) != recvault.EINVALID {
+			t.Errorf("Stat(%q): %v", k, err)
+		}
+	}
+}
+
+// TestStat: Stat finds a blob's file by its name, as Open opens it (the
+// same file), and a missing blob or a directory is not found.
+func TestStat(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(ctx, "a/b", bytes.NewReader([]byte("hello"))); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := s.Stat(ctx, "a/b")
+	if err != nil || fi.Size() != 5 {
+		t.Fatalf("Stat of a stored blob: %v, %v", fi, err)
+	}
+	b, err := s.Open(ctx, "a/b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if !os.SameFile(fi, b.(*File).Info()) {
+		t.Fatal("Stat and Open found different files")
+	}
+	for _, k := range []string{"a/missing", "a"} {
+		if _, err := s.Stat(ctx, k); recvault.ErrorCode(err) != recvault.ENOTFOUND {
+			t.Errorf("Stat(%q): %v, want not found", k, err)
+		}
 	}
 }
 

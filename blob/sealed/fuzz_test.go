@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/recvault/recvault/blob/blobtest"
+	"github.com/recvault/recvault/internal/sendfile"
 )
 
 // FuzzOpenStored: whatever bytes the inner store holds for a blob (here
@@ -122,13 +123,13 @@ func checkStoredIn(t *testing.T, s *Store, want []byte) {
 		case "filespan":
 			sb := b.(*blob)
 			for sb.SendsFile() {
-				f, _, n, err := sb.FileSpan(ChunkSize + 3)
+				f, mapped, n, err := sb.FileSpan(ChunkSize + 3)
 				if err != nil {
 					break
 				}
 				p := make([]byte, n)
-				if _, err := io.ReadFull(f, p); err != nil {
-					t.Fatalf("reading a span from its file: %v", err)
+				if _, err := io.ReadFull(&sendfile.Span{File: f, N: n, Mapped: mapped}, p); err != nil {
+					t.Fatalf("reading a span: %v", err)
 				}
 				got = append(got, p...)
 			}

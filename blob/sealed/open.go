@@ -53,6 +53,13 @@ func (s *Store) OpenSealed(ctx context.Context, key, recordingID string, wk Wrap
 	if err := validRecordingID(recordingID); err != nil {
 		return nil, err
 	}
+	if in, m := s.openKept(ctx, key); m != nil {
+		b, err := s.openMapped(in, m, key, recordingID, wk, cfg)
+		if err != nil {
+			return nil, errors.Join(err, in.Close())
+		}
+		return b, nil
+	}
 	in, err := s.inner.Open(ctx, key)
 	if err != nil {
 		return nil, err
@@ -62,6 +69,35 @@ func (s *Store) OpenSealed(ctx context.Context, key, recordingID string, wk Wrap
 		return nil, errors.Join(err, in.Close())
 	}
 	return b, nil
+}
+
+// statter is an inner store that finds a blob's file by name without
+// opening it (blob/disk's).
+type statter interface {
+	Stat(ctx context.Context, key string) (os.FileInfo, error)
+}
+
+// openKept finds blob key's file by a Stat of its name and, if the store
+// keeps a map of that very file (device, inode and size: see
+// filemap.Lookup), returns the map and the blob unopened: the map holds
+// everything a read, a check and a span need, so that a blob read again
+// costs one stat call instead of open, fstat and close. It returns a nil
+// map otherwise (not a local file, not mapped, any error), and the caller
+// opens the blob as usual: a missing blob is then reported by the open.
+func (s *Store) openKept(ctx context.Context, key string) (*unopened, *filemap.Map) {
+	st, ok := s.inner.(statter)
+	if !ok || s.maps == nil {
+		return nil, nil
+	}
+	fi, err := st.Stat(ctx, key)
+	if err != nil {
+		return nil, nil
+	}
+	m := s.maps.Lookup(fi)
+	if m == nil {
+		return nil, nil
+	}
+	return &unopened{inner: s.inner, key: key, info: fi}, m
 }
 
 func (s *Store) open(in recvault.Blob, key, recordingID string, wk WrappedKey, cfg openConfig) (_ recvault.Blob, err error) {
@@ -92,6 +128,13 @@ func (s *Store) open(in recvault.Blob, key, recordingID string, wk WrappedKey, c
 			m = mm
 		}
 	}
+	return s.openMapped(in, m, key, recordingID, wk, cfg)
+}
+
+// openMapped is open of in with the map m of its file (nil: none), which
+// is the blob's from here on (released by its Close, or here on failure).
+func (s *Store) openMapped(in recvault.Blob, m *filemap.Map, key, recordingID string, wk WrappedKey, cfg openConfig) (_ recvault.Blob, err error) {
+	_, local := in.(localFile)
 	defer func() {
 		if m != nil { // not handed to the blob
 			err = errors.Join(err, s.maps.Release(m))
@@ -580,10 +623,11 @@ func (b *blob) WriteTo(w io.Writer) (int64, error) {
 func (b *blob) SendsFile() bool { return b.after && b.local }
 
 // FileSpan verifies the next bytes from the Read position, at most max and
-// at most mappedSpanChunks chunks, and returns the stored file positioned at the
-// first of them, how many there are and, when the file is mapped, the
-// same bytes in the map (mapped; else nil); the Read position moves past
-// them. A server sends them from the file (sendfile) or has the kernel
+// at most mappedSpanChunks chunks, and returns how many there are and
+// either, when the file is mapped, the same bytes in the map (mapped; the
+// file nil: a blob read through a kept map need not have opened it), or
+// the stored file positioned at the first of them; the Read position
+// moves past them. A server sends them from the file (sendfile) or has the kernel
 // copy them from the map (a write call), so that they pass through no
 // buffer of the process: they were read and checked just before, and the
 // kernel sends them from the same page cache. mapped is for the kernel
@@ -623,7 +667,6 @@ func (b *blob) FileSpan(max int64) (*os.File, []byte, int64, error) {
 	// back rather than hold it for the rest of a slow download.
 	putChunkBuf(b.rd.buf)
 	b.rd = chunkBuf{idx: -1}
-	f := b.in.(localFile).OSFile()
 	chunks := int64(spanChunks)
 	if b.mapped != nil {
 		chunks = mappedSpanChunks
@@ -648,17 +691,22 @@ func (b *blob) FileSpan(max int64) (*os.File, []byte, int64, error) {
 			return nil, nil, 0, err
 		}
 	}
+	n := end - b.pos
+	if b.mapped != nil {
+		mapped := b.mapped.Bytes()[b.hdrLen+b.pos : b.hdrLen+end]
+		b.pos = end
+		return nil, mapped, n, nil
+	}
+	f := b.in.(localFile).OSFile()
+	if f == nil {
+		return nil, nil, 0, fmt.Errorf("read blob %s: %w", b.key, errReplaced)
+	}
 	b.inPos = -1 // the caller's sendfile moves the file's offset
 	if _, err := f.Seek(b.hdrLen+b.pos, io.SeekStart); err != nil {
 		return nil, nil, 0, fmt.Errorf("read blob %s: %w", b.key, err)
 	}
-	var mapped []byte
-	if b.mapped != nil {
-		mapped = b.mapped.Bytes()[b.hdrLen+b.pos : b.hdrLen+end]
-	}
-	n := end - b.pos
 	b.pos = end
-	return f, mapped, n, nil
+	return f, nil, n, nil
 }
 
 // spanChunks is the most chunks one FileSpan verifies: 128 KiB less the
@@ -1001,6 +1049,88 @@ func (s *Store) Form(ctx context.Context, key string) (Form, error) {
 
 // localFile is an inner blob that is a file on this machine (blob/disk's).
 type localFile interface{ OSFile() *os.File }
+
+// unopened is an inner blob found by openKept: a local file known by a
+// Stat of its name and read through the store's map of it, so not opened.
+// Nothing a mapped blob does needs the file itself; should anything read
+// it all the same, it is opened then, and only if it is still the file
+// the Stat found (device, inode, size): else the read fails rather than
+// mix two files' bytes.
+type unopened struct {
+	inner recvault.BlobStore
+	key   string
+	info  os.FileInfo
+	f     recvault.Blob // nil until opened
+}
+
+var _ localFile = (*unopened)(nil)
+
+// errReplaced is the error of reading an unopened blob whose file was
+// replaced (or deleted) after the Stat that found it.
+var errReplaced = errors.New("stored file replaced since the blob was opened")
+
+func (u *unopened) file() (recvault.Blob, error) {
+	if u.f != nil {
+		return u.f, nil
+	}
+	f, err := u.inner.Open(context.Background(), u.key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errReplaced, err)
+	}
+	st, ok := f.(interface{ Info() os.FileInfo })
+	if !ok || !os.SameFile(st.Info(), u.info) || st.Info().Size() != u.info.Size() {
+		return nil, errors.Join(errReplaced, f.Close())
+	}
+	u.f = f
+	return f, nil
+}
+
+func (u *unopened) Read(p []byte) (int, error) {
+	f, err := u.file()
+	if err != nil {
+		return 0, err
+	}
+	return f.Read(p)
+}
+
+func (u *unopened) ReadAt(p []byte, off int64) (int, error) {
+	f, err := u.file()
+	if err != nil {
+		return 0, err
+	}
+	return f.ReadAt(p, off)
+}
+
+func (u *unopened) Seek(off int64, whence int) (int64, error) {
+	f, err := u.file()
+	if err != nil {
+		return 0, err
+	}
+	return f.Seek(off, whence)
+}
+
+// OSFile is the opened file, or nil if it could not be opened as the same
+// file (FileSpan, the one caller, refuses a nil file).
+func (u *unopened) OSFile() *os.File {
+	f, err := u.file()
+	if err != nil {
+		return nil
+	}
+	lf, ok := f.(localFile)
+	if !ok {
+		return nil
+	}
+	return lf.OSFile()
+}
+
+func (u *unopened) Size() int64       { return u.info.Size() }
+func (u *unopened) Info() os.FileInfo { return u.info }
+func (u *unopened) Close() error {
+	if u.f == nil {
+		return nil
+	}
+	return u.f.Close()
+}
 
 // chunkBufSize is the buffer a chunk as written now needs (ChunkSize and
 // its check), which is also what a mode-1 chunk of the size written before

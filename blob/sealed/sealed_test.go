@@ -27,6 +27,7 @@ import (
 	"github.com/recvault/recvault/blob/s3"
 	"github.com/recvault/recvault/internal/filemap"
 	"github.com/recvault/recvault/internal/s3test"
+	"github.com/recvault/recvault/internal/sendfile"
 )
 
 func newDisk(t testing.TB) (*disk.Store, string) {
@@ -1090,16 +1091,18 @@ func spans(t *testing.T, b *blob, max int64, rng *mrand.Rand) ([]byte, error) {
 		if n <= 0 || n > m {
 			t.Fatalf("FileSpan(%d) = %d bytes", m, n)
 		}
-		p := make([]byte, n)
-		if _, err := io.ReadFull(f, p); err != nil {
-			t.Fatalf("reading a span from its file: %v", err)
+		// A mapped span is sent from the map alone; another from the
+		// file, positioned at it. Read either as a server's TLS path
+		// does (sendfile.Span's Read); the callers compare the bytes.
+		switch {
+		case b.mapped != nil && (f != nil || int64(len(mapped)) != n):
+			t.Fatalf("FileSpan of a mapped blob: file %v, %d mapped bytes of %d", f, len(mapped), n)
+		case b.mapped == nil && (f == nil || mapped != nil):
+			t.Fatalf("FileSpan of a blob without a map: file %v, %d mapped bytes", f, len(mapped))
 		}
-		// The map's bytes are the file's (the test reads them: nothing
-		// cuts the file here).
-		if b.mapped != nil && !bytes.Equal(mapped, p) {
-			t.Fatalf("FileSpan's mapped bytes (%d) are not the file's at its offset (%d)", len(mapped), len(p))
-		} else if b.mapped == nil && mapped != nil {
-			t.Fatal("FileSpan gave mapped bytes of a blob that has no map")
+		p := make([]byte, n)
+		if _, err := io.ReadFull(&sendfile.Span{File: f, N: n, Mapped: mapped}, p); err != nil {
+			t.Fatalf("reading a span: %v", err)
 		}
 		got = append(got, p...)
 		if b.rd.buf != nil || b.at.buf != nil {
@@ -1218,7 +1221,7 @@ func TestFileSpanDeletedWhileRead(t *testing.T) {
 	for i, b := range opened {
 		wg.Go(func() { // spans' t.Fatal is for the test's goroutine: read here by hand
 			for {
-				f, _, n, err := b.FileSpan(int64(i+1) * 3 * ChunkSize)
+				f, mapped, n, err := b.FileSpan(int64(i+1) * 3 * ChunkSize)
 				if err != nil {
 					if errors.Is(err, io.EOF) {
 						err = nil
@@ -1227,7 +1230,7 @@ func TestFileSpanDeletedWhileRead(t *testing.T) {
 					return
 				}
 				p := make([]byte, n)
-				if _, err := io.ReadFull(f, p); err != nil {
+				if _, err := io.ReadFull(&sendfile.Span{File: f, N: n, Mapped: mapped}, p); err != nil {
 					errs[i] = errors.Join(err, b.Close())
 					return
 				}
@@ -1362,5 +1365,98 @@ func TestFileSpan(t *testing.T) {
 		if err := b.Close(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// openCounter is a disk store that counts the opens of its files.
+type openCounter struct {
+	*disk.Store
+	opens atomic.Int64
+}
+
+func (o *openCounter) Open(ctx context.Context, key string) (recvault.Blob, error) {
+	o.opens.Add(1)
+	return o.Store.Open(ctx, key)
+}
+
+// TestOpenThroughKeptMap: a blob whose file the store keeps mapped opens
+// again without opening the file (found by a Stat of its name), and reads
+// and spans the same bytes; a file replaced under its name is opened and
+// read afresh, and a file deleted is not found though its map is kept.
+func TestOpenThroughKeptMap(t *testing.T) {
+	skipUnmapped(t)
+	ctx := context.Background()
+	d, dir := newDisk(t)
+	inner := &openCounter{Store: d}
+	s := New(inner, ChecksAfter())
+	const key = "kept/a"
+	a := blobtest.Data(11, 3*ChunkSize+77)
+	putT(t, s, key, a)
+	wantOpens := func(n int64, what string) {
+		t.Helper()
+		if got := inner.opens.Load(); got != n {
+			t.Fatalf("%s: %d opens of the file, want %d", what, got, n)
+		}
+	}
+	if got, err := readSpans(t, s, key); err != nil || !bytes.Equal(got, a) {
+		t.Fatalf("first download by spans: %d bytes, %v", len(got), err)
+	}
+	wantOpens(1, "first download")
+	if got, err := readSpans(t, s, key); err != nil || !bytes.Equal(got, a) {
+		t.Fatalf("download through the kept map by spans: %d bytes, %v", len(got), err)
+	}
+	b, err := s.Open(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := io.ReadAll(b); err != nil || !bytes.Equal(got, a) {
+		t.Fatalf("read through the kept map: %d bytes, %v", len(got), err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wantOpens(1, "two more downloads through the kept map")
+	p := storedPath(dir, key)
+	old, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The same key sealed with other bytes elsewhere, renamed over the
+	// file: another inode, so not the kept map.
+	d2, dir2 := newDisk(t)
+	other := blobtest.Data(12, 2*ChunkSize+5)
+	putT(t, New(d2, ChecksAfter()), key, other)
+	tmp := p + ".new"
+	if err := os.WriteFile(tmp, readFile(t, storedPath(dir2, key)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := readSpans(t, s, key); err != nil || !bytes.Equal(got, other) {
+		t.Fatalf("download of a file replaced under its name: %d bytes, %v (equal to the old: %v)", len(got), err, bytes.Equal(got, a))
+	}
+	wantOpens(2, "a replaced file")
+
+	// An unopened blob of the old file, read after all: it opens the name,
+	// finds another file, and refuses.
+	u := &unopened{inner: inner, key: key, info: old}
+	if _, err := u.Read(make([]byte, 10)); !errors.Is(err, errReplaced) {
+		t.Fatalf("unopened blob read after its file was replaced: %v, want errReplaced", err)
+	}
+	if err := u.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Deleted behind the store's back, its map still kept: not found.
+	if maps, _ := s.MapStats(); maps == 0 {
+		t.Fatal("no map kept")
+	}
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Open(ctx, key); recvault.ErrorCode(err) != recvault.ENOTFOUND {
+		t.Fatalf("open of a deleted file whose map is kept: %v, want not found", err)
 	}
 }

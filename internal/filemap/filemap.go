@@ -146,6 +146,40 @@ func (c *Cache) AcquireInfo(f *os.File, fi os.FileInfo, tag string) (*Map, error
 	return c.acquire(f, fi, fi.Size(), tag)
 }
 
+// Lookup returns the mapping of the whole file fi describes if the Cache
+// holds one, and nil if not: a caller that found fi by a Stat of the
+// file's name reads it through the map without opening the file. The
+// mapping keeps its inode alive, so no other file can have its device
+// and inode number meanwhile: a match is that very file, at the size the
+// Stat saw. Release a mapping it returns.
+func (c *Cache) Lookup(fi os.FileInfo) *Map {
+	if c == nil || !Supported || fi.Size() <= 0 {
+		return nil
+	}
+	dev, ino, err := identity(fi)
+	if err != nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.byID[fileID{dev, ino, fi.Size()}]
+	if m == nil || c.closed {
+		return nil
+	}
+	c.takeLocked(m)
+	return m
+}
+
+// takeLocked counts one more holder of m, taking it off the unused list.
+func (c *Cache) takeLocked(m *Map) {
+	if m.unused != nil {
+		c.unused.Remove(m.unused)
+		m.unused = nil
+		c.idleB -= int64(len(m.data))
+	}
+	m.refs++
+}
+
 func (c *Cache) acquire(f *os.File, fi os.FileInfo, size int64, tag string) (*Map, error) {
 	dev, ino, err := identity(fi)
 	if err != nil {
@@ -158,12 +192,7 @@ func (c *Cache) acquire(f *os.File, fi os.FileInfo, size int64, tag string) (*Ma
 		return nil, nil
 	}
 	if m := c.byID[id]; m != nil {
-		if m.unused != nil {
-			c.unused.Remove(m.unused)
-			m.unused = nil
-			c.idleB -= int64(len(m.data))
-		}
-		m.refs++
+		c.takeLocked(m)
 		return m, nil
 	}
 	if err := c.trimLocked(1); err != nil {

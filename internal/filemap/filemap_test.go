@@ -142,6 +142,75 @@ func TestSharedByIdentity(t *testing.T) {
 	wantStats(t, c, 2, 2*40000)
 }
 
+// TestLookup: Lookup finds a kept mapping by a Stat of the file's name,
+// counts a holder, and finds nothing for a file not mapped, replaced
+// under its name, grown, or forgotten.
+func TestLookup(t *testing.T) {
+	skipUnsupported(t)
+	dir := t.TempDir()
+	c := New(0, time.Hour)
+	defer c.Close()
+	a := pattern(30000, 2)
+	f := file(t, dir, "a", a)
+	stat := func() os.FileInfo {
+		t.Helper()
+		fi, err := os.Stat(f.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi
+	}
+	if m := c.Lookup(stat()); m != nil {
+		t.Fatal("Lookup found a mapping of a file never mapped")
+	}
+	m := acquire(t, c, f, int64(len(a)), "a")
+	release(t, c, m) // unused now, kept for the next reader
+	got := c.Lookup(stat())
+	if got != m || !bytes.Equal(got.Bytes(), a) {
+		t.Fatalf("Lookup by the name's Stat = %p; want the kept mapping %p", got, m)
+	}
+	// It counts as a holder: Forget cannot unmap it under the caller.
+	if err := c.Forget("a"); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), a) {
+		t.Fatal("a looked-up mapping was unmapped while held")
+	}
+	if m := c.Lookup(stat()); m != nil {
+		t.Fatal("Lookup found a forgotten mapping")
+	}
+	release(t, c, got)
+	wantStats(t, c, 0, 0)
+
+	m = acquire(t, c, f, int64(len(a)), "a")
+	defer release(t, c, m)
+	// Grown in place: the same inode, another size.
+	w, err := os.OpenFile(f.Name(), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("more")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Lookup(stat()); got != nil {
+		t.Fatal("Lookup found the mapping of a file that has grown since")
+	}
+	// Replaced under its name: another inode.
+	tmp := filepath.Join(dir, "a.new")
+	if err := os.WriteFile(tmp, a, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, f.Name()); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Lookup(stat()); got != nil {
+		t.Fatal("Lookup found the old file's mapping for the file replacing it")
+	}
+}
+
 func TestIdleMappingsGo(t *testing.T) {
 	skipUnsupported(t)
 	c := New(0, 30*time.Millisecond)

@@ -21,13 +21,17 @@ func Send(c net.Conn, s *Span) (int64, error) {
 	if err != nil {
 		return io.Copy(c, s)
 	}
-	src, err := s.File.SyscallConn()
-	if err != nil {
-		return 0, fmt.Errorf("sendfile: %w", err)
-	}
 	var sent int64
 	var serr error
-	cerr := src.Control(func(in uintptr) {
+	control := func(f func(uintptr)) error { f(0); return nil } // Mapped: no file needed
+	if s.Mapped == nil {
+		src, err := s.File.SyscallConn()
+		if err != nil {
+			return 0, fmt.Errorf("sendfile: %w", err)
+		}
+		control = src.Control
+	}
+	cerr := control(func(in uintptr) {
 		werr := dst.Write(func(out uintptr) bool {
 		send:
 			for s.N > 0 {

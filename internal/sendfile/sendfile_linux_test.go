@@ -25,14 +25,20 @@ func mapOf(t *testing.T, f *os.File, n int) []byte {
 	return data
 }
 
+// pattern is n bytes that repeat only every few MiB.
+func pattern(n, mul int) []byte {
+	data := make([]byte, n)
+	for i := range data {
+		data[i] = byte(i*mul + i>>11)
+	}
+	return data
+}
+
 // TestSendMapped: a span with Mapped is written from the map, not sent
 // from the file's offset, stops with ErrWouldBlock at a full socket like
 // a sendfile, and gets every byte to the client in order.
 func TestSendMapped(t *testing.T) {
-	data := make([]byte, 8<<20)
-	for i := range data {
-		data[i] = byte(i*13 + i>>11)
-	}
+	data := pattern(8<<20, 13)
 	f := file(t, data)
 	m := mapOf(t, f, len(data))
 	const skip = 4096 + 17
@@ -47,6 +53,24 @@ func TestSendMapped(t *testing.T) {
 	if pos, err := f.Seek(0, io.SeekCurrent); err != nil || pos != 0 {
 		t.Fatalf("the file's offset moved to %d (%v): the span was read from the file", pos, err)
 	}
+}
+
+// TestSendMappedNoFile: a span of a map alone (a blob read through a kept
+// map has not opened its file) is sent whole, in order.
+func TestSendMappedNoFile(t *testing.T) {
+	data := pattern(3<<20, 7)
+	f := file(t, data)
+	m := mapOf(t, f, len(data))
+	if err := f.Close(); err != nil { // the map outlives the descriptor
+		t.Fatal(err)
+	}
+	srv, cli := pair(t)
+	s := &Span{N: int64(len(data)), Mapped: m}
+	n, err := Send(srv, s)
+	if err != nil && !errors.Is(err, ErrWouldBlock) {
+		t.Fatalf("Send of a span without a file: %d bytes, %v", n, err)
+	}
+	finish(t, srv, cli, s, n, data)
 }
 
 // TestSendMappedFileCut: a file cut shorter under its map makes Send from

@@ -156,3 +156,17 @@ func TestRead(t *testing.T) {
 		t.Fatalf("read %q, %v", b, err)
 	}
 }
+
+// TestReadMapped: a Span with Mapped and no file, read as an io.Reader,
+// gives the mapped bytes, then io.EOF; one whose map is shorter than N
+// ends with io.ErrUnexpectedEOF rather than spin.
+func TestReadMapped(t *testing.T) {
+	b, err := io.ReadAll(&Span{N: 5, Mapped: []byte("abcde")})
+	if err != nil || string(b) != "abcde" {
+		t.Fatalf("read %q, %v", b, err)
+	}
+	b, err = io.ReadAll(&Span{N: 9, Mapped: []byte("abc")})
+	if !errors.Is(err, io.ErrUnexpectedEOF) || string(b) != "abc" {
+		t.Fatalf("read of a map shorter than the span: %q, %v", b, err)
+	}
+}
