@@ -114,7 +114,7 @@ func (s *Store) open(in recvault.Blob, key, recordingID string, wk WrappedKey, c
 	var m *filemap.Map
 	if local {
 		var fi os.FileInfo // the open's own Stat, where the inner store kept it
-		if st, ok := in.(interface{ Info() os.FileInfo }); ok {
+		if st, ok := in.(infoFile); ok {
 			fi = st.Info()
 		}
 		var mm *filemap.Map
@@ -1050,6 +1050,11 @@ func (s *Store) Form(ctx context.Context, key string) (Form, error) {
 // localFile is an inner blob that is a file on this machine (blob/disk's).
 type localFile interface{ OSFile() *os.File }
 
+// infoFile is an inner blob that kept the FileInfo of its open's own Stat
+// (blob/disk's): the identity a map is found by, and an unopened blob
+// checks its late open against.
+type infoFile interface{ Info() os.FileInfo }
+
 // unopened is an inner blob found by openKept: a local file known by a
 // Stat of its name and read through the store's map of it, so not opened.
 // Nothing a mapped blob does needs the file itself; should anything read
@@ -1077,7 +1082,7 @@ func (u *unopened) file() (recvault.Blob, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errReplaced, err)
 	}
-	st, ok := f.(interface{ Info() os.FileInfo })
+	st, ok := f.(infoFile)
 	if !ok || !os.SameFile(st.Info(), u.info) || st.Info().Size() != u.info.Size() {
 		return nil, errors.Join(errReplaced, f.Close())
 	}
