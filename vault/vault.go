@@ -9,6 +9,7 @@ package vault
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -143,9 +144,35 @@ func RequestInfoFrom(ctx context.Context) RequestInfo {
 	return ri
 }
 
+// newID makes an id for a lease holder: 80 random bits in 20 hex digits.
 func newID() string {
 	var b [10]byte
 	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// newRecordingID makes a recording's id, 20 hex digits as before: the
+// first 8 are the ingest time in Unix seconds, the other 12 (48 bits)
+// random. Ids made in ingest order then land at the right-hand edge of
+// the catalogue's primary key, and of the indexes that end in the id,
+// where the pages being written stay in cache; a fully random id sent
+// every ingest to a random page of a key index that outgrows the cache.
+// Loading 3 M rows in the catalogue's bulk load took 31.4 s with ids in
+// order against 54.5 s with random ones (bench/catalog).
+//
+// The id is still no secret (authorisation guards every recording) and
+// no guess: 48 random bits in each second. Two ingests in one second get
+// the same id with odds of 2^-48 per pair: at a sustained 100 ingests a
+// second, once in some 1,800 years (a fully random id: never). The
+// second of the two then fails with a server error that a retry mends,
+// and nothing is lost: a blob store never replaces a blob (its Put is
+// exclusive), so the first recording's bytes stay.
+func newRecordingID(now time.Time) string {
+	var b [10]byte
+	binary.BigEndian.PutUint32(b[:4], uint32(now.Unix()))
+	if _, err := rand.Read(b[4:]); err != nil {
 		panic(err)
 	}
 	return hex.EncodeToString(b[:])
@@ -646,7 +673,7 @@ func (s *Service) Ingest(ctx context.Context, p *recvault.Principal, req IngestR
 	}
 	now := s.now()
 	r := &recvault.Recording{
-		ID: newID(), CampaignID: req.CampaignID, CRTObjectID: req.CRTObjectID, CallID: req.CallID,
+		ID: newRecordingID(now), CampaignID: req.CampaignID, CRTObjectID: req.CRTObjectID, CallID: req.CallID,
 		AgentID: req.AgentID, Kind: req.Kind, OriginalPath: req.OriginalPath, StartedAt: req.StartedAt.UTC(),
 		CreatedAt: now,
 	}

@@ -18,7 +18,10 @@
 //     its campaign (200), agent (5,000) and start, minutes apart;
 //   - starts spread evenly over two years from 2024-12-01, in n order (the
 //     order ingest writes them);
-//   - ids are 20 hex digits (as vault.newID makes, but reproducible);
+//   - ids are 20 hex digits, the start second and then 48 bits that differ
+//     for every n (as vault.newRecordingID makes them from the ingest
+//     second and 48 random bits, but reproducible), so that the load
+//     appends them to the key index in order, as ingest does;
 //   - original paths like Y:/9/0/20260101/4977/123.V3.
 //
 // Usage: see bench/catalog.sh.
@@ -300,9 +303,9 @@ var postgresDialect = dialect{
 // The key functions of row n (and call c), in Go; auditSelect computes
 // the same.
 func mix(x, m uint64) uint64 { return x * m % (1 << 32) }
-func recID(n int64) string {
+func recID(n, rows int64) string {
 	u := uint64(n)
-	return fmt.Sprintf("%08x%08x%04x", mix(u, 2654435761), mix(u+977, 2246822519), u%65536)
+	return fmt.Sprintf("%08x%08x%04x", startOf(n, rows)/int64(time.Second), mix(u, 2654435761), u%65536)
 }
 func callOf(n int64) int64     { return n * 5 / 6 }
 func campaignOf(n int64) int64 { return int64(mix(uint64(callOf(n)), 2654435761)%campaigns) + 1 }
@@ -312,10 +315,9 @@ func agentOf(n int64) string {
 func callIDOf(n int64) string { return strconv.FormatInt(1_000_000_000+callOf(n), 10) }
 func crtOf(n int64) string    { return strconv.FormatInt(n+1, 10) }
 func startOf(n, rows int64) int64 {
-	calls := callOf(rows-1) + 1
-	step := int64(span) / calls
-	return t0 + callOf(n)*step + (n*5%6)*int64(time.Second) + (n%1000)*1000
+	return t0 + callOf(n)*callStep(rows) + (n*5%6)*int64(time.Second) + (n%1000)*1000
 }
+func callStep(rows int64) int64 { return int64(span) / (callOf(rows-1) + 1) }
 func pathOf(n, rows int64) string {
 	c := uint64(callOf(n))
 	return fmt.Sprintf("Y:/%d/0/%s/%s/%d.V3", mix(c, 2654435761)%campaigns%10,
@@ -334,7 +336,7 @@ var recordingColumns = []string{"id", "campaign_id", "crt_object_id", "call_id",
 // row, which held the load to 31,000 rows/s; made in Go and sent as
 // prepared multi-row INSERTs or COPY, a row costs a few microseconds.
 func recordingRow(n, rows int64) []any {
-	id := recID(n)
+	id := recID(n, rows)
 	t := startOf(n, rows)
 	dur := 30000 + (n*7919)%600000
 	path := pathOf(n, rows)
@@ -353,8 +355,10 @@ func auditRec(k, i, rows int64) int64 {
 func auditStep(audits int64) int64 { return int64(span) / audits }
 
 func auditSelect(d dialect, series string, rows int64) string {
-	id := func(n string) string {
-		return d.hex8("("+n+" * 2654435761) % 4294967296") + " || " + d.hex8("(("+n+" + 977) * 2246822519) % 4294967296") +
+	id := func(n string) string { // recID
+		start := fmt.Sprintf("(%d + (%s * 5 / 6) * %d + (%s * 5 %% 6) * 1000000000 + (%s %% 1000) * 1000)",
+			t0, n, callStep(rows), n, n)
+		return d.hex8(start+" / 1000000000") + " || " + d.hex8("("+n+" * 2654435761) % 4294967296") +
 			" || " + d.hex4(n+" % 65536")
 	}
 	rec := func(i int) string {
@@ -504,7 +508,7 @@ func plans(ctx context.Context, s *store, rows int64) error {
 			` ORDER BY started_at DESC, id DESC LIMIT ` + p(2), []any{campaignOf(n), 101}},
 		{"campaign, page after a cursor", `SELECT ` + cols + ` FROM recordings WHERE campaign_id = ` + p(1) +
 			` AND (started_at, id) < (` + p(2) + `, ` + p(3) + `) ORDER BY started_at DESC, id DESC LIMIT ` + p(4),
-			[]any{campaignOf(n), startOf(n, rows), recID(n), 101}},
+			[]any{campaignOf(n), startOf(n, rows), recID(n, rows), 101}},
 	} {
 		plan, err := s.plan(ctx, q.sql, q.args...)
 		if err != nil {
@@ -553,16 +557,16 @@ func measure(ctx context.Context, name string, cat recvault.Catalog, rows, audit
 	// A recording some download record names.
 	auditedRec := func(r *rand.Rand) string {
 		k := r.Int64N(audits/10)*10 + r.Int64N(6)
-		return recID(auditRec(k, 0, rows))
+		return recID(auditRec(k, 0, rows), rows)
 	}
 	// A recording some listing record returned.
 	listedRec := func(r *rand.Rand) string {
 		k := r.Int64N(audits/10)*10 + 6 + r.Int64N(2)
-		return recID(auditRec(k, r.Int64N(5), rows))
+		return recID(auditRec(k, r.Int64N(5), rows), rows)
 	}
 	lookups := []lookup{
 		{"recording by id", false, func(ctx context.Context, r *rand.Rand) (int, error) {
-			_, err := cat.Recording(ctx, recID(pick(r)))
+			_, err := cat.Recording(ctx, recID(pick(r), rows))
 			return 1, err
 		}},
 		{"campaign + crtObjectId", false, func(ctx context.Context, r *rand.Rand) (int, error) {
@@ -589,26 +593,26 @@ func measure(ctx context.Context, name string, cat recvault.Catalog, rows, audit
 		{"campaign list, deep page", true, func(ctx context.Context, r *rand.Rand) (int, error) {
 			x := pick(r)
 			return find(recvault.RecordingFilter{CampaignID: campaignOf(x), Scope: all, Limit: 100,
-				Cursor: encodeCursor(startOf(x, rows), recID(x))})
+				Cursor: encodeCursor(startOf(x, rows), recID(x, rows))})
 		}},
 		{"supervisor (3 campaigns), one", true, func(ctx context.Context, r *rand.Rand) (int, error) {
 			x := pick(r)
 			c := campaignOf(x)
 			return find(recvault.RecordingFilter{CampaignID: c, Limit: 100,
 				Scope:  recvault.Scope{Campaigns: []int64{c, c%campaigns + 1, (c+1)%campaigns + 1}},
-				Cursor: encodeCursor(startOf(x, rows), recID(x))})
+				Cursor: encodeCursor(startOf(x, rows), recID(x, rows))})
 		}},
 		{"supervisor (3 campaigns), all", true, func(ctx context.Context, r *rand.Rand) (int, error) {
 			x := pick(r)
 			c := campaignOf(x)
 			return find(recvault.RecordingFilter{Limit: 100,
 				Scope:  recvault.Scope{Campaigns: []int64{c, c%campaigns + 1, (c+1)%campaigns + 1}},
-				Cursor: encodeCursor(startOf(x, rows), recID(x))})
+				Cursor: encodeCursor(startOf(x, rows), recID(x, rows))})
 		}},
 		{"agent's own, deep page", true, func(ctx context.Context, r *rand.Rand) (int, error) {
 			x := pick(r)
 			return find(recvault.RecordingFilter{Limit: 100, Scope: recvault.Scope{AgentIDs: []string{agentOf(x)}},
-				Cursor: encodeCursor(startOf(x, rows), recID(x))})
+				Cursor: encodeCursor(startOf(x, rows), recID(x, rows))})
 		}},
 		{"inspector (10 agents)", false, func(ctx context.Context, r *rand.Rand) (int, error) {
 			var ids []string
@@ -763,9 +767,9 @@ func ingestCost(ctx context.Context, s *store, cat recvault.Catalog, rows int64,
 		for range count {
 			x := next
 			next++
-			r := &recvault.Recording{ID: recID(x), CampaignID: campaignOf(x), CRTObjectID: crtOf(x), CallID: callIDOf(x),
+			r := &recvault.Recording{ID: recID(x, rows), CampaignID: campaignOf(x), CRTObjectID: crtOf(x), CallID: callIDOf(x),
 				AgentID: agentOf(x), Kind: recvault.KindVoice, StartedAt: time.Unix(0, startOf(x, rows)), Size: 1000,
-				SHA256: strings.Repeat("ab", 32), BlobKey: "2026/" + recID(x), OriginalPath: pathOf(x, rows),
+				SHA256: strings.Repeat("ab", 32), BlobKey: "2026/" + recID(x, rows), OriginalPath: pathOf(x, rows),
 				CreatedAt: time.Now(), Format: recvault.MediaFormat{Container: "wav", Codec: "pcm_s16le", SampleRate: 8000,
 					Channels: 2, AgentChannel: 0, CustomerChannel: 1}}
 			if _, err := cat.CreateRecording(ctx, r); err != nil {
