@@ -173,10 +173,16 @@ type AuditFilter struct {
 	Limit  int // default 100, at most 1000
 }
 
-// Timed reports whether f is bounded in time: such a listing is in event
-// time order (ties in append order), any other in append order, so that
-// a page of either is read from one index range.
-func (f AuditFilter) Timed() bool { return !f.Since.IsZero() || !f.Until.IsZero() }
+// Timed reports whether f's listing is in event-time order (ties in
+// append order): one bounded in time, or one actor's. Any other is in
+// append order. Either way a page is read from one index range: the
+// catalogues index the time, and the actor with the time. An actor's
+// records were once in append order through an index of their own, the
+// actor with the row id; it cost every audit record a sixth index write
+// (BenchmarkAppendAudit: 74 against 62 µs of CPU a record with 300
+// actors), for an order that differs from event time only where two
+// requests' records were committed out of their times' order.
+func (f AuditFilter) Timed() bool { return !f.Since.IsZero() || !f.Until.IsZero() || f.Actor != "" }
 
 // AuditPageLimit returns the page size f asks for: 100 by default, at
 // most 1000.

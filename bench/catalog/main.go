@@ -633,6 +633,13 @@ func measure(ctx context.Context, name string, cat recvault.Catalog, rows, audit
 			ev, _, err := cat.FindAudit(ctx, recvault.AuditFilter{Actor: "user" + strconv.Itoa(r.IntN(actors))})
 			return len(ev), err
 		}},
+		// From a random day on: as deep in the actor's records as a
+		// cursor page would start.
+		{"audit by actor, from a day on", false, func(ctx context.Context, r *rand.Rand) (int, error) {
+			from := t0 + r.Int64N(int64(span-24*time.Hour))
+			ev, _, err := cat.FindAudit(ctx, recvault.AuditFilter{Actor: "user" + strconv.Itoa(r.IntN(actors)), Since: time.Unix(0, from)})
+			return len(ev), err
+		}},
 		{"audit by time range (1 h)", false, func(ctx context.Context, r *rand.Rand) (int, error) {
 			from := t0 + r.Int64N(int64(span-time.Hour))
 			ev, _, err := cat.FindAudit(ctx, recvault.AuditFilter{Since: time.Unix(0, from), Until: time.Unix(0, from).Add(time.Hour)})

@@ -268,11 +268,11 @@ func testFindAudit(t *testing.T, c recvault.Catalog) {
 	}
 }
 
-// testFindAuditByTime: a listing bounded in time is in event-time order,
-// ties in append order, whatever order the records were appended in (two
-// replicas append events whose times interleave), with cursor pages that
-// miss nothing and repeat nothing; a cursor of one order is refused by a
-// listing of the other.
+// testFindAuditByTime: a listing bounded in time, or one actor's, is in
+// event-time order, ties in append order, whatever order the records were
+// appended in (two replicas append events whose times interleave), with
+// cursor pages that miss nothing and repeat nothing; a cursor of one
+// order is refused by a listing of the other.
 func testFindAuditByTime(t *testing.T, c recvault.Catalog) {
 	ctx := context.Background()
 	// Minutes of the records in append order: out of order, with ties.
@@ -332,6 +332,8 @@ func testFindAuditByTime(t *testing.T, c recvault.Catalog) {
 		{"until", recvault.AuditFilter{Until: base.Add(4 * time.Minute)}, 0, 4, ""},
 		{"since until", recvault.AuditFilter{Since: base.Add(time.Minute), Until: base.Add(8 * time.Minute)}, 1, 8, ""},
 		{"since and actor", recvault.AuditFilter{Since: base.Add(2 * time.Minute), Actor: "bob"}, 2, 10, "bob"},
+		{"actor", recvault.AuditFilter{Actor: "ann"}, 0, 10, "ann"},
+		{"until and actor", recvault.AuditFilter{Until: base.Add(6 * time.Minute), Actor: "ann"}, 0, 6, "ann"},
 	} {
 		for _, limit := range []int{1, 2, 5, 100} {
 			if got, w := list(tc.f, limit), want(tc.from, tc.to, tc.actor); !slices.Equal(got, w) {
@@ -357,5 +359,8 @@ func testFindAuditByTime(t *testing.T, c recvault.Catalog) {
 	}
 	if _, _, err := c.FindAudit(ctx, recvault.AuditFilter{Since: base, Cursor: plainNext}); recvault.ErrorCode(err) != recvault.EINVALID {
 		t.Errorf("an append-order cursor on an event-time listing: %v, want EINVALID", err)
+	}
+	if _, _, err := c.FindAudit(ctx, recvault.AuditFilter{Actor: "ann", Cursor: plainNext}); recvault.ErrorCode(err) != recvault.EINVALID {
+		t.Errorf("an append-order cursor on an actor's listing: %v, want EINVALID", err)
 	}
 }

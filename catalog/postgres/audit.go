@@ -182,11 +182,12 @@ func (c *DB) Audit(ctx context.Context, limit int) ([]recvault.AuditEvent, error
 // FindAudit lists the records matching f in the order they were appended:
 // by row id, which follows Seq for chained records (ids are drawn while
 // the chain head is locked, so in Seq order) and puts records from before
-// the chain first. A listing bounded in time (Since or Until) is in event
-// time order instead, ties by row id: the index on at then yields a
-// page's records in order (an incremental sort breaks the ties), where
-// ordering a range by row id read and sorted every record in it. The
-// cursor is the last record's row id, and event time if bounded.
+// the chain first. A listing bounded in time (Since or Until) or of one
+// actor (f.Timed) is in event time order instead, ties by row id: the
+// index on at, or on actor and at, then yields a page's records in order
+// (an incremental sort breaks the ties), where ordering a range by row id
+// read and sorted every record in it. The cursor is the last record's row
+// id, and event time if timed.
 func (c *DB) FindAudit(ctx context.Context, f recvault.AuditFilter) ([]recvault.AuditEvent, string, error) {
 	var where []string
 	var args []any

@@ -262,4 +262,11 @@ ANALYZE audit_recordings;
 	`
 DROP INDEX IF EXISTS recordings_sha256;
 `,
+	// 13: an actor's records are listed in event-time order through
+	// audit_actor (actor, at), as a listing bounded in time is
+	// (AuditFilter.Timed), so the index of an actor's records in append
+	// order goes: one index fewer to write per audit record.
+	`
+DROP INDEX IF EXISTS audit_actor_id;
+`,
 }
