@@ -633,10 +633,12 @@ func measure(ctx context.Context, name string, cat recvault.Catalog, rows, audit
 			ev, _, err := cat.FindAudit(ctx, recvault.AuditFilter{Actor: "user" + strconv.Itoa(r.IntN(actors))})
 			return len(ev), err
 		}},
-		// From a random day on: as deep in the actor's records as a
-		// cursor page would start.
-		{"audit by actor, from a day on", false, func(ctx context.Context, r *rand.Rand) (int, error) {
-			from := t0 + r.Int64N(int64(span-24*time.Hour))
+		// From a random time in the first half of the trail on: as deep
+		// in the actor's records as a cursor page would start, with half
+		// the actor's records or more still to come (a time near the end
+		// may follow a small trail's last record of an actor).
+		{"audit by actor, from a time on", false, func(ctx context.Context, r *rand.Rand) (int, error) {
+			from := t0 + r.Int64N(int64(span/2))
 			ev, _, err := cat.FindAudit(ctx, recvault.AuditFilter{Actor: "user" + strconv.Itoa(r.IntN(actors)), Since: time.Unix(0, from)})
 			return len(ev), err
 		}},
