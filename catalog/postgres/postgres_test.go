@@ -318,16 +318,13 @@ func TestMergedScopeSettingEnds(t *testing.T) {
 	}
 }
 
-// BenchmarkAppendAudit appends audit records in batches of 22, as the
-// serve path's audit writer commits under 64 connections, by 300 actors
-// over 5,000 recordings, as the SQLite benchmark of the same name does.
+// BenchmarkAppendAudit: catalogtest.BenchAppendAudit on PostgreSQL.
 // ns/op is the wall time per record: the client's work, the server's
-// inserts into the table and its indexes, and the round trips. The test
-// server runs without fsync, so the figure is the index and protocol
-// work, not the disk's.
+// inserts into the table and its indexes, and the round trips;
+// cpu-ns/record is the client's share. The test server runs without
+// fsync, so the figure is the index and protocol work, not the disk's.
 func BenchmarkAppendAudit(b *testing.B) {
-	ctx := context.Background()
-	db, err := Open(ctx, pgtest.URL(b))
+	db, err := Open(context.Background(), pgtest.URL(b))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -336,27 +333,5 @@ func BenchmarkAppendAudit(b *testing.B) {
 			b.Error(err)
 		}
 	})
-	const batch = 22
-	mk := func(i int) *recvault.AuditEvent {
-		return &recvault.AuditEvent{At: time.Unix(1767258000, int64(i)*1000), Actor: "user" + strconv.Itoa(i%300), Role: "supervisor",
-			API: "v1", Action: recvault.ActionDownload, Outcome: recvault.OutcomeGranted, RecordingID: catalogtest.Rec(i%5000, 110, "4977").ID,
-			Subject: "id", Remote: "10.0.0.1", RequestID: "9f2c4e1a7b3d5f60"}
-	}
-	seed := make([]*recvault.AuditEvent, 20000)
-	for i := range seed {
-		seed[i] = mk(i)
-	}
-	if err := db.AppendAudit(ctx, seed); err != nil { // a trail to insert into
-		b.Fatal(err)
-	}
-	events := make([]*recvault.AuditEvent, batch)
-	b.ResetTimer()
-	for i := 0; i < b.N; i += batch {
-		for j := range events {
-			events[j] = mk(len(seed) + i + j)
-		}
-		if err := db.AppendAudit(ctx, events); err != nil {
-			b.Fatal(err)
-		}
-	}
+	catalogtest.BenchAppendAudit(b, db)
 }
