@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 
@@ -27,15 +28,20 @@ func (l sendListener) Accept() (net.Conn, error) {
 // library's sendfile of a plain file, for cached conversions).
 //
 // A response whose body is a span has its header held back for the
-// body's first bytes (holdHeader): one pass through the TCP stack and one
-// wake-up of the client instead of two.
+// body's first bytes (holdHeader): for a span of a map, header and body
+// leave in one writev call (sendfile.SendAfter), one system call, one
+// pass through the TCP stack and one wake-up of the client instead of
+// two of each; for a span of a file, the header is written flagged
+// MSG_MORE just before the sendfile.
 type sendConn struct {
 	passConn
 	// hold: the next Write is the header of a response that a Send of
-	// a span follows (statusWriter.sendFile sets it); held: a Write went
-	// out so, to be pushed if the Send sends nothing. Only the
+	// a span follows (statusWriter.sendFile sets it). pending: such a
+	// header, or what of it the socket has not taken yet; it goes out
+	// ahead of anything else written on the connection. Only the
 	// connection's own goroutine (net/http's serving one) touches them.
-	hold, held bool
+	hold    bool
+	pending []byte
 }
 
 // sender is how the server finds this connection under its wrappers.
@@ -44,46 +50,57 @@ func (c *sendConn) sender() *sendConn { return c }
 // holdHeader marks the next Write as a header that a span's Send follows.
 func (c *sendConn) holdHeader() { c.hold = true }
 
-// Write writes p, holding it for what follows if holdHeader asked so.
+// Write writes p, or keeps it for the span's Send if holdHeader asked so.
 func (c *sendConn) Write(p []byte) (int, error) {
-	if !c.hold {
-		return c.Conn.Write(p)
+	if c.hold {
+		c.hold = false
+		c.pending = append(c.pending, p...)
+		return len(p), nil
 	}
-	c.hold, c.held = false, true
-	return sendfile.WriteMore(c.Conn, p)
+	if err := c.flushPending(); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
 }
 
-// endHeld ends a holdHeader and reports whether a Write went out held.
-func (c *sendConn) endHeld() bool {
-	held := c.held
-	c.hold, c.held = false, false
-	return held
+// flushPending writes a held header that no span took.
+func (c *sendConn) flushPending() error {
+	if len(c.pending) == 0 {
+		return nil
+	}
+	_, err := c.Conn.Write(c.pending)
+	c.pending = c.pending[:0]
+	return err
 }
 
 func (c *sendConn) ReadFrom(r io.Reader) (int64, error) {
-	held := c.endHeld()
-	var n int64
-	var err error
-	if s, ok := r.(*sendfile.Span); ok {
-		n, err = sendfile.Send(c.Conn, s)
-	} else {
-		n, err = c.passConn.ReadFrom(r)
-	}
-	if held && n == 0 { // nothing went out to carry the held header
-		if perr := sendfile.Push(c.Conn); perr != nil && err == nil {
-			err = perr
+	c.hold = false
+	s, ok := r.(*sendfile.Span)
+	if !ok {
+		if err := c.flushPending(); err != nil {
+			return 0, err
 		}
+		return c.passConn.ReadFrom(r)
+	}
+	if s.N <= 0 {
+		return 0, c.flushPending() // nothing to carry the header
+	}
+	hn, n, err := sendfile.SendAfter(c.Conn, c.pending, s)
+	switch {
+	case hn == len(c.pending):
+		c.pending = c.pending[:0]
+	case err != nil && !errors.Is(err, sendfile.ErrWouldBlock):
+		c.pending = c.pending[:0] // the connection is gone with it
+	default: // the socket filled within the header: the rest goes first next time
+		c.pending = c.pending[:copy(c.pending, c.pending[hn:])]
 	}
 	return n, err
 }
 
-// endHold ends a holdHeader that no Send followed, pushing out a header
-// that went out held.
+// endHold ends a holdHeader, writing a header that no span took.
 func (c *sendConn) endHold() error {
-	if c.endHeld() {
-		return sendfile.Push(c.Conn)
-	}
-	return nil
+	c.hold = false
+	return c.flushPending()
 }
 
 // senderKey is the request context's key for the request's sendConn.

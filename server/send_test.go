@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -240,5 +241,75 @@ func TestServedSpanHeaderHeld(t *testing.T) {
 	}
 	if n := <-sent; n != int64(len(body)) {
 		t.Fatalf("ReadFrom sent %d bytes, want %d", n, len(body))
+	}
+}
+
+// TestHeldHeaderOnFullSocket: a held header that finds the socket full
+// (a client behind on an earlier response) stays held, whole, while the
+// span's Send stops with ErrWouldBlock, and goes out ahead of the span's
+// bytes once the client reads: nothing lost, nothing reordered.
+func TestHeldHeaderOnFullSocket(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the held header is Linux's")
+	}
+	c, client := acceptedPair(t)
+	raw, err := c.Conn.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var earlier []byte // what fills the socket, written without waiting
+	chunk := bytes.Repeat([]byte("earlier!"), 8<<10)
+	if err := raw.Write(func(fd uintptr) bool {
+		for {
+			n, err := syscall.Write(int(fd), chunk)
+			if n > 0 {
+				earlier = append(earlier, chunk[:n]...)
+			}
+			if err != nil {
+				return true
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	body := bytes.Repeat([]byte("body."), 2000)
+	sp := spanOf(t, body)
+	m, err := syscall.Mmap(int(sp.File.Fd()), 0, len(body), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Munmap(m) })
+	sp.Mapped = m
+	header := []byte("HTTP/1.1 200 OK\r\nContent-Length: 10000\r\n\r\n")
+	c.holdHeader()
+	if n, err := c.Write(header); n != len(header) || err != nil {
+		t.Fatalf("held Write: %d, %v", n, err)
+	}
+	if n, err := c.ReadFrom(sp); !errors.Is(err, sendfile.ErrWouldBlock) || n != 0 {
+		t.Fatalf("ReadFrom(span) on a full socket: %d, %v; want 0 and ErrWouldBlock", n, err)
+	}
+	if !bytes.HasSuffix(header, c.pending) || len(c.pending) == 0 {
+		t.Fatalf("held after a full socket: %q, want the header's unsent part", c.pending)
+	}
+	want := append(append(append([]byte{}, earlier...), header...), body...)
+	got := make(chan []byte, 1)
+	go func() {
+		b := make([]byte, len(want))
+		n, _ := io.ReadFull(client, b)
+		got <- b[:n]
+	}()
+	for sp.N > 0 {
+		if err := sp.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.ReadFrom(sp); err != nil && !errors.Is(err, sendfile.ErrWouldBlock) {
+			t.Fatal(err)
+		}
+	}
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Fatalf("the client got %d bytes of %d, equal %v", len(b), len(want), bytes.Equal(b, want))
+	}
+	if len(c.pending) != 0 {
+		t.Fatalf("still held after the span: %q", c.pending)
 	}
 }

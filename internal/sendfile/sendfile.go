@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 
 	"github.com/recvault/recvault/internal/filemap"
@@ -66,6 +67,17 @@ func (s *Span) Read(p []byte) (int, error) {
 	n, err := s.File.Read(p)
 	s.N -= int64(n)
 	return n, err
+}
+
+// copyAfter is SendAfter for a connection without a socket: head, then
+// the span, written by copy.
+func copyAfter(c net.Conn, head []byte, s *Span) (int, int64, error) {
+	hn, err := c.Write(head)
+	if err != nil {
+		return hn, 0, err
+	}
+	n, err := io.Copy(c, s)
+	return hn, n, err
 }
 
 // Wait blocks until the connection that the last Send stopped at with

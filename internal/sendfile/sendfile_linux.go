@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Send sends what of s the socket of c takes now, by sendfile from the
@@ -13,13 +15,33 @@ import (
 // ErrWouldBlock if the socket filled first (then s.Wait waits for room),
 // io.ErrUnexpectedEOF if the file ended first. A connection without a socket is written by copy.
 func Send(c net.Conn, s *Span) (int64, error) {
+	_, n, err := SendAfter(c, nil, s)
+	return n, err
+}
+
+// SendAfter is Send with head, a response's header, sent first: for a
+// span of a map in the same writev call as the span's first bytes (one
+// system call and one pass through the TCP stack for a small response,
+// where a header written on its own cost a call of its own), for a span
+// of a file flagged MSG_MORE ahead of the sendfile. It reports how much
+// of head went out (all of it, unless the socket filled first: then the
+// rest must go first next time) and how much of s.
+func SendAfter(c net.Conn, head []byte, s *Span) (int, int64, error) {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
-		return io.Copy(c, s)
+		return copyAfter(c, head, s)
 	}
 	dst, err := sc.SyscallConn()
 	if err != nil {
-		return io.Copy(c, s)
+		return copyAfter(c, head, s)
+	}
+	headSent := 0
+	if len(head) > 0 && s.Mapped == nil {
+		n, err := WriteMore(c, head)
+		if err != nil {
+			return n, 0, err
+		}
+		headSent, head = n, nil
 	}
 	var sent int64
 	var serr error
@@ -27,20 +49,28 @@ func Send(c net.Conn, s *Span) (int64, error) {
 	if s.Mapped == nil {
 		src, err := s.File.SyscallConn()
 		if err != nil {
-			return 0, fmt.Errorf("sendfile: %w", err)
+			return headSent, 0, fmt.Errorf("sendfile: %w", err)
 		}
 		control = src.Control
 	}
 	cerr := control(func(in uintptr) {
 		werr := dst.Write(func(out uintptr) bool {
 		send:
-			for s.N > 0 {
-				var n int
+			for s.N > 0 || len(head) > 0 {
+				var n, wrote int // body bytes, and all bytes, this call wrote
 				var err error
-				if s.Mapped != nil {
+				switch {
+				case s.Mapped != nil && len(head) > 0:
+					body := s.Mapped[:min(s.N, int64(len(s.Mapped)), 1<<30)]
+					wrote, err = unix.Writev(int(out), [][]byte{head, body})
+					h := min(max(wrote, 0), len(head))
+					head, headSent, n = head[h:], headSent+h, max(wrote-h, 0)
+				case s.Mapped != nil:
 					n, err = syscall.Write(int(out), s.Mapped[:min(s.N, int64(len(s.Mapped)), 1<<30)])
-				} else {
+					wrote = n
+				default:
 					n, err = syscall.Sendfile(int(out), int(in), nil, int(min(s.N, 1<<30)))
+					wrote = n
 				}
 				if n > 0 {
 					sent += int64(n)
@@ -56,7 +86,7 @@ func Send(c net.Conn, s *Span) (int64, error) {
 					serr = ErrWouldBlock
 				case err != nil:
 					serr = fmt.Errorf("sendfile: %w", err)
-				case n == 0:
+				case wrote <= 0:
 					serr = fmt.Errorf("sendfile: %w", io.ErrUnexpectedEOF)
 				default:
 					continue
@@ -84,7 +114,7 @@ func Send(c net.Conn, s *Span) (int64, error) {
 			return nil
 		}
 	}
-	return sent, serr
+	return headSent, sent, serr
 }
 
 // WriteMore writes p to c flagged MSG_MORE: the kernel keeps the bytes to
@@ -93,7 +123,7 @@ func Send(c net.Conn, s *Span) (int64, error) {
 // flag the header leaves as a packet of its own, which costs the server a
 // second pass through the TCP stack (and, on loopback, the receiver's
 // processing of it) and the client a second wake-up. Whoever calls it
-// must send more, or Push, soon after. A connection without a socket is
+// must send more soon after (SendAfter does). A connection without a socket is
 // written plainly.
 func WriteMore(c net.Conn, p []byte) (int, error) {
 	sc, ok := c.(syscall.Conn)
@@ -131,19 +161,4 @@ func WriteMore(c net.Conn, p []byte) (int, error) {
 		return n, &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: serr}
 	}
 	return n, nil
-}
-
-// Push sends at once whatever a WriteMore left waiting on c's socket (by
-// setting TCP_NODELAY, which Go's connections have set already: setting it
-// pushes the pending bytes out). For when the Send that was to follow
-// sent nothing.
-func Push(c net.Conn) error {
-	tc, ok := c.(*net.TCPConn)
-	if !ok {
-		return nil
-	}
-	if err := tc.SetNoDelay(true); err != nil {
-		return fmt.Errorf("sendfile: push: %w", err)
-	}
-	return nil
 }

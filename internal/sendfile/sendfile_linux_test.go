@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"syscall"
 	"testing"
@@ -115,4 +116,105 @@ func TestSendMappedFileCut(t *testing.T) {
 	if n := <-got; sent > kept || int64(n) != sent {
 		t.Fatalf("sent %d bytes, client got %d; the file holds %d", sent, n, kept)
 	}
+}
+
+// sendAllAfter calls SendAfter until head and s are sent, waiting at a
+// full socket, and returns the bytes the client got.
+func sendAllAfter(t *testing.T, srv, cli net.Conn, head []byte, s *Span, want int) []byte {
+	t.Helper()
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(io.LimitReader(cli, int64(want)))
+		got <- b
+	}()
+	for len(head) > 0 || s.N > 0 {
+		hn, _, err := SendAfter(srv, head, s)
+		head = head[hn:]
+		if errors.Is(err, ErrWouldBlock) {
+			if err := s.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return <-got
+}
+
+// TestSendAfterMapped: a header sent with a span of a map arrives ahead
+// of the span's bytes, whole and in order, for a body the socket takes
+// at once and for one it does not (ErrWouldBlock, then the rest); and
+// when the socket is already full, so that not even the header fits,
+// the part of it that did not go out is reported and goes first next
+// time. A span of a file (no map) gets its header ahead the same way.
+func TestSendAfterMapped(t *testing.T) {
+	head := pattern(700, 3)
+	for _, size := range []int{5000, 8 << 20} {
+		data := pattern(size, 11)
+		f := file(t, data)
+		for _, mapped := range []bool{true, false} {
+			s := &Span{File: f, N: int64(size)}
+			if mapped {
+				s.Mapped = mapOf(t, f, size)
+			} else if _, err := f.Seek(0, io.SeekStart); err != nil {
+				t.Fatal(err)
+			}
+			srv, cli := pair(t)
+			want := append(append([]byte{}, head...), data...)
+			if got := sendAllAfter(t, srv, cli, head, s, len(want)); !bytes.Equal(got, want) {
+				t.Fatalf("%d bytes, mapped %v: the client got %d bytes, equal %v", size, mapped, len(got), bytes.Equal(got, want))
+			}
+		}
+	}
+
+	// A full socket first: written until a write would wait.
+	srv, cli := pair(t)
+	filled := fillSocket(t, srv)
+	data := pattern(5000, 17)
+	f := file(t, data)
+	s := &Span{N: int64(len(data)), Mapped: mapOf(t, f, len(data))}
+	hn, n, err := SendAfter(srv, head, s)
+	if !errors.Is(err, ErrWouldBlock) || hn == len(head) || n != 0 || s.N != int64(len(data)) {
+		t.Fatalf("SendAfter on a full socket: header %d of %d, body %d, %v; want part of the header and ErrWouldBlock", hn, len(head), n, err)
+	}
+	// The client reads from the start: what filled the socket, then the
+	// header and the body, the header's unsent part sent first.
+	want := append(append(append([]byte{}, filled...), head...), data...)
+	if got := sendAllAfter(t, srv, cli, head[hn:], s, len(want)); !bytes.Equal(got, want) {
+		t.Fatalf("after a full socket: the client got %d bytes of %d, equal %v", len(got), len(want), bytes.Equal(got, want))
+	}
+}
+
+// fillSocket writes to c until its socket takes no more, without
+// waiting, and returns what it wrote.
+func fillSocket(t *testing.T, c net.Conn) []byte {
+	t.Helper()
+	raw, err := c.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var filled []byte
+	chunk := pattern(64<<10, 5)
+	var werr error
+	err = raw.Write(func(fd uintptr) bool {
+		for {
+			n, err := syscall.Write(int(fd), chunk)
+			if n > 0 {
+				filled = append(filled, chunk[:n]...)
+			}
+			if errors.Is(err, syscall.EAGAIN) {
+				return true
+			}
+			if err != nil {
+				werr = err
+				return true
+			}
+		}
+	})
+	if err != nil || werr != nil {
+		t.Fatal(err, werr)
+	}
+	return filled
 }
