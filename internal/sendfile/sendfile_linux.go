@@ -104,11 +104,21 @@ func SendAfter(c net.Conn, head []byte, s *Span) (int, int64, error) {
 	}
 	if errors.Is(serr, ErrWouldBlock) {
 		s.wait = func() error {
-			// The first call returns false, so Write waits until the
-			// socket is writable (or the deadline passes), then calls
-			// it again to finish.
+			// The first call returns false unless the socket has room
+			// already, so Write waits until it has (or the deadline
+			// passes), then calls it again to finish. The look comes
+			// first because Write forgets, as it starts, a readiness
+			// the poller saw before: a client that emptied the socket
+			// between the Send and this wait gives no further signal,
+			// and a plain false would then wait for ever.
 			waited := false
-			if err := dst.Write(func(uintptr) bool { w := waited; waited = true; return w }); err != nil {
+			if err := dst.Write(func(fd uintptr) bool {
+				if waited {
+					return true
+				}
+				waited = true
+				return writable(fd)
+			}); err != nil {
 				return fmt.Errorf("sendfile: wait for the client: %w", err)
 			}
 			return nil
@@ -161,4 +171,17 @@ func WriteMore(c net.Conn, p []byte) (int, error) {
 		return n, &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: serr}
 	}
 	return n, nil
+}
+
+// writable reports whether the socket fd has room to write now (or has
+// failed, which the next write reports), without waiting.
+func writable(fd uintptr) bool {
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+	for {
+		n, err := unix.Poll(pfd, 0)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		return err != nil || (n > 0 && pfd[0].Revents != 0)
+	}
 }

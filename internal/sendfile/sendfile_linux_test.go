@@ -8,6 +8,7 @@ import (
 	"os"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // mapOf maps f's first n bytes read-only and shared, as internal/filemap
@@ -217,4 +218,33 @@ func fillSocket(t *testing.T, c net.Conn) []byte {
 		t.Fatal(err, werr)
 	}
 	return filled
+}
+
+// TestWaitAfterClientCaughtUp: a client that reads everything between a
+// Send stopped at a full socket and the Wait that follows leaves the
+// socket with room and sends no further signal; Wait sees the room and
+// returns at once instead of waiting for a signal that never comes (it
+// used to wait until the write deadline, here 3 s, and fail).
+func TestWaitAfterClientCaughtUp(t *testing.T) {
+	data := pattern(8<<20, 19)
+	f := file(t, data)
+	srv, cli := pair(t)
+	s := &Span{N: int64(len(data)), Mapped: mapOf(t, f, len(data))}
+	n, err := Send(srv, s)
+	if !errors.Is(err, ErrWouldBlock) {
+		t.Fatalf("Send to a client reading nothing: %d bytes, %v; want ErrWouldBlock", n, err)
+	}
+	if _, err := io.ReadFull(cli, make([]byte, n)); err != nil { // the client catches up
+		t.Fatal(err)
+	}
+	if err := srv.SetWriteDeadline(time.Now().Add(3 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Wait(); err != nil {
+		t.Fatalf("Wait after the client read everything: %v", err)
+	}
+	if err := srv.SetWriteDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	finish(t, srv, cli, s, 0, data[n:])
 }
