@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/recvault/recvault/internal/sendfile"
+	"github.com/recvault/recvault/internal/sockettest"
 )
 
 // TestSendConnSpanDoesNotWait: a connection from sendListener sends a
@@ -253,25 +254,7 @@ func TestHeldHeaderOnFullSocket(t *testing.T) {
 		t.Skip("the held header is Linux's")
 	}
 	c, client := acceptedPair(t)
-	raw, err := c.Conn.(syscall.Conn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var earlier []byte // what fills the socket, written without waiting
-	chunk := bytes.Repeat([]byte("earlier!"), 8<<10)
-	if err := raw.Write(func(fd uintptr) bool {
-		for {
-			n, err := syscall.Write(int(fd), chunk)
-			if n > 0 {
-				earlier = append(earlier, chunk[:n]...)
-			}
-			if err != nil {
-				return true
-			}
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
+	earlier := sockettest.Fill(t, c.Conn) // a client behind on an earlier response
 	body := bytes.Repeat([]byte("body."), 2000)
 	sp := spanOf(t, body)
 	m, err := syscall.Mmap(int(sp.File.Fd()), 0, len(body), syscall.PROT_READ, syscall.MAP_SHARED)

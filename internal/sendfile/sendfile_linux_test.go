@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/recvault/recvault/internal/sockettest"
 )
 
 // mapOf maps f's first n bytes read-only and shared, as internal/filemap
@@ -172,7 +174,7 @@ func TestSendAfterMapped(t *testing.T) {
 
 	// A full socket first: written until a write would wait.
 	srv, cli := pair(t)
-	filled := fillSocket(t, srv)
+	filled := sockettest.Fill(t, srv)
 	data := pattern(5000, 17)
 	f := file(t, data)
 	s := &Span{N: int64(len(data)), Mapped: mapOf(t, f, len(data))}
@@ -186,38 +188,6 @@ func TestSendAfterMapped(t *testing.T) {
 	if got := sendAllAfter(t, srv, cli, head[hn:], s, len(want)); !bytes.Equal(got, want) {
 		t.Fatalf("after a full socket: the client got %d bytes of %d, equal %v", len(got), len(want), bytes.Equal(got, want))
 	}
-}
-
-// fillSocket writes to c until its socket takes no more, without
-// waiting, and returns what it wrote.
-func fillSocket(t *testing.T, c net.Conn) []byte {
-	t.Helper()
-	raw, err := c.(syscall.Conn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var filled []byte
-	chunk := pattern(64<<10, 5)
-	var werr error
-	err = raw.Write(func(fd uintptr) bool {
-		for {
-			n, err := syscall.Write(int(fd), chunk)
-			if n > 0 {
-				filled = append(filled, chunk[:n]...)
-			}
-			if errors.Is(err, syscall.EAGAIN) {
-				return true
-			}
-			if err != nil {
-				werr = err
-				return true
-			}
-		}
-	})
-	if err != nil || werr != nil {
-		t.Fatal(err, werr)
-	}
-	return filled
 }
 
 // TestWaitAfterClientCaughtUp: a client that reads everything between a
