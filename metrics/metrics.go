@@ -91,14 +91,48 @@ func Handler() http.Handler {
 // Request records one answered request. cutShort says the body was not
 // sent whole (the client left, or the connection failed).
 func Request(api, route string, status int, bytes int64, d time.Duration, cutShort bool) {
-	requests.WithLabelValues(api, route, strconv.Itoa(status)).Inc()
-	latency.WithLabelValues(api, route).Observe(d.Seconds())
+	rs := seriesOf(routeKey{api, route, status})
+	rs.requests.Inc()
+	rs.latency.Observe(d.Seconds())
 	if bytes > 0 {
-		served.WithLabelValues(api).Add(float64(bytes))
+		rs.served.Add(float64(bytes))
 	}
 	if cutShort {
-		cut.WithLabelValues(api, route).Inc()
+		cut.WithLabelValues(api, route).Inc() // rare: no series until one is cut
 	}
+}
+
+// routeKey names one route's series: its labels.
+type routeKey struct {
+	api, route string
+	status     int
+}
+
+// routeSeries are the series Request adds to for one routeKey.
+type routeSeries struct {
+	requests, served prometheus.Counter
+	latency          prometheus.Observer
+}
+
+// routes keeps each routeKey's series (routeKey → *routeSeries), found
+// once: WithLabelValues formats the status, hashes the labels and takes
+// the vector's lock on every call, three times a request. The keys are as
+// few as the series (labels are patterns and statuses, never ids), and a
+// series, once made, stays in its vector for the process's life (none is
+// ever deleted), so a kept one is always the vector's own.
+var routes sync.Map
+
+func seriesOf(k routeKey) *routeSeries {
+	if rs, ok := routes.Load(k); ok {
+		return rs.(*routeSeries)
+	}
+	rs := &routeSeries{
+		requests: requests.WithLabelValues(k.api, k.route, strconv.Itoa(k.status)),
+		served:   served.WithLabelValues(k.api),
+		latency:  latency.WithLabelValues(k.api, k.route),
+	}
+	got, _ := routes.LoadOrStore(k, rs)
+	return got.(*routeSeries)
 }
 
 // DownloadStarted counts a recording body being sent; call the returned

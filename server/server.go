@@ -78,8 +78,10 @@ type Server struct {
 	http *http.Server
 	root http.Handler
 	mux  *http.ServeMux
-	// apis names the API of each top-level pattern, for logs and metrics.
+	// apis names the API of each top-level pattern, for logs and metrics;
+	// subs holds those whose handler routes on (a patterner).
 	apis map[string]string
+	subs map[string]bool
 }
 
 // New builds a server over svc.
@@ -90,12 +92,15 @@ func New(svc *vault.Service, cfg Config) *Server {
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = 30 * time.Second
 	}
-	s := &Server{svc: svc, cfg: cfg, log: cfg.Logger, apis: map[string]string{}}
+	s := &Server{svc: svc, cfg: cfg, log: cfg.Logger, apis: map[string]string{}, subs: map[string]bool{}}
 	mux := http.NewServeMux()
 	s.mux = mux
 	mount := func(pattern, api string, h http.Handler) {
 		mux.Handle(pattern, h)
 		s.apis[pattern] = api
+		if _, ok := h.(patterner); ok {
+			s.subs[pattern] = true
+		}
 	}
 	mount("/api/v1/", "v1", v1.New(svc, cfg.Logger))
 	am := ameyo.New(svc, cfg.Logger, cfg.Ameyo)
@@ -367,8 +372,8 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 			r.Body = s.guardBody(w, r)
 		}
 		sw := &statusWriter{ResponseWriter: w, conn: senderOf(r.Context())}
-		api, route := s.labels(r)
 		defer func() {
+			api, route := s.servedLabels(r, note)
 			aborted := false
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -403,6 +408,29 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// servedLabels is labels for r once the mux has served it: the mux set
+// r.Pattern to the top-level pattern it matched, and an API's router noted
+// its own pattern in note (httputil.Serve), so that naming a request
+// routes it again only where neither could say (a panic, a request the
+// API answered before routing it, no match).
+func (s *Server) servedLabels(r *http.Request, note *vault.RequestNote) (api, route string) {
+	api = s.apis[r.Pattern]
+	if api == "" {
+		return s.labels(r)
+	}
+	if _, sub := s.subs[r.Pattern]; !sub {
+		return api, r.Pattern
+	}
+	route, ok := note.Route()
+	if !ok {
+		return s.labels(r)
+	}
+	if route == "" {
+		route = "unmatched"
+	}
+	return api, route
 }
 
 // labels names the API and the route pattern of r, for logs and metrics:

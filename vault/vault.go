@@ -111,6 +111,27 @@ type RequestInfo struct {
 type RequestNote struct {
 	mu               sync.Mutex
 	principal, media string
+	route            string
+	routed           bool
+}
+
+// SetRoute notes the route pattern the API's own router matched ("" for
+// none), for the server's labels: a façade that says it spares the
+// server routing the request again to name it.
+func (n *RequestNote) SetRoute(pattern string) {
+	if n == nil {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.route, n.routed = pattern, true
+}
+
+// Route returns the pattern SetRoute noted, and whether it was called.
+func (n *RequestNote) Route() (string, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.route, n.routed
 }
 
 // Principal and Format return what was noted ("" for nothing).

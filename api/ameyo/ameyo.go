@@ -92,7 +92,7 @@ func (h *Handler) Pattern(r *http.Request) string { return httputil.RoutePattern
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ri := vault.RequestInfoFrom(r.Context())
 	ri.Via = "ameyo"
-	h.mux.ServeHTTP(w, r.WithContext(vault.WithRequestInfo(r.Context(), ri)))
+	httputil.Serve(h.mux, w, r.WithContext(vault.WithRequestInfo(r.Context(), ri)), "/")
 }
 
 // Error codes of Ameyo's envelope {"message","code","info","status"}. The

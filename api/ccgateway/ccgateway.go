@@ -140,7 +140,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ri := vault.RequestInfoFrom(r.Context())
 	ri.Via = "ccgw"
-	h.mux.ServeHTTP(w, r.WithContext(vault.WithRequestInfo(r.Context(), ri)))
+	httputil.Serve(h.mux, w, r.WithContext(vault.WithRequestInfo(r.Context(), ri)), "/")
 }
 
 func (h *Handler) corsAllowed(origin string) bool {

@@ -56,7 +56,7 @@ func (h *Handler) Pattern(r *http.Request) string { return httputil.RoutePattern
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ri := vault.RequestInfoFrom(r.Context())
 	ri.Via = "v1"
-	h.mux.ServeHTTP(w, r.WithContext(vault.WithRequestInfo(r.Context(), ri)))
+	httputil.Serve(h.mux, w, r.WithContext(vault.WithRequestInfo(r.Context(), ri)), "/api/v1/")
 }
 
 // statusOf maps the domain's error codes to HTTP statuses, in one place.

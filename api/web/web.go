@@ -109,7 +109,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Referrer-Policy", "same-origin")
 	ri := vault.RequestInfoFrom(r.Context())
 	ri.Via = "web"
-	h.guarded.ServeHTTP(w, r.WithContext(vault.WithRequestInfo(r.Context(), ri)))
+	httputil.Serve(h.guarded, w, r.WithContext(vault.WithRequestInfo(r.Context(), ri)), "/")
 }
 
 // page is what every template gets.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -303,5 +304,40 @@ func TestHealthcheckCommand(t *testing.T) {
 	ln.Close()
 	if code, _, errs := runCLI(t, "", "healthcheck", "--url", "http://"+dead+"/healthz", "--timeout", "2s"); code != 1 || !strings.Contains(errs, "unhealthy") {
 		t.Fatalf("dead address: exit %d %q", code, errs)
+	}
+}
+
+// TestRouteLabels: every request's access log line names its API and
+// route pattern, whether the API's router noted the pattern it matched
+// (httputil.Serve) or the server had to route the request again to name
+// it: a redirect, a preflight the API refused before routing, a
+// cross-site form post refused in front of the router, a catch-all.
+func TestRouteLabels(t *testing.T) {
+	env := startEnv(t)
+	tok := env.loginDemo("supervisor@exotel.in")
+	dual := env.recordingID(110, "1621413752-2011-voice")
+	ccgw := "/agentgateway/resource/recordfile/1001/recordfiledownloadEx"
+	for i, c := range []struct {
+		method, path string
+		hdr          []string
+		api, route   string
+	}{
+		{"GET", "/api/v1/recordings/" + dual.ID + "/media", nil, "v1", "GET /api/v1/recordings/{id}/media"},
+		{"GET", "/api/v1/no/such/thing", nil, "v1", "unmatched"},
+		{"GET", "/api/v1", nil, "v1", "/api/v1/"},
+		{"GET", "/ameyorestapi/cc/downloadVoiceLog", nil, "ameyo", "GET /ameyorestapi/cc/downloadVoiceLog"},
+		{"GET", "/ameyorestapi/no-such", nil, "ameyo", "unmatched"},
+		{"GET", ccgw, nil, "ccgw", "GET /agentgateway/resource/recordfile/{agentid}/recordfiledownloadEx"},
+		{"OPTIONS", ccgw, []string{"Origin", "http://elsewhere.example", "Access-Control-Request-Method", "GET"}, "ccgw", "unmatched"},
+		{"GET", "/", nil, "web", "GET /{$}"},
+		{"POST", "/signin", []string{"Sec-Fetch-Site", "cross-site", "Content-Type", "application/x-www-form-urlencoded"}, "web", "POST /signin"},
+		{"GET", "/healthz", nil, "ops", "GET /healthz"},
+	} {
+		rid := fmt.Sprintf("route-labels-%02d", i)
+		resp, _ := env.do(c.method, c.path, tok, nil, append([]string{"X-Request-Id", rid}, c.hdr...)...)
+		line := findLog(t, env, func(m map[string]any) bool { return m["request_id"] == rid })
+		if line["api"] != c.api || line["route"] != c.route {
+			t.Errorf("%s %s (%d): logged as api %v route %v, want %s %q", c.method, c.path, resp.StatusCode, line["api"], line["route"], c.api, c.route)
+		}
 	}
 }
