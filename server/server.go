@@ -420,7 +420,7 @@ func (s *Server) servedLabels(r *http.Request, note *vault.RequestNote) (api, ro
 	if api == "" {
 		return s.labels(r)
 	}
-	if _, sub := s.subs[r.Pattern]; !sub {
+	if !s.subs[r.Pattern] {
 		return api, r.Pattern
 	}
 	route, ok := note.Route()

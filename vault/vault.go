@@ -107,7 +107,8 @@ type RequestInfo struct {
 
 // RequestNote is what the core learnt about a request, for its log line:
 // the principal as the audit trail names it (a login, "apikey:NAME"; never
-// a secret) and the format of a download.
+// a secret) and the format of a download; and, from the API that served
+// it, the route pattern its router matched (SetRoute).
 type RequestNote struct {
 	mu               sync.Mutex
 	principal, media string
