@@ -175,7 +175,7 @@ func (dv *driverValues) put(pool *sync.Pool) {
 
 var (
 	recordingValues = sync.Pool{New: func() any { return newDriverValues(22) }}
-	auditValues     = sync.Pool{New: func() any { return newDriverValues(18) }}
+	auditValues     = sync.Pool{New: func() any { return newDriverValues(4) }}
 )
 
 // sqlInt is an integer column's value as the driver gave it (SQLite
