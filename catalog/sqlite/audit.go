@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/recvault/recvault"
@@ -17,27 +16,9 @@ import (
 var auditTexts = [...]string{"actor", "role", "via", "action", "outcome", "recording_id", "recording_ids",
 	"subject", "format", "byte_range", "detail", "remote", "request_id", "prev_hash", "hash"}
 
-// auditCols selects a record as its three integers (id, seq, at) and one
-// text: the fifteen text columns packed by concat() as LENGTH ":" VALUE
-// each, LENGTH in bytes (octet_length), so that a value may hold any
-// byte, a colon included. The driver reads a column through three calls
-// into SQLite (its type, its text, its length), each taking the
-// connection's mutex (the driver opens connections serialised), which on
-// a page of 100 records was 5,400 calls and 40 % of the page's time; the
-// packed column is three calls a record and one string, whose fields are
-// its substrings.
-var auditCols = func() string {
-	var b strings.Builder
-	b.WriteString("id, seq, at, concat(")
-	for i, c := range auditTexts {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("octet_length(" + c + "), ':', " + c)
-	}
-	b.WriteString(")")
-	return b.String()
-}()
+// auditCols selects a record as its three integers (id, seq, at) and its
+// fifteen texts packed into one column (packTexts).
+var auditCols = "id, seq, at, " + packTexts("", auditTexts[:])
 
 // AppendAudit appends events to the hash chain in one transaction. The
 // transaction is IMMEDIATE (the DSN's _txlock), so it holds SQLite's write
@@ -144,7 +125,7 @@ func scanAudit(sc scanner) (recvault.AuditEvent, int64, error) {
 		ints[i] = n
 	}
 	var t [len(auditTexts)]string
-	if err := unpackTexts(sqlText(v[3]), t[:]); err != nil {
+	if err := unpackTexts(sqlText(v[3]), t[:], auditTexts[:]); err != nil {
 		return e, 0, err
 	}
 	e.Seq, e.At = ints[1], fromNanos(ints[2])
@@ -154,23 +135,6 @@ func scanAudit(sc scanner) (recvault.AuditEvent, int64, error) {
 	e.Subject, e.Format, e.Range, e.Detail = t[7], t[8], t[9], t[10]
 	e.Remote, e.RequestID, e.PrevHash, e.Hash = t[11], t[12], t[13], t[14]
 	return e, ints[0], nil
-}
-
-// unpackTexts splits auditCols' packed column into out, one field per
-// text column: LENGTH ":" VALUE, LENGTH the value's bytes.
-func unpackTexts(p string, out []string) error {
-	for i := range out {
-		colon := strings.IndexByte(p, ':')
-		n, err := strconv.Atoi(p[:max(colon, 0)])
-		if colon < 1 || err != nil || n < 0 || n > len(p)-colon-1 {
-			return fmt.Errorf("audit column %s: packed value damaged", auditTexts[i])
-		}
-		out[i], p = p[colon+1:colon+1+n], p[colon+1+n:]
-	}
-	if p != "" {
-		return errors.New("audit columns: packed value too long")
-	}
-	return nil
 }
 
 // queryAudit runs q and reads its records (at most limit), with their

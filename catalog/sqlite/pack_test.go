@@ -23,7 +23,7 @@ func FuzzUnpackTexts(f *testing.F) {
 			p.WriteString(strconv.Itoa(len(v)) + ":" + v)
 		}
 		got := make([]string, len(auditTexts))
-		if err := unpackTexts(p.String(), got); err != nil {
+		if err := unpackTexts(p.String(), got, auditTexts[:]); err != nil {
 			t.Fatalf("unpack of a packing: %v", err)
 		}
 		for i := range want {
@@ -31,9 +31,9 @@ func FuzzUnpackTexts(f *testing.F) {
 				t.Fatalf("field %d (%s) = %q, packed %q", i, auditTexts[i], got[i], want[i])
 			}
 		}
-		if err := unpackTexts(p.String()+"x", got); err == nil {
+		if err := unpackTexts(p.String()+"x", got, auditTexts[:]); err == nil {
 			t.Fatal("a packing with a byte more unpacked")
 		}
-		_ = unpackTexts(raw, got) // anything: an error or fields, no panic
+		_ = unpackTexts(raw, got, auditTexts[:]) // anything: an error or fields, no panic
 	})
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/recvault/recvault"
@@ -122,7 +121,7 @@ const heldBy = `EXISTS (SELECT 1 FROM holds h WHERE h.campaign_id = r.campaign_i
 // covers. A campaign without a policy falls back to the default; without
 // either the cut-off is NULL and the comparison never true.
 func (c *DB) PurgeCandidates(ctx context.Context, now time.Time, afterID string, limit int) ([]*recvault.Recording, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT `+prefixed("r.")+` FROM recordings r
+	rows, err := c.db.QueryContext(ctx, `SELECT `+recordingSelect("r.")+` FROM recordings r
 		LEFT JOIN retention p ON p.campaign_id = r.campaign_id
 		WHERE r.id > ?
 		AND r.started_at < ? - COALESCE(p.days, (SELECT d.days FROM retention d WHERE d.campaign_id = 0)) * ?
@@ -147,7 +146,7 @@ func (c *DB) BeginDelete(ctx context.Context, id, by, reason string, at time.Tim
 		return nil, fmt.Errorf("begin delete: %w", err)
 	}
 	defer tx.Rollback()
-	r, err := scanRecording(tx.QueryRowContext(ctx, `SELECT `+recordingCols+` FROM recordings WHERE id = ?`, id))
+	r, err := scanRecording(tx.QueryRowContext(ctx, `SELECT `+recordingRead+` FROM recordings WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, recvault.Errorf(recvault.ENOTFOUND, "recording not found")
 	} else if err != nil {
@@ -220,13 +219,4 @@ func (c *DB) Tombstones(ctx context.Context, state string, limit int) ([]*recvau
 		return nil, fmt.Errorf("list tombstones: %w", err)
 	}
 	return out, nil
-}
-
-// prefixed is recordingCols with every column qualified by p (for joins).
-func prefixed(p string) string {
-	cols := strings.Split(recordingCols, ",")
-	for i, col := range cols {
-		cols[i] = p + strings.TrimSpace(col)
-	}
-	return strings.Join(cols, ", ")
 }

@@ -196,7 +196,7 @@ func (c *DB) RecordingsWithDataKeys(ctx context.Context, afterID string, limit i
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := c.db.QueryContext(ctx, `SELECT `+recordingCols+` FROM recordings
+	rows, err := c.db.QueryContext(ctx, `SELECT `+recordingRead+` FROM recordings
 		WHERE id > ? AND data_key IS NOT NULL ORDER BY id LIMIT ?`, afterID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("recordings with data keys: %w", err)

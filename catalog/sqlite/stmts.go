@@ -29,8 +29,8 @@ func (s *stmts) prepare(ctx context.Context, db *sql.DB) error {
 		p *(*sql.Stmt)
 		q string
 	}{
-		{&s.recording, `SELECT ` + recordingCols + ` FROM recordings WHERE id = ?`},
-		{&s.recordingByIdentity, `SELECT ` + recordingCols + ` FROM recordings WHERE campaign_id = ? AND crt_object_id = ?`},
+		{&s.recording, `SELECT ` + recordingRead + ` FROM recordings WHERE id = ?`},
+		{&s.recordingByIdentity, `SELECT ` + recordingRead + ` FROM recordings WHERE campaign_id = ? AND crt_object_id = ?`},
 		{&s.insertRecording, `INSERT INTO recordings (` + recordingCols + `, original_norm)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&s.sessionByToken, `SELECT ` + sessionCols + ` FROM sessions WHERE token_hash = ?`},
