@@ -33,12 +33,7 @@ func Attachment(name string) string { return disposition("attachment", name) }
 func Inline(name string) string { return disposition("inline", name) }
 
 func disposition(kind, name string) string {
-	name = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r == '/' || r == '\\' || r == '"' {
-			return '_'
-		}
-		return r
-	}, name)
+	name = cleanFilename(name)
 	if isToken(name) {
 		// What FormatMediaType writes for a token (a crtObjectId and an
 		// extension, the usual name), without its map, sort and builder:
@@ -50,6 +45,17 @@ func disposition(kind, name string) string {
 		return kind
 	}
 	return v
+}
+
+// cleanFilename replaces in name what a Content-Disposition file name
+// must not carry: control characters, path separators and quotes.
+func cleanFilename(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == '/' || r == '\\' || r == '"' {
+			return '_'
+		}
+		return r
+	}, name)
 }
 
 // isToken reports whether s is an RFC 2045 token: one or more printable
@@ -280,10 +286,16 @@ func saneRange(h string, size int64) string {
 // catch-all pattern (and for no match): metrics label requests by it, so
 // their labels stay a fixed set whatever paths clients send.
 func RoutePattern(mux *http.ServeMux, r *http.Request, catchAll string) string {
-	if _, p := mux.Handler(r); p != catchAll {
-		return p
+	_, p := mux.Handler(r)
+	return routeName(p, catchAll)
+}
+
+// routeName is pattern as a route label: "" for the catch-all.
+func routeName(pattern, catchAll string) string {
+	if pattern == catchAll {
+		return ""
 	}
-	return ""
+	return pattern
 }
 
 // Serve runs h, an API's router (a ServeMux, or one behind a handler that
@@ -298,11 +310,7 @@ func RoutePattern(mux *http.ServeMux, r *http.Request, catchAll string) string {
 func Serve(h http.Handler, w http.ResponseWriter, r *http.Request, catchAll string) {
 	r.Pattern = ""
 	h.ServeHTTP(w, r)
-	switch p := r.Pattern; p {
-	case "":
-	case catchAll:
-		vault.RequestInfoFrom(r.Context()).Note.SetRoute("")
-	default:
-		vault.RequestInfoFrom(r.Context()).Note.SetRoute(p)
+	if r.Pattern != "" {
+		vault.RequestInfoFrom(r.Context()).Note.SetRoute(routeName(r.Pattern, catchAll))
 	}
 }
