@@ -46,7 +46,7 @@ func (c *DB) AppendAudit(ctx context.Context, events []*recvault.AuditEvent) (er
 			unchain(events)
 		}
 	}()
-	tx, err := c.db.BeginTx(ctx, nil)
+	tx, err := c.w.BeginTx(ctx, nil) // the writer's connection (DB.w)
 	if err != nil {
 		return fmt.Errorf("append audit: %w", err)
 	}

@@ -28,9 +28,28 @@ import (
 // read that much.
 const cacheKiB = 64 << 10
 
+// writerCacheKiB is the page cache of the audit writer's connection
+// (DB.w): 2,000 pages, enough for the right edges of the audit table and
+// its indexes and a share of the index leaves that records land on.
+// Why not the pool's: when an insert splits a b-tree page and the new
+// pages come out of order, SQLite swaps them through a temporary page
+// number (the lock-byte page's, 1 GiB into the file), and on a file
+// smaller than that the commit then drops the cached pages past the end
+// of the file by visiting every slot of the cache's hash table, which is
+// as large as the most pages the connection ever held. A pooled
+// connection that had served reads (up to cacheKiB, 16,384 pages) made
+// nearly every audit commit a scan of 16,384 slots
+// (BenchmarkAppendAuditWarmPool: 750 of 835 commits); this cache keeps
+// the table at 2,048 slots (the same benchmark: 767 of 836).
+const writerCacheKiB = 8000
+
 // DB is a catalog backed by one SQLite file.
 type DB struct {
-	db    *sql.DB
+	db *sql.DB
+	// w is the audit writer's own connection (one, with a small page
+	// cache: writerCacheKiB), on which AppendAudit runs: a connection of
+	// db grows a large cache by serving reads.
+	w     *sql.DB
 	st    stmts     // the hot fixed statements, prepared at Open
 	cache stmtCache // the listings' statements, prepared on first use
 }
@@ -52,10 +71,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// not even the interior pages of the recordings table, so that every
 	// row of a list page cost three or four page reads from the OS
 	// instead of one (the leaf); the cache grows only as pages are read.
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(15000)" +
-		"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=analysis_limit(1000)" +
-		"&_pragma=cache_size(-" + strconv.Itoa(cacheKiB) + ")&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	dsn := func(cache int) string {
+		return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(15000)" +
+			"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_pragma=analysis_limit(1000)" +
+			"&_pragma=cache_size(-" + strconv.Itoa(cache) + ")&_txlock=immediate"
+	}
+	db, err := sql.Open("sqlite", dsn(cacheKiB))
 	if err != nil {
 		return nil, fmt.Errorf("open catalog: %w", err)
 	}
@@ -70,6 +91,17 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := c.migrate(ctx); err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
+	// Opened after the migrations, so that its connection reads the
+	// current schema. One connection: the audit has one writer per
+	// process, and SQLite one writer per file.
+	w, err := sql.Open("sqlite", dsn(writerCacheKiB))
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("open catalog: %w", err), db.Close())
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	c.w = w
+	closeBoth := func() error { return errors.Join(w.Close(), db.Close()) }
 	// Refresh the planner's statistics where they are missing or stale
 	// (0x10000: every table, not only those this connection has used; a
 	// table analysed when it was small is analysed again once it has
@@ -77,10 +109,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// would otherwise keep the plans of an empty one. It analyses a
 	// bounded sample (analysis_limit), so it stays quick on a big file.
 	if _, err := db.ExecContext(ctx, `PRAGMA optimize = 0x10002`); err != nil {
-		return nil, errors.Join(fmt.Errorf("optimize catalog: %w", err), db.Close())
+		return nil, errors.Join(fmt.Errorf("optimize catalog: %w", err), closeBoth())
 	}
-	if err := c.st.prepare(ctx, db); err != nil {
-		return nil, errors.Join(fmt.Errorf("open catalog: %w", err), db.Close())
+	if err := c.st.prepare(ctx, db, w); err != nil {
+		return nil, errors.Join(fmt.Errorf("open catalog: %w", err), closeBoth())
 	}
 	return c, nil
 }
@@ -90,7 +122,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // SQLite documentation asks of a connection before it closes).
 func (c *DB) Close() error {
 	_, oerr := c.db.Exec(`PRAGMA optimize`)
-	return errors.Join(oerr, c.st.close(), c.cache.close(), c.db.Close())
+	return errors.Join(oerr, c.st.close(), c.cache.close(), c.w.Close(), c.db.Close())
 }
 
 func (c *DB) migrate(ctx context.Context) error {

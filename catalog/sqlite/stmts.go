@@ -23,8 +23,10 @@ type stmts struct {
 	auditHead, auditInsert, auditListed, auditMove  *sql.Stmt
 }
 
-// prepare prepares every statement of s, closing those it made if one fails.
-func (s *stmts) prepare(ctx context.Context, db *sql.DB) error {
+// prepare prepares every statement of s, the audit trail's on w (the
+// audit writer's connection, see DB.w) and the others on db, closing those
+// it made if one fails.
+func (s *stmts) prepare(ctx context.Context, db, w *sql.DB) error {
 	all := []struct {
 		p *(*sql.Stmt)
 		q string
@@ -47,7 +49,12 @@ func (s *stmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&s.auditMove, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`},
 	}
 	for _, st := range all {
-		p, err := db.PrepareContext(ctx, st.q)
+		on := db
+		switch st.p {
+		case &s.auditHead, &s.auditInsert, &s.auditListed, &s.auditMove:
+			on = w
+		}
+		p, err := on.PrepareContext(ctx, st.q)
 		if err != nil {
 			return errors.Join(fmt.Errorf("prepare %q: %w", st.q, err), s.close())
 		}
