@@ -19,7 +19,7 @@ func jsonText(v any) string {
 
 // CreateAPIKey stores k and sets k.ID.
 func (c *DB) CreateAPIKey(ctx context.Context, k *recvault.APIKey) error {
-	res, err := c.db.ExecContext(ctx, `INSERT INTO api_keys (name, key_hash, role, campaigns, agent_id, inspects, hosts, created_at, last_used, revoked)
+	res, err := c.w.ExecContext(ctx, `INSERT INTO api_keys (name, key_hash, role, campaigns, agent_id, inspects, hosts, created_at, last_used, revoked)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, k.Name, k.KeyHash, string(k.Role), jsonText(k.Campaigns), k.AgentID,
 		jsonText(k.Inspects), jsonText(k.Hosts), nanos(k.CreatedAt), nanos(k.LastUsed), k.Revoked)
 	if isUnique(err) {
@@ -82,7 +82,7 @@ func (c *DB) APIKeys(ctx context.Context) ([]*recvault.APIKey, error) {
 
 // UpdateAPIKey stores k's revoked flag and last use.
 func (c *DB) UpdateAPIKey(ctx context.Context, k *recvault.APIKey) error {
-	res, err := c.db.ExecContext(ctx, `UPDATE api_keys SET revoked = ?, last_used = ? WHERE id = ?`, k.Revoked, nanos(k.LastUsed), k.ID)
+	res, err := c.w.ExecContext(ctx, `UPDATE api_keys SET revoked = ?, last_used = ? WHERE id = ?`, k.Revoked, nanos(k.LastUsed), k.ID)
 	if err != nil {
 		return fmt.Errorf("update api key: %w", err)
 	}

@@ -33,9 +33,10 @@ var auditCols = "id, seq, at, " + packTexts("", auditTexts[:])
 // (BenchmarkAppendAudit, whose batches have a timeout like the writer's:
 // 38.4 → 36.2 µs of CPU a record without them, medians of five
 // alternating runs). What could hold an append up is bounded without
-// them: the wait for the write lock by the busy timeout (15 s, under the
-// audit writer's 30 s), and no interrupt would end a write the disk
-// holds up.
+// them: the wait for the write connection by writeWait (10 s) and the
+// wait for the write lock, held by another process's writer, by the busy
+// timeout (15 s; together under the audit writer's 30 s), and no
+// interrupt would end a write the disk holds up.
 func (c *DB) AppendAudit(ctx context.Context, events []*recvault.AuditEvent) (err error) {
 	if len(events) == 0 {
 		return nil
@@ -46,7 +47,16 @@ func (c *DB) AppendAudit(ctx context.Context, events []*recvault.AuditEvent) (er
 			unchain(events)
 		}
 	}()
-	tx, err := c.w.BeginTx(ctx, nil) // the writer's connection (DB.w)
+	// The wait for the write connection (DB.w) is bounded like the wait
+	// for SQLite's write lock; the transaction is not watched (above).
+	wait, cancel := context.WithTimeout(ctx, writeWait)
+	conn, err := c.w.Conn(wait)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("append audit: wait for the write connection: %w", err)
+	}
+	defer conn.Close() // gives the connection back (fails only if given back already)
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("append audit: %w", err)
 	}

@@ -15,7 +15,7 @@ const dayNanos = int64(24 * time.Hour)
 
 // SetRetention stores or replaces the policy of r.CampaignID.
 func (c *DB) SetRetention(ctx context.Context, r *recvault.Retention) error {
-	if _, err := c.db.ExecContext(ctx, `INSERT INTO retention (campaign_id, days, set_by, set_at) VALUES (?, ?, ?, ?)
+	if _, err := c.w.ExecContext(ctx, `INSERT INTO retention (campaign_id, days, set_by, set_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (campaign_id) DO UPDATE SET days = excluded.days, set_by = excluded.set_by, set_at = excluded.set_at`,
 		r.CampaignID, r.Days, r.SetBy, nanos(r.SetAt)); err != nil {
 		return fmt.Errorf("set retention: %w", err)
@@ -25,7 +25,7 @@ func (c *DB) SetRetention(ctx context.Context, r *recvault.Retention) error {
 
 // ClearRetention removes the policy of campaignID.
 func (c *DB) ClearRetention(ctx context.Context, campaignID int64) error {
-	res, err := c.db.ExecContext(ctx, `DELETE FROM retention WHERE campaign_id = ?`, campaignID)
+	res, err := c.w.ExecContext(ctx, `DELETE FROM retention WHERE campaign_id = ?`, campaignID)
 	if err != nil {
 		return fmt.Errorf("clear retention: %w", err)
 	}
@@ -62,7 +62,7 @@ func (c *DB) Retentions(ctx context.Context) ([]*recvault.Retention, error) {
 
 // AddHold stores h; its selector (campaign, call, recording) is unique.
 func (c *DB) AddHold(ctx context.Context, h *recvault.Hold) error {
-	res, err := c.db.ExecContext(ctx, `INSERT INTO holds (campaign_id, call_id, recording_id, reason, held_by, held_at)
+	res, err := c.w.ExecContext(ctx, `INSERT INTO holds (campaign_id, call_id, recording_id, reason, held_by, held_at)
 		VALUES (?, ?, ?, ?, ?, ?)`, h.CampaignID, h.CallID, h.RecordingID, h.Reason, h.By, nanos(h.At))
 	if isUnique(err) {
 		return recvault.Errorf(recvault.ECONFLICT, "already under legal hold")
@@ -77,7 +77,7 @@ func (c *DB) AddHold(ctx context.Context, h *recvault.Hold) error {
 
 // RemoveHold removes the hold with sel's selector.
 func (c *DB) RemoveHold(ctx context.Context, sel recvault.Hold) error {
-	res, err := c.db.ExecContext(ctx, `DELETE FROM holds WHERE campaign_id = ? AND call_id = ? AND recording_id = ?`,
+	res, err := c.w.ExecContext(ctx, `DELETE FROM holds WHERE campaign_id = ? AND call_id = ? AND recording_id = ?`,
 		sel.CampaignID, sel.CallID, sel.RecordingID)
 	if err != nil {
 		return fmt.Errorf("remove hold: %w", err)
@@ -141,7 +141,7 @@ func (c *DB) PurgeCandidates(ctx context.Context, now time.Time, afterID string,
 // transaction; it is an immediate (write-locked) one, so no hold can be
 // added between the check and the removal.
 func (c *DB) BeginDelete(ctx context.Context, id, by, reason string, at time.Time) (*recvault.Tombstone, error) {
-	tx, err := c.db.BeginTx(ctx, nil)
+	tx, err := c.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin delete: %w", err)
 	}
@@ -178,7 +178,7 @@ func (c *DB) BeginDelete(ctx context.Context, id, by, reason string, at time.Tim
 
 // FinishDelete marks the tombstone done (keeping the first done time).
 func (c *DB) FinishDelete(ctx context.Context, id string, at time.Time) error {
-	res, err := c.db.ExecContext(ctx, `UPDATE tombstones SET state = ?,
+	res, err := c.w.ExecContext(ctx, `UPDATE tombstones SET state = ?,
 		done_at = CASE WHEN state = ? THEN done_at ELSE ? END WHERE recording_id = ?`,
 		recvault.TombstoneDone, recvault.TombstoneDone, nanos(at), id)
 	if err != nil {

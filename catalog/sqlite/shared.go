@@ -13,7 +13,7 @@ import (
 // RotateSession shortens session oldID's expiry from seen to until and
 // stores succ, in one transaction, only if the expiry is still seen.
 func (c *DB) RotateSession(ctx context.Context, oldID int64, seen, until time.Time, succ *recvault.Session) (bool, error) {
-	tx, err := c.db.BeginTx(ctx, nil)
+	tx, err := c.w.BeginTx(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("rotate session: %w", err)
 	}
@@ -46,7 +46,7 @@ func (c *DB) RotateSession(ctx context.Context, oldID int64, seen, until time.Ti
 
 // CreateGrant stores g and drops grants that expired before it was made.
 func (c *DB) CreateGrant(ctx context.Context, g *recvault.Grant) error {
-	tx, err := c.db.BeginTx(ctx, nil)
+	tx, err := c.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("create grant: %w", err)
 	}
@@ -72,7 +72,7 @@ func (c *DB) CreateGrant(ctx context.Context, g *recvault.Grant) error {
 func (c *DB) TakeGrant(ctx context.Context, hash, agentID string, now time.Time) (*recvault.Grant, error) {
 	var g recvault.Grant
 	var created, expires int64
-	err := c.db.QueryRowContext(ctx, `DELETE FROM grants WHERE hash = ? AND agent_id = ?
+	err := c.w.QueryRowContext(ctx, `DELETE FROM grants WHERE hash = ? AND agent_id = ?
 		RETURNING hash, kind, user_id, agent_id, recording_id, created_at, expires_at`, hash, agentID).
 		Scan(&g.Hash, &g.Kind, &g.UserID, &g.AgentID, &g.RecordingID, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -89,7 +89,7 @@ func (c *DB) TakeGrant(ctx context.Context, hash, agentID string, now time.Time)
 
 // AcquireLease takes or renews the lease with one conditional upsert.
 func (c *DB) AcquireLease(ctx context.Context, name, holder string, now, until time.Time) (bool, error) {
-	res, err := c.db.ExecContext(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
+	res, err := c.w.ExecContext(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
 		WHERE leases.expires_at <= ? OR leases.holder = excluded.holder`, name, holder, nanos(until), nanos(now))
 	if err != nil {
@@ -104,7 +104,7 @@ func (c *DB) AcquireLease(ctx context.Context, name, holder string, now, until t
 
 // ExpireLeases deletes the leases that expired at or before now.
 func (c *DB) ExpireLeases(ctx context.Context, now time.Time) (int, error) {
-	res, err := c.db.ExecContext(ctx, `DELETE FROM leases WHERE expires_at <= ?`, nanos(now))
+	res, err := c.w.ExecContext(ctx, `DELETE FROM leases WHERE expires_at <= ?`, nanos(now))
 	if err != nil {
 		return 0, fmt.Errorf("expire leases: %w", err)
 	}
@@ -117,7 +117,7 @@ func (c *DB) ExpireLeases(ctx context.Context, now time.Time) (int, error) {
 
 // ReleaseLease frees the lease if holder has it.
 func (c *DB) ReleaseLease(ctx context.Context, name, holder string) error {
-	if _, err := c.db.ExecContext(ctx, `DELETE FROM leases WHERE name = ? AND holder = ?`, name, holder); err != nil {
+	if _, err := c.w.ExecContext(ctx, `DELETE FROM leases WHERE name = ? AND holder = ?`, name, holder); err != nil {
 		return fmt.Errorf("release lease %s: %w", name, err)
 	}
 	return nil
@@ -126,7 +126,7 @@ func (c *DB) ReleaseLease(ctx context.Context, name, holder string) error {
 // EnsureSetting stores value under name unless a value is there, and
 // returns the stored one.
 func (c *DB) EnsureSetting(ctx context.Context, name, value string) (string, error) {
-	if _, err := c.db.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, name, value); err != nil {
+	if _, err := c.w.ExecContext(ctx, `INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, name, value); err != nil {
 		return "", fmt.Errorf("setting %s: %w", name, err)
 	}
 	var v string
@@ -150,7 +150,7 @@ func dataKey(wk []byte) any {
 // that a rotation killed at any point leaves each row with its old key or
 // its new one, never neither.
 func (c *DB) SetDataKey(ctx context.Context, id string, wk []byte) error {
-	res, err := c.db.ExecContext(ctx, `UPDATE recordings SET data_key = ? WHERE id = ?`, dataKey(wk), id)
+	res, err := c.w.ExecContext(ctx, `UPDATE recordings SET data_key = ? WHERE id = ?`, dataKey(wk), id)
 	if err != nil {
 		return fmt.Errorf("set data key of recording %s: %w", id, err)
 	}
@@ -166,7 +166,7 @@ func (c *DB) SetDataKey(ctx context.Context, id string, wk []byte) error {
 // conditional statement: two migrations of one recording cannot both win,
 // and a migration never resurrects a recording deleted meanwhile.
 func (c *DB) ReplaceBlob(ctx context.Context, id, oldKey, newKey string, wk []byte) error {
-	res, err := c.db.ExecContext(ctx, `UPDATE recordings SET blob_key = ?, data_key = ? WHERE id = ? AND blob_key = ?`,
+	res, err := c.w.ExecContext(ctx, `UPDATE recordings SET blob_key = ?, data_key = ? WHERE id = ? AND blob_key = ?`,
 		newKey, dataKey(wk), id, oldKey)
 	if err != nil {
 		return fmt.Errorf("replace blob of recording %s: %w", id, err)

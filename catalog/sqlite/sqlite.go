@@ -28,10 +28,10 @@ import (
 // read that much.
 const cacheKiB = 64 << 10
 
-// writerCacheKiB is the page cache of the audit writer's connection
-// (DB.w): 2,000 pages, enough for the right edges of the audit table and
-// its indexes and a share of the index leaves that records land on.
-// Why not the pool's: when an insert splits a b-tree page and the new
+// writerCacheKiB is the page cache of the write connection (DB.w):
+// 2,000 pages, enough for the right edges of the audit table and its
+// indexes and a share of the index leaves that records land on.
+// Why not the pool's: when an insert splits b-tree pages and the new
 // pages come out of order, SQLite swaps them through a temporary page
 // number (the lock-byte page's, 1 GiB into the file), and on a file
 // smaller than that the commit then drops the cached pages past the end
@@ -43,12 +43,26 @@ const cacheKiB = 64 << 10
 // the table at 2,048 slots (the same benchmark: 767 of 836).
 const writerCacheKiB = 8000
 
+// writeWait bounds how long AppendAudit waits for the write connection
+// (DB.w) while other writes of this process hold it: with the busy
+// timeout, under the audit writer's 30 s per commit. Other writes wait as
+// long as their callers' contexts let them.
+const writeWait = 10 * time.Second
+
 // DB is a catalog backed by one SQLite file.
 type DB struct {
-	db *sql.DB
-	// w is the audit writer's own connection (one, with a small page
-	// cache: writerCacheKiB), on which AppendAudit runs: a connection of
-	// db grows a large cache by serving reads.
+	db *sql.DB // the reads: up to 8 connections
+	// w is the write connection: every write of this process (the audit
+	// appends, ingests, sessions, users, leases) runs on its one
+	// connection, with a smaller page cache (writerCacheKiB). Writers of
+	// one process then queue for it in database/sql, not for SQLite's
+	// write lock, whose busy handler sleeps and retries: a stream of
+	// ingests on the pool kept an audit commit waiting up to 3.7 s
+	// (TestWritersQueue's scenario, before). Its cache is never emptied
+	// by another connection's commit (SQLite drops a connection's cache
+	// when the file changed under it), and stays small for the reason
+	// above. A write must not be started while the same goroutine holds
+	// w in a transaction: no write path does.
 	w     *sql.DB
 	st    stmts     // the hot fixed statements, prepared at Open
 	cache stmtCache // the listings' statements, prepared on first use
@@ -92,8 +106,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, errors.Join(err, db.Close())
 	}
 	// Opened after the migrations, so that its connection reads the
-	// current schema. One connection: the audit has one writer per
-	// process, and SQLite one writer per file.
+	// current schema. One connection: SQLite has one writer per file.
 	w, err := sql.Open("sqlite", dsn(writerCacheKiB))
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("open catalog: %w", err), db.Close())
@@ -409,7 +422,7 @@ func (c *DB) BlobInUse(ctx context.Context, key string, pendingAfter time.Time) 
 
 // BeginBlob marks key as being written.
 func (c *DB) BeginBlob(ctx context.Context, key string, at time.Time) error {
-	if _, err := c.db.ExecContext(ctx, `INSERT INTO pending_blobs (blob_key, started_at) VALUES (?, ?)
+	if _, err := c.w.ExecContext(ctx, `INSERT INTO pending_blobs (blob_key, started_at) VALUES (?, ?)
 		ON CONFLICT (blob_key) DO UPDATE SET started_at = excluded.started_at`, key, nanos(at)); err != nil {
 		return fmt.Errorf("begin blob: %w", err)
 	}
@@ -418,7 +431,7 @@ func (c *DB) BeginBlob(ctx context.Context, key string, at time.Time) error {
 
 // EndBlob removes the mark BeginBlob set.
 func (c *DB) EndBlob(ctx context.Context, key string) error {
-	if _, err := c.db.ExecContext(ctx, `DELETE FROM pending_blobs WHERE blob_key = ?`, key); err != nil {
+	if _, err := c.w.ExecContext(ctx, `DELETE FROM pending_blobs WHERE blob_key = ?`, key); err != nil {
 		return fmt.Errorf("end blob: %w", err)
 	}
 	return nil

@@ -23,9 +23,9 @@ type stmts struct {
 	auditHead, auditInsert, auditListed, auditMove  *sql.Stmt
 }
 
-// prepare prepares every statement of s, the audit trail's on w (the
-// audit writer's connection, see DB.w) and the others on db, closing those
-// it made if one fails.
+// prepare prepares every statement of s, the writes on w (the write
+// connection, see DB.w) and the reads on db, closing those it made if one
+// fails.
 func (s *stmts) prepare(ctx context.Context, db, w *sql.DB) error {
 	all := []struct {
 		p *(*sql.Stmt)
@@ -51,8 +51,8 @@ func (s *stmts) prepare(ctx context.Context, db, w *sql.DB) error {
 	for _, st := range all {
 		on := db
 		switch st.p {
-		case &s.auditHead, &s.auditInsert, &s.auditListed, &s.auditMove:
-			on = w
+		case &s.insertRecording, &s.touchSession, &s.auditHead, &s.auditInsert, &s.auditListed, &s.auditMove:
+			on = w // the writes, and the audit's head read inside its transaction
 		}
 		p, err := on.PrepareContext(ctx, st.q)
 		if err != nil {

@@ -32,7 +32,7 @@ func (c *DB) LoginFailure(ctx context.Context, keys []string, now time.Time, for
 	if len(keys) == 0 {
 		return nil
 	}
-	tx, err := c.db.BeginTx(ctx, nil)
+	tx, err := c.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("login failure: %w", err)
 	}
@@ -98,7 +98,7 @@ func (c *DB) LoginSuccess(ctx context.Context, keys []string) error {
 	for i, k := range keys {
 		args[i] = k
 	}
-	if _, err := c.db.ExecContext(ctx, `DELETE FROM login_failures WHERE key IN (`+placeholders(len(keys))+`)`, args...); err != nil {
+	if _, err := c.w.ExecContext(ctx, `DELETE FROM login_failures WHERE key IN (`+placeholders(len(keys))+`)`, args...); err != nil {
 		return fmt.Errorf("login success: %w", err)
 	}
 	return nil

@@ -12,7 +12,7 @@ import (
 
 // CreateUser stores u and sets u.ID.
 func (c *DB) CreateUser(ctx context.Context, u *recvault.User) error {
-	tx, err := c.db.BeginTx(ctx, nil)
+	tx, err := c.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("create user: %w", err)
 	}
@@ -35,7 +35,7 @@ func (c *DB) CreateUser(ctx context.Context, u *recvault.User) error {
 
 // UpdateUser replaces the stored fields of u (by ID).
 func (c *DB) UpdateUser(ctx context.Context, u *recvault.User) error {
-	tx, err := c.db.BeginTx(ctx, nil)
+	tx, err := c.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("update user: %w", err)
 	}
@@ -169,7 +169,7 @@ func (c *DB) Users(ctx context.Context) ([]*recvault.User, error) {
 
 // CreateSession stores s and sets s.ID.
 func (c *DB) CreateSession(ctx context.Context, s *recvault.Session) error {
-	res, err := c.db.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, kind, created_at, last_seen, expires_at, idle_ns)
+	res, err := c.w.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, kind, created_at, last_seen, expires_at, idle_ns)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, s.TokenHash, s.UserID, s.Kind, nanos(s.CreatedAt), nanos(s.LastSeen), nanos(s.ExpiresAt), int64(s.Idle))
 	if err != nil {
 		return fmt.Errorf("create session: %w", err)
@@ -232,7 +232,7 @@ func (c *DB) TouchSession(ctx context.Context, id int64, at time.Time) error {
 // SetSessionExpiry moves the absolute end of session id (a rotated GUID
 // keeps working only for its grace period).
 func (c *DB) SetSessionExpiry(ctx context.Context, id int64, at time.Time) error {
-	if _, err := c.db.ExecContext(ctx, `UPDATE sessions SET expires_at = ? WHERE id = ?`, nanos(at), id); err != nil {
+	if _, err := c.w.ExecContext(ctx, `UPDATE sessions SET expires_at = ? WHERE id = ?`, nanos(at), id); err != nil {
 		return fmt.Errorf("set session expiry: %w", err)
 	}
 	return nil
@@ -240,7 +240,7 @@ func (c *DB) SetSessionExpiry(ctx context.Context, id int64, at time.Time) error
 
 // DeleteSession revokes session id.
 func (c *DB) DeleteSession(ctx context.Context, id int64) error {
-	if _, err := c.db.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, id); err != nil {
+	if _, err := c.w.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, id); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	return nil
@@ -248,7 +248,7 @@ func (c *DB) DeleteSession(ctx context.Context, id int64) error {
 
 // DeleteUserSessions revokes every session of a user.
 func (c *DB) DeleteUserSessions(ctx context.Context, userID int64) error {
-	if _, err := c.db.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID); err != nil {
+	if _, err := c.w.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID); err != nil {
 		return fmt.Errorf("delete sessions: %w", err)
 	}
 	return nil
