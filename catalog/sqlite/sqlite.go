@@ -57,8 +57,8 @@ type DB struct {
 	// connection, with a smaller page cache (writerCacheKiB). Writers of
 	// one process then queue for it in database/sql, not for SQLite's
 	// write lock, whose busy handler sleeps and retries: a stream of
-	// ingests on the pool kept an audit commit waiting up to 3.7 s
-	// (TestWritersQueue's scenario, before). Its cache is never emptied
+	// ingests on the pool kept an audit commit waiting up to 6.1 s
+	// (TestWritersQueue against the code before). Its cache is never emptied
 	// by another connection's commit (SQLite drops a connection's cache
 	// when the file changed under it), and stays small for the reason
 	// above. A write must not be started while the same goroutine holds

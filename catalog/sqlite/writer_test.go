@@ -167,11 +167,11 @@ func BenchmarkAppendAuditWarmPool(b *testing.B) {
 
 // TestWritersQueue: writes of one process queue for the write connection
 // instead of racing for SQLite's lock, whose busy handler sleeps and
-// retries and let a stream of ingests starve the audit (a commit of the
-// audit waited up to 3.7 s beside one on the pool's connections). Beside
-// a tight loop of ingests, every audit commit is made, none waits a
-// second or more (they take about a millisecond each), and both loops
-// make progress.
+// retries and let a stream of ingests starve the audit: beside one on the
+// pool's connections, the audit made a tenth as many commits as the
+// ingests and one waited up to 3.5 s. Beside a tight loop of ingests, the
+// audit now takes its turn: at least a third as many commits as the
+// ingests (they alternate), none waiting 5 s or more.
 func TestWritersQueue(t *testing.T) {
 	ctx := context.Background()
 	c := openTest(t)
@@ -204,7 +204,7 @@ func TestWritersQueue(t *testing.T) {
 	stop.Store(true)
 	n := <-ingested
 	t.Logf("%d audit commits (the longest %v) beside %d ingests", commits, worst, n)
-	if worst >= time.Second || commits < 20 || n < 20 {
+	if worst >= 5*time.Second || commits < 20 || n < 20 || 3*commits < n {
 		t.Fatalf("%d audit commits, the longest %v, beside %d ingests: a writer starved", commits, worst, n)
 	}
 }
