@@ -27,34 +27,32 @@ type stmts struct {
 // connection, see DB.w) and the reads on db, closing those it made if one
 // fails.
 func (s *stmts) prepare(ctx context.Context, db, w *sql.DB) error {
+	// on: the connection each runs on; the audit's head read too, as it
+	// runs inside the audit's write transaction.
 	all := []struct {
-		p *(*sql.Stmt)
-		q string
+		p  *(*sql.Stmt)
+		on *sql.DB
+		q  string
 	}{
-		{&s.recording, `SELECT ` + recordingRead + ` FROM recordings WHERE id = ?`},
-		{&s.recordingByIdentity, `SELECT ` + recordingRead + ` FROM recordings WHERE campaign_id = ? AND crt_object_id = ?`},
-		{&s.insertRecording, `INSERT INTO recordings (` + recordingCols + `, original_norm)
+		{&s.recording, db, `SELECT ` + recordingRead + ` FROM recordings WHERE id = ?`},
+		{&s.recordingByIdentity, db, `SELECT ` + recordingRead + ` FROM recordings WHERE campaign_id = ? AND crt_object_id = ?`},
+		{&s.insertRecording, w, `INSERT INTO recordings (` + recordingCols + `, original_norm)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&s.sessionByToken, `SELECT ` + sessionCols + ` FROM sessions WHERE token_hash = ?`},
-		{&s.touchSession, `UPDATE sessions SET last_seen = ? WHERE id = ? AND last_seen < ?`},
-		{&s.userByID, `SELECT ` + userCols + ` FROM users WHERE id = ?`},
-		{&s.userByLogin, `SELECT ` + userCols + ` FROM users WHERE login = ?`},
-		{&s.userCampaigns, `SELECT campaign_id FROM user_campaigns WHERE user_id = ? ORDER BY campaign_id`},
-		{&s.userInspects, `SELECT agent_id FROM user_inspects WHERE user_id = ? ORDER BY agent_id`},
-		{&s.auditHead, `SELECT seq, hash FROM audit_head WHERE id = 1`},
-		{&s.auditInsert, `INSERT INTO audit (seq, at, actor, role, via, action, outcome,
+		{&s.sessionByToken, db, `SELECT ` + sessionCols + ` FROM sessions WHERE token_hash = ?`},
+		{&s.touchSession, w, `UPDATE sessions SET last_seen = ? WHERE id = ? AND last_seen < ?`},
+		{&s.userByID, db, `SELECT ` + userCols + ` FROM users WHERE id = ?`},
+		{&s.userByLogin, db, `SELECT ` + userCols + ` FROM users WHERE login = ?`},
+		{&s.userCampaigns, db, `SELECT campaign_id FROM user_campaigns WHERE user_id = ? ORDER BY campaign_id`},
+		{&s.userInspects, db, `SELECT agent_id FROM user_inspects WHERE user_id = ? ORDER BY agent_id`},
+		{&s.auditHead, w, `SELECT seq, hash FROM audit_head WHERE id = 1`},
+		{&s.auditInsert, w, `INSERT INTO audit (seq, at, actor, role, via, action, outcome,
 			recording_id, recording_ids, subject, format, byte_range, detail, remote, request_id, prev_hash, hash)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&s.auditListed, `INSERT OR IGNORE INTO audit_recordings (recording_id, audit_id) VALUES (?, ?)`},
-		{&s.auditMove, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`},
+		{&s.auditListed, w, `INSERT OR IGNORE INTO audit_recordings (recording_id, audit_id) VALUES (?, ?)`},
+		{&s.auditMove, w, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`},
 	}
 	for _, st := range all {
-		on := db
-		switch st.p {
-		case &s.insertRecording, &s.touchSession, &s.auditHead, &s.auditInsert, &s.auditListed, &s.auditMove:
-			on = w // the writes, and the audit's head read inside its transaction
-		}
-		p, err := on.PrepareContext(ctx, st.q)
+		p, err := st.on.PrepareContext(ctx, st.q)
 		if err != nil {
 			return errors.Join(fmt.Errorf("prepare %q: %w", st.q, err), s.close())
 		}

@@ -13,11 +13,11 @@ import (
 	"github.com/recvault/recvault/catalog/catalogtest"
 )
 
-// TestAuditWriterConnection: the audit is appended on the writer's own
-// connection, with its small page cache, while the pool keeps its large
-// one; and writes through both at once (audit batches beside ingests,
-// as a busy server makes them) all succeed, wait for SQLite's one write
-// lock rather than fail on it, and leave an intact chain.
+// TestAuditWriterConnection: the audit is appended on the write
+// connection, with its small page cache, while the reading pool keeps its
+// large one; and audit batches beside ingests from several goroutines at
+// once (as a busy server makes them) all succeed, queued for that one
+// connection, and leave an intact chain.
 func TestAuditWriterConnection(t *testing.T) {
 	ctx := context.Background()
 	c := openTest(t)
@@ -169,7 +169,7 @@ func BenchmarkAppendAuditWarmPool(b *testing.B) {
 // instead of racing for SQLite's lock, whose busy handler sleeps and
 // retries and let a stream of ingests starve the audit: beside one on the
 // pool's connections, the audit made a tenth as many commits as the
-// ingests and one waited up to 3.5 s. Beside a tight loop of ingests, the
+// ingests or fewer and one waited up to 6.1 s. Beside a tight loop of ingests, the
 // audit now takes its turn: at least a third as many commits as the
 // ingests (they alternate), none waiting 5 s or more.
 func TestWritersQueue(t *testing.T) {
