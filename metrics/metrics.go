@@ -135,13 +135,13 @@ func seriesOf(k routeKey) *routeSeries {
 	return got.(*routeSeries)
 }
 
-// DownloadStarted counts a recording body being sent; call the returned
-// function when it ends.
-func DownloadStarted() (done func()) {
-	inFlight.Inc()
-	var once sync.Once
-	return func() { once.Do(inFlight.Dec) }
-}
+// DownloadStarted counts a recording body being sent; call DownloadEnded
+// once when it ends. (A pair of calls rather than a returned function: the
+// function and its guard were two allocations a download.)
+func DownloadStarted() { inFlight.Inc() }
+
+// DownloadEnded counts the end of a body DownloadStarted counted.
+func DownloadEnded() { inFlight.Dec() }
 
 // SentFromFile counts n recording bytes handed to the connection as a
 // range of their file.

@@ -1154,9 +1154,15 @@ func getChunkBuf(n int) []byte {
 	return (*chunkBufs.Get().(*[]byte))[:n]
 }
 
+// putChunkBuf gives b back to the pool if it is one of its buffers. The
+// pointer the pool holds is made only then: taking the address of the
+// parameter itself moved it to the heap on every call, nil buffers
+// included (two allocations a download, from a blob's Close).
 func putChunkBuf(b []byte) {
-	if cap(b) == chunkBufSize {
-		b = b[:chunkBufSize]
-		chunkBufs.Put(&b)
+	if cap(b) != chunkBufSize {
+		return
 	}
+	p := new([]byte)
+	*p = b[:chunkBufSize]
+	chunkBufs.Put(p)
 }
