@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strconv"
 	"sync"
@@ -24,12 +25,13 @@ func TestAuditWriterConnection(t *testing.T) {
 	for _, d := range []struct {
 		name string
 		kib  int
-		run  func() (int, error)
+		on   *sql.DB
 	}{
-		{"writer", writerCacheKiB, func() (n int, err error) { return n, c.w.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&n) }},
-		{"pool", cacheKiB, func() (n int, err error) { return n, c.db.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&n) }},
+		{"writer", writerCacheKiB, c.w},
+		{"pool", cacheKiB, c.db},
 	} {
-		n, err := d.run()
+		var n int
+		err := d.on.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&n)
 		if err != nil || n != -d.kib {
 			t.Fatalf("%s connection: cache_size %d (%v), want %d", d.name, n, err, -d.kib)
 		}
