@@ -3,7 +3,8 @@
 # 100 KB and a 9.6 MB recording stored as verified chunks (XXH3-128 per
 # 16 KiB) and as encrypted chunks (AES-256-GCM), beside nginx serving the
 # same files with sendfile and without it, in one run. wrk -t2 -c$CONNS -d${SECS}s with a
-# bearer token, $ROUNDS interleaved rounds, medians printed.
+# bearer token, $ROUNDS interleaved rounds, medians printed, and the median
+# of each round's ratio to that round's nginx.
 #
 # Beside them, the floor: Go's net/http serving the same files with
 # nothing else (bench/gofloor: no authentication, catalogue, audit or
@@ -99,5 +100,14 @@ for s in small large; do
 	for mode in "${MODES[@]}"; do printf ' %12s' "$(ratio "${MED[$mode.$s]}" "${MED[nginx.$s]}")"; done
 	printf '\n%-22s' "  against the faster"
 	for mode in "${MODES[@]}"; do printf ' %12s' "$(ratio "${MED[$mode.$s]}" "$best")"; done
+	# Each round against that round's nginx, the median of those ratios.
+	printf '\n%-22s' "  per round vs nginx"
+	for mode in "${MODES[@]}"; do
+		if [ $s = small ]; then
+			printf ' %12s' "$(roundratio "${RPS[$mode.$s]}" "${RPS[nginx.$s]}")"
+		else
+			printf ' %12s' "$(roundratio "${MBS[$mode.$s]}" "${MBS[nginx.$s]}")"
+		fi
+	done
 	printf '\n'
 done

@@ -83,6 +83,21 @@ measure() {
 # median reads numbers separated by spaces or newlines and prints the median.
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
+# roundratio "A1 A2 .." "B1 B2 .." prints the median of Ai/Bi to two
+# places: each round's figure against the same round's reference. On a
+# shared machine whose speed drifts between rounds it is steadier than the
+# ratio of the two medians, which may come from different rounds.
+roundratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		n = split(a, x, " "); m = split(b, y, " ")
+		if (n != m || n == 0) { print "-"; exit }
+		for (i = 1; i <= n; i++) if (y[i] > 0) r[++k] = x[i] / y[i]
+		if (k == 0) { print "-"; exit }
+		for (i = 2; i <= k; i++) for (j = i; j > 1 && r[j-1] > r[j]; j--) { t = r[j]; r[j] = r[j-1]; r[j-1] = t }
+		printf "%.2fx", r[int((k + 1) / 2)]
+	}'
+}
+
 # start_nginx [off] serves $WORK/www/ at /media/ from an nginx in the
 # foreground with its own configuration and temp paths (sendfile, keep-alive;
 # "off": no sendfile, files read into nginx's buffers and written), on a
