@@ -121,6 +121,22 @@ func VerifyAudit(ctx context.Context, cat recvault.Catalog, checkpoints []string
 			for i := range page {
 				e := &page[i]
 				want := rep.LastSeq + 1
+				// Records out of their place in the walk (see renumbered):
+				// the rest of the page tells an insertion or a reordering
+				// from a removal.
+				rest := page[i+1:]
+				if e.Seq == want+1 && renumbered(e, want, prev) {
+					if slices.ContainsFunc(rest, func(r recvault.AuditEvent) bool { return r.Seq == want && renumbered(&r, want, prev) }) {
+						return broken(want, ProblemInserted, "record %d was inserted: the record now numbered %d is the former record %d, renumbered, and the inserted record is stored further on", want, e.Seq, want)
+					}
+					return broken(want, ProblemOutOfOrder, "the record numbered %d is the former record %d, renumbered: records were renumbered or reordered", e.Seq, want)
+				}
+				if e.Seq < want {
+					return broken(want, ProblemOutOfOrder, "the record stored after record %d is numbered %d: records were reordered, or a record was inserted", rep.LastSeq, e.Seq)
+				}
+				if e.Seq > want && slices.ContainsFunc(rest, func(r recvault.AuditEvent) bool { return r.Seq >= want && r.Seq < e.Seq }) {
+					return broken(want, ProblemOutOfOrder, "record %d is stored after record %d: the records were reordered", want, e.Seq)
+				}
 				if e.Seq > want {
 					if want == e.Seq-1 {
 						return broken(want, ProblemMissing, "record %d is missing: the chain goes from %d to %d (removed)", want, rep.LastSeq, e.Seq)
@@ -187,6 +203,17 @@ func VerifyAudit(ctx context.Context, cat recvault.Catalog, checkpoints []string
 			cp.Seq, cp.Hash, rep.LastSeq, rep.LastSeq+1, cp.Seq)
 	}
 	return rep, nil
+}
+
+// renumbered reports whether e, whatever its number now, was chained as
+// record seq after the record whose hash is prev. A catalogue that stores
+// the chain in row order (SQLite) returns a renumbered chain as it lies:
+// after an insertion made by renumbering, the former record seq comes
+// where seq was due, numbered seq+1, and the inserted record further on.
+func renumbered(e *recvault.AuditEvent, seq int64, prev string) bool {
+	moved := *e
+	moved.Seq = seq
+	return e.PrevHash == prev && moved.ChainHash(e.PrevHash) == e.Hash
 }
 
 type chainProblem struct {

@@ -61,9 +61,9 @@ func (c *DB) AppendAudit(ctx context.Context, events []*recvault.AuditEvent) (er
 		return fmt.Errorf("append audit: %w", err)
 	}
 	defer tx.Rollback()
-	var seq int64
+	var seq, offset int64
 	var hash string
-	if err := tx.StmtContext(ctx, c.st.auditHead).QueryRowContext(ctx).Scan(&seq, &hash); err != nil {
+	if err := tx.StmtContext(ctx, c.st.auditHead).QueryRowContext(ctx).Scan(&seq, &hash, &offset); err != nil {
 		return fmt.Errorf("append audit: read chain head: %w", err)
 	}
 	insert := tx.StmtContext(ctx, c.st.auditInsert)
@@ -75,20 +75,16 @@ func (c *DB) AppendAudit(ctx context.Context, events []*recvault.AuditEvent) (er
 		e.Seq, e.PrevHash = seq, hash
 		e.Hash = e.ChainHash(hash)
 		hash = e.Hash
-		res, err := insert.ExecContext(ctx, e.Seq, nanos(e.At), e.Actor, e.Role, e.API, string(e.Action), string(e.Outcome),
-			e.RecordingID, ids, e.Subject, e.Format, e.Range, e.Detail, e.Remote, e.RequestID, e.PrevHash, e.Hash)
-		if err != nil {
+		// The record's place in the chain is its place in the table
+		// (migration 14): a row already there (one the writer did not
+		// append) fails the batch, as a taken seq did before.
+		row := e.Seq + offset
+		if _, err := insert.ExecContext(ctx, row, e.Seq, nanos(e.At), e.Actor, e.Role, e.API, string(e.Action), string(e.Outcome),
+			e.RecordingID, ids, e.Subject, e.Format, e.Range, e.Detail, e.Remote, e.RequestID, e.PrevHash, e.Hash); err != nil {
 			return fmt.Errorf("append audit: %w", err)
-		}
-		if len(e.RecordingIDs) == 0 {
-			continue
 		}
 		// The ids a listing returned, one row each, so that FindAudit
 		// finds the record by any of them through an index.
-		row, err := res.LastInsertId()
-		if err != nil {
-			return fmt.Errorf("append audit: %w", err)
-		}
 		for _, id := range e.RecordingIDs {
 			if _, err := listed.ExecContext(ctx, id, row); err != nil {
 				return fmt.Errorf("append audit: index listed recording: %w", err)
@@ -259,13 +255,19 @@ func (c *DB) FindAudit(ctx context.Context, f recvault.AuditFilter) ([]recvault.
 	return out, next, nil
 }
 
-// AuditChain returns up to limit chained records after afterSeq, by Seq.
+// AuditChain returns up to limit chained records after afterSeq, in the
+// order they are stored: the writer stores record seq at row id seq +
+// id_offset (migration 14), so for a chain as the writer left it that is
+// Seq order, read from the table itself with no index on seq. A chain
+// someone renumbered or reordered comes back as it lies, which is what
+// VerifyAudit must see.
 func (c *DB) AuditChain(ctx context.Context, afterSeq int64, limit int) ([]recvault.AuditEvent, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
 	out, _, err := c.queryAudit(ctx, "read audit chain", limit,
-		`SELECT `+auditCols+` FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
+		`SELECT `+auditCols+` FROM audit WHERE id > ? + (SELECT id_offset FROM audit_head WHERE id = 1)
+		AND seq IS NOT NULL ORDER BY id LIMIT ?`, afterSeq, limit)
 	return out, err
 }
 

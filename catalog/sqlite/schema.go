@@ -264,4 +264,19 @@ DROP INDEX IF EXISTS recordings_sha256;
 	`
 DROP INDEX IF EXISTS audit_actor_id;
 `,
+	// 14: the chain is stored in row order: the writer gives each record
+	// the row id seq + id_offset, so the chain walk (AuditChain) reads the
+	// table itself in id order and the unique index on seq goes, one index
+	// write fewer per audit record (about 7 % of a small download's server
+	// CPU). Every writer since migration 7 appended records at
+	// max(id) + 1 with seq at head + 1 in the same transaction, and no
+	// record is ever deleted, so id - seq was already the same for every
+	// chained record: the offset is read off the head (0 on a catalogue
+	// created since; the count of older, unchained records otherwise).
+	// The row id, unique, keeps sequence numbers unique.
+	`
+ALTER TABLE audit_head ADD COLUMN id_offset INTEGER NOT NULL DEFAULT 0;
+UPDATE audit_head SET id_offset = (SELECT COALESCE(MAX(id), 0) FROM audit) - seq WHERE id = 1;
+DROP INDEX audit_seq;
+`,
 }

@@ -76,16 +76,17 @@ func TestWALAndMigrations(t *testing.T) {
 func TestLookupsUseIndexes(t *testing.T) {
 	db := openTest(t)
 	for q, index := range map[string]string{
-		`SELECT id FROM recordings WHERE campaign_id = 1 AND crt_object_id = 'x'`:                                           "sqlite_autoindex_recordings_",
-		`SELECT id FROM recordings WHERE call_id = 'x' AND agent_id = 'y'`:                                                  "recordings_call_agent",
-		`SELECT id FROM recordings WHERE original_norm = 'Y:/1.mp4'`:                                                        "recordings_original",
-		`SELECT id FROM recordings WHERE started_at >= 1 ORDER BY started_at DESC`:                                          "recordings_started",
-		`SELECT id FROM recordings WHERE campaign_id = 1 AND (started_at, id) < (5, 'x') ORDER BY started_at DESC, id DESC`: "recordings_campaign_started (campaign_id=? AND (started_at,id)<(?,?))",
-		`SELECT id FROM recordings WHERE agent_id = 'a' AND (started_at, id) < (5, 'x') ORDER BY started_at DESC, id DESC`:  "recordings_agent_started (agent_id=? AND (started_at,id)<(?,?))",
-		`SELECT id FROM recordings WHERE crt_object_id = 'x'`:                                                               "recordings_crt",
-		`SELECT id FROM audit WHERE actor = 'x' AND at >= 5 AND (at > 5 OR id > 7) ORDER BY at, id`:                         "audit_actor (actor=? AND at>?)",
-		`SELECT id FROM sessions WHERE token_hash = 'x'`:                                                                    "sqlite_autoindex_sessions_",
-		`SELECT id FROM users WHERE login = 'x'`:                                                                            "sqlite_autoindex_users_",
+		`SELECT id FROM recordings WHERE campaign_id = 1 AND crt_object_id = 'x'`:                                             "sqlite_autoindex_recordings_",
+		`SELECT id FROM recordings WHERE call_id = 'x' AND agent_id = 'y'`:                                                    "recordings_call_agent",
+		`SELECT id FROM recordings WHERE original_norm = 'Y:/1.mp4'`:                                                          "recordings_original",
+		`SELECT id FROM recordings WHERE started_at >= 1 ORDER BY started_at DESC`:                                            "recordings_started",
+		`SELECT id FROM recordings WHERE campaign_id = 1 AND (started_at, id) < (5, 'x') ORDER BY started_at DESC, id DESC`:   "recordings_campaign_started (campaign_id=? AND (started_at,id)<(?,?))",
+		`SELECT id FROM recordings WHERE agent_id = 'a' AND (started_at, id) < (5, 'x') ORDER BY started_at DESC, id DESC`:    "recordings_agent_started (agent_id=? AND (started_at,id)<(?,?))",
+		`SELECT id FROM recordings WHERE crt_object_id = 'x'`:                                                                 "recordings_crt",
+		`SELECT id FROM audit WHERE actor = 'x' AND at >= 5 AND (at > 5 OR id > 7) ORDER BY at, id`:                           "audit_actor (actor=? AND at>?)",
+		`SELECT id FROM audit WHERE id > 5 + (SELECT id_offset FROM audit_head WHERE id = 1) AND seq IS NOT NULL ORDER BY id`: "SEARCH audit USING INTEGER PRIMARY KEY (rowid>?)",
+		`SELECT id FROM sessions WHERE token_hash = 'x'`:                                                                      "sqlite_autoindex_sessions_",
+		`SELECT id FROM users WHERE login = 'x'`:                                                                              "sqlite_autoindex_users_",
 	} {
 		rows, err := db.db.Query("EXPLAIN QUERY PLAN " + q)
 		if err != nil {
@@ -181,33 +182,56 @@ func FuzzCursor(f *testing.F) {
 // TestAuditBackfill upgrades a catalogue of schema 10 whose audit already
 // holds listings: migration 11 must index their recording ids, so that
 // FindAudit still finds every record about a recording.
-func TestAuditBackfill(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "catalog.db")
+// oldCatalog is a catalogue file at path as an earlier release left it:
+// exec runs a statement on it, migrate applies migrations from to to (as
+// Open would, recorded in schema_migrations), and done closes it for Open.
+type oldCatalog struct {
+	t   *testing.T
+	raw *sql.DB
+}
+
+// openOld makes the file with no migrations applied.
+func openOld(t *testing.T, path string) *oldCatalog {
 	raw, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := raw.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
-		t.Fatal(err)
+	o := &oldCatalog{t, raw}
+	o.exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`)
+	return o
+}
+
+func (o *oldCatalog) exec(q string, args ...any) {
+	o.t.Helper()
+	if _, err := o.raw.Exec(q, args...); err != nil {
+		o.t.Fatalf("%s: %v", q, err)
 	}
-	for v := 1; v <= 10; v++ {
-		if _, err := raw.ExecContext(ctx, migrations[v-1]); err != nil {
-			t.Fatalf("migration %d: %v", v, err)
-		}
-		if _, err := raw.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, 0)`, v); err != nil {
-			t.Fatal(err)
-		}
+}
+
+func (o *oldCatalog) migrate(from, to int) {
+	o.t.Helper()
+	for v := from; v <= to; v++ {
+		o.exec(migrations[v-1])
+		o.exec(`INSERT INTO schema_migrations VALUES (?, 0)`, v)
 	}
+}
+
+func (o *oldCatalog) done() {
+	if err := o.raw.Close(); err != nil {
+		o.t.Fatal(err)
+	}
+}
+
+func TestAuditBackfill(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	old := openOld(t, path)
+	old.migrate(1, 10)
 	for i, ids := range []string{"a b c", "c", "", "bb a"} {
-		if _, err := raw.ExecContext(ctx, `INSERT INTO audit (seq, at, actor, action, recording_id, recording_ids, outcome, detail, remote, request_id, via)
-			VALUES (?, ?, 'u', 'list', '', ?, 'granted', '', '', '', 'v1')`, i+1, i+1, ids); err != nil {
-			t.Fatal(err)
-		}
+		old.exec(`INSERT INTO audit (seq, at, actor, action, recording_id, recording_ids, outcome, detail, remote, request_id, via)
+			VALUES (?, ?, 'u', 'list', '', ?, 'granted', '', '', '', 'v1')`, i+1, i+1, ids)
 	}
-	if err := raw.Close(); err != nil {
-		t.Fatal(err)
-	}
+	old.done()
 	db, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
@@ -218,6 +242,99 @@ func TestAuditBackfill(t *testing.T) {
 		if err != nil || len(got) != want {
 			t.Errorf("records about %s: %d, want %d (%v)", id, len(got), want, err)
 		}
+	}
+}
+
+// TestAuditRowOrder: migration 14 stores the chain in row order. On a
+// catalogue whose trail began before the chain (records without seq) and
+// went on under it, the offset is read off the head, the index on seq
+// goes, and the records appended after it continue the chain at row id
+// seq + offset, so that AuditChain, reading the table in id order, returns
+// every chained record once, in Seq order, each linked to the one before.
+func TestAuditRowOrder(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	old := openOld(t, path)
+	old.migrate(1, 6)
+	const unchained = 3 // records from before the chain
+	for i := range unchained {
+		old.exec(`INSERT INTO audit (at, actor, action, recording_id, outcome, detail, remote, request_id, via)
+			VALUES (?, 'old', 'login', '', 'granted', '', '', '', 'v1')`, i+1)
+	}
+	old.migrate(7, 13)
+	// Three records chained as the writer before migration 14 stored them:
+	// the row id left to SQLite, the head moved in the same transaction.
+	hash := ""
+	for seq := int64(1); seq <= 3; seq++ {
+		e := recvault.AuditEvent{Seq: seq, At: time.Unix(100+seq, 0), Actor: "u", API: "v1",
+			Action: recvault.ActionDownload, Outcome: recvault.OutcomeGranted, RecordingID: "r1"}
+		e.Hash = e.ChainHash(hash)
+		old.exec(`INSERT INTO audit (seq, at, actor, action, recording_id, outcome, detail, remote, request_id, via, prev_hash, hash)
+			VALUES (?, ?, 'u', 'download', 'r1', 'granted', '', '', '', 'v1', ?, ?)`, seq, e.At.UnixNano(), hash, e.Hash)
+		old.exec(`UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, seq, e.Hash)
+		hash = e.Hash
+	}
+	old.done()
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var offset, indexes int64
+	if err := db.db.QueryRowContext(ctx, `SELECT id_offset FROM audit_head WHERE id = 1`).Scan(&offset); err != nil || offset != unchained {
+		t.Fatalf("id_offset %d, want %d (%v)", offset, unchained, err)
+	}
+	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = 'audit_seq'`).Scan(&indexes); err != nil || indexes != 0 {
+		t.Fatalf("audit_seq indexes left: %d (%v)", indexes, err)
+	}
+	for range 2 { // two batches after the migration
+		batch := []*recvault.AuditEvent{
+			{At: time.Unix(200, 0), Actor: "u", API: "v1", Action: recvault.ActionDownload, Outcome: recvault.OutcomeGranted, RecordingID: "r1"},
+			{At: time.Unix(201, 0), Actor: "u", API: "v1", Action: recvault.ActionList, Outcome: recvault.OutcomeGranted, RecordingIDs: []string{"r1", "r2"}},
+		}
+		if err := db.AppendAudit(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	chain, err := db.AuditChain(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(chain) != 7 {
+		t.Fatalf("chain of %d records, want 7", len(chain))
+	}
+	prev := ""
+	for i, e := range chain {
+		if e.Seq != int64(i+1) || e.PrevHash != prev || e.ChainHash(prev) != e.Hash {
+			t.Fatalf("record %d: seq %d, links to %q (want %q), hash ok %v", i+1, e.Seq, e.PrevHash, prev, e.ChainHash(prev) == e.Hash)
+		}
+		prev = e.Hash
+	}
+	// Each chained record lies at row id seq + offset.
+	var off int64
+	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM audit WHERE seq IS NOT NULL AND id <> seq + ?`, offset).Scan(&off); err != nil || off != 0 {
+		t.Fatalf("%d chained records off their row (%v)", off, err)
+	}
+	// A page from the middle starts after the record asked for.
+	page, err := db.AuditChain(ctx, 4, 2)
+	if err != nil || len(page) != 2 || page[0].Seq != 5 || page[1].Seq != 6 {
+		t.Fatalf("AuditChain(4, 2): %+v (%v)", page, err)
+	}
+	// The listing's ids still find their record (audit_recordings holds
+	// the row id the writer chose).
+	got, _, err := db.FindAudit(ctx, recvault.AuditFilter{RecordingID: "r2"})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("records listing r2: %d, want 2 (%v)", len(got), err)
+	}
+	// A row already where the next record belongs (not one the writer
+	// appended) fails the batch: nothing is chained around it.
+	if _, err := db.db.ExecContext(ctx, `INSERT INTO audit (id, at, actor, action, recording_id, outcome, detail, remote, request_id, via)
+		VALUES (?, 0, 'x', 'login', '', 'granted', '', '', '', '')`, offset+8); err != nil {
+		t.Fatal(err)
+	}
+	e := &recvault.AuditEvent{At: time.Unix(300, 0), Actor: "u", Action: recvault.ActionLogin, Outcome: recvault.OutcomeGranted}
+	if err := db.AppendAudit(ctx, []*recvault.AuditEvent{e}); err == nil || e.Seq != 0 {
+		t.Fatalf("append over a foreign row: %v, seq %d", err, e.Seq)
 	}
 }
 

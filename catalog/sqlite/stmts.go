@@ -44,10 +44,10 @@ func (s *stmts) prepare(ctx context.Context, db, w *sql.DB) error {
 		{&s.userByLogin, db, `SELECT ` + userCols + ` FROM users WHERE login = ?`},
 		{&s.userCampaigns, db, `SELECT campaign_id FROM user_campaigns WHERE user_id = ? ORDER BY campaign_id`},
 		{&s.userInspects, db, `SELECT agent_id FROM user_inspects WHERE user_id = ? ORDER BY agent_id`},
-		{&s.auditHead, w, `SELECT seq, hash FROM audit_head WHERE id = 1`},
-		{&s.auditInsert, w, `INSERT INTO audit (seq, at, actor, role, via, action, outcome,
+		{&s.auditHead, w, `SELECT seq, hash, id_offset FROM audit_head WHERE id = 1`},
+		{&s.auditInsert, w, `INSERT INTO audit (id, seq, at, actor, role, via, action, outcome,
 			recording_id, recording_ids, subject, format, byte_range, detail, remote, request_id, prev_hash, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&s.auditListed, w, `INSERT OR IGNORE INTO audit_recordings (recording_id, audit_id) VALUES (?, ?)`},
 		{&s.auditMove, w, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`},
 	}

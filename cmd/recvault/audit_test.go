@@ -193,6 +193,29 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 				code, out := verify(t, st, ckpt)
 				wantBroken(t, code, out, "broken at record 16 (inserted)")
 			})
+			t.Run("reordered", func(t *testing.T) {
+				st := open(t)
+				ckpt := writeTrail(t, st, 30)
+				// Records 7 and 8 trade numbers (through a free one:
+				// PostgreSQL's seq is unique).
+				st.exec(t, `UPDATE audit SET seq = -1 WHERE seq = 7`)
+				st.exec(t, `UPDATE audit SET seq = 7 WHERE seq = 8`)
+				st.exec(t, `UPDATE audit SET seq = 8 WHERE seq = -1`)
+				code, out := verify(t, st, ckpt)
+				wantBroken(t, code, out, "broken at record 7 (out of order)")
+			})
+			if name == "sqlite" {
+				// The chain is stored in row order (migration 14): rows
+				// moved out of it, their numbers left alone, are found.
+				t.Run("stored out of order", func(t *testing.T) {
+					st := open(t)
+					ckpt := writeTrail(t, st, 30)
+					st.exec(t, `UPDATE audit SET id = -id WHERE seq IN (7, 8)`)
+					st.exec(t, `UPDATE audit SET id = (SELECT id_offset FROM audit_head) + 15 - seq WHERE seq IN (7, 8)`)
+					code, out := verify(t, st, ckpt)
+					wantBroken(t, code, out, "broken at record 7 (out of order)")
+				})
+			}
 			t.Run("inserted beyond the head", func(t *testing.T) {
 				st := open(t)
 				writeTrail(t, st, 30)
