@@ -38,8 +38,6 @@ NGMASTER=${PIDS[-1]}
 waitfor "http://127.0.0.1:$NGPORT/media/small.wav" -H "Authorization: Bearer x"
 HZ=$(getconf CLK_TCK)
 
-# machine prints the ticks of all cores and those idle or waiting for I/O.
-machine() { awk '/^cpu / {t=0; for (i=2; i<=NF; i++) t+=$i; print t, $5+$6}' /proc/stat; }
 # server NAME prints the CPU ticks of recvault, or of nginx's workers.
 server() {
 	if [ "$1" = recvault ]; then
@@ -51,7 +49,7 @@ server() {
 	echo $s
 }
 
-declare -A RATE SRV WRK REST IDLE
+declare -A RATE SRV WRK REST IDLE TOTAL
 for r in $(seq "$ROUNDS"); do
 	for who in recvault nginx; do
 		if [ $who = recvault ]; then
@@ -59,20 +57,20 @@ for r in $(seq "$ROUNDS"); do
 		else
 			u="http://127.0.0.1:$NGPORT/media/small.wav" tk=x
 		fi
-		read -r t0 i0 <<<"$(machine)"
+		read -r t0 _ i0 <<<"$(cpustat)"
 		s0=$(server $who)
 		# bash's time reports wrk's own user and system seconds.
 		out=$({ TIMEFORMAT='WRKCPU %U %S'; time wrk -t2 -c"$CONNS" -d"${SECS}s" -H "Authorization: Bearer $tk" "$u"; } 2>&1)
-		read -r t1 i1 <<<"$(machine)"
+		read -r t1 _ i1 <<<"$(cpustat)"
 		s1=$(server $who)
 		n=$(awk '/requests in/ {print $1}' <<<"$out")
 		w=$(awk '/WRKCPU/ {print $2 + $3}' <<<"$out")
 		[ -n "$n" ] && [ "$n" -gt 0 ] || { echo "wrk made no requests to $who: $out" >&2; exit 1; }
-		read -r rate srv wrk rest idle < <(awk -v n="$n" -v w="$w" -v t=$((t1 - t0)) -v i=$((i1 - i0)) \
+		read -r rate srv wrk rest idle total < <(awk -v n="$n" -v w="$w" -v t=$((t1 - t0)) -v i=$((i1 - i0)) \
 			-v s=$((s1 - s0)) -v hz="$HZ" -v secs="$SECS" 'BEGIN {
 				us = 1e6 / hz / n
-				printf "%.0f %.1f %.1f %.1f %.1f\n", n / secs, s * us, w * 1e6 / n, (t - i - s) * us - w * 1e6 / n, i * us }')
-		RATE[$who]+="$rate " SRV[$who]+="$srv " WRK[$who]+="$wrk " REST[$who]+="$rest " IDLE[$who]+="$idle "
+				printf "%.0f %.1f %.1f %.1f %.1f %.1f\n", n / secs, s * us, w * 1e6 / n, (t - i - s) * us - w * 1e6 / n, i * us, t * us }')
+		RATE[$who]+="$rate " SRV[$who]+="$srv " WRK[$who]+="$wrk " REST[$who]+="$rest " IDLE[$who]+="$idle " TOTAL[$who]+="$total "
 		printf 'round %d %-8s %6s req/s  server %6s  wrk %5s  rest %5s  idle %5s  µs a request\n' \
 			"$r" $who "$rate" "$srv" "$wrk" "$rest" "$idle" >&2
 	done
@@ -80,12 +78,7 @@ done
 echo "median of $ROUNDS rounds, wrk -t2 -c$CONNS -d${SECS}s, 100 KB recording; µs of machine time a request"
 printf '%-10s %8s %8s %8s %8s %8s %8s\n' "" "req/s" "server" "wrk" "rest" "idle" "total"
 for who in recvault nginx; do
-	total=""
-	for k in $(seq "$ROUNDS"); do
-		total+="$(awk -v k="$k" -v a="${SRV[$who]}" -v b="${WRK[$who]}" -v c="${REST[$who]}" -v d="${IDLE[$who]}" \
-			'BEGIN {split(a, x, " "); split(b, y, " "); split(c, z, " "); split(d, q, " "); printf "%.1f", x[k] + y[k] + z[k] + q[k]}') "
-	done
 	printf '%-10s %8s %8s %8s %8s %8s %8s\n' $who "$(echo ${RATE[$who]} | median)" "$(echo ${SRV[$who]} | median)" \
-		"$(echo ${WRK[$who]} | median)" "$(echo ${REST[$who]} | median)" "$(echo ${IDLE[$who]} | median)" "$(echo $total | median)"
+		"$(echo ${WRK[$who]} | median)" "$(echo ${REST[$who]} | median)" "$(echo ${IDLE[$who]} | median)" "$(echo ${TOTAL[$who]} | median)"
 done
 echo "recvault against nginx, per round: $(roundratio "${RATE[recvault]}" "${RATE[nginx]}")"

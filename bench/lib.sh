@@ -19,14 +19,17 @@ cleanup() {
 	rm -rf "$WORK"
 }
 
-# The machine's CPU time stolen by its hypervisor (Linux /proc/stat): on
-# a shared virtual machine a run with much steal is slower and its tail
-# latencies longer, so every script says how much there was.
-cpustat() { awk '/^cpu / {t=0; for (i=2; i<=NF; i++) t+=$i; print t, $9}' /proc/stat 2>/dev/null || echo "0 0"; }
+# cpustat prints the ticks of all cores, those stolen, and those idle or
+# waiting for I/O (Linux /proc/stat).
+cpustat() { awk '/^cpu / {t=0; for (i=2; i<=NF; i++) t+=$i; print t, $9, $5+$6}' /proc/stat 2>/dev/null || echo "0 0 0"; }
+
+# The machine's CPU time stolen by its hypervisor: on a shared virtual
+# machine a run with much steal is slower and its tail latencies longer,
+# so every script says how much there was.
 STEAL0=$(cpustat)
 steal_report() {
-	read -r t1 s1 <<<"$(cpustat)"
-	read -r t0 s0 <<<"$STEAL0"
+	read -r t1 s1 _ <<<"$(cpustat)"
+	read -r t0 s0 _ <<<"$STEAL0"
 	[ "$t1" -gt "$t0" ] 2>/dev/null || return 0
 	awk -v t=$((t1 - t0)) -v s=$((s1 - s0)) 'BEGIN {printf "CPU time stolen by the hypervisor during this run: %.1f%%\n", 100 * s / t}' >&2
 }

@@ -134,10 +134,10 @@ func VerifyAudit(ctx context.Context, cat recvault.Catalog, checkpoints []string
 				if e.Seq < want {
 					return broken(want, ProblemOutOfOrder, "the record stored after record %d is numbered %d: records were reordered, or a record was inserted", rep.LastSeq, e.Seq)
 				}
-				if e.Seq > want && slices.ContainsFunc(rest, func(r recvault.AuditEvent) bool { return r.Seq >= want && r.Seq < e.Seq }) {
-					return broken(want, ProblemOutOfOrder, "record %d is stored after record %d: the records were reordered", want, e.Seq)
-				}
 				if e.Seq > want {
+					if slices.ContainsFunc(rest, func(r recvault.AuditEvent) bool { return r.Seq >= want && r.Seq < e.Seq }) {
+						return broken(want, ProblemOutOfOrder, "record %d is stored after record %d: the records were reordered", want, e.Seq)
+					}
 					if want == e.Seq-1 {
 						return broken(want, ProblemMissing, "record %d is missing: the chain goes from %d to %d (removed)", want, rep.LastSeq, e.Seq)
 					}
@@ -241,12 +241,11 @@ func linkProblem(e *recvault.AuditEvent, prev, prevPrev string) (chainProblem, b
 			"record %d links to a record %d other than the one stored (prevHash %s, stored record's hash %s): record %d was altered and rehashed, or replaced",
 			e.Seq, e.Seq-1, e.PrevHash, prev, e.Seq-1)}, false
 	}
-	moved := *e
-	moved.Seq = e.Seq - 1
-	if e.Seq > 1 && moved.ChainHash(e.PrevHash) == e.Hash && e.PrevHash == prevPrev {
+	if e.Seq > 1 && renumbered(e, e.Seq-1, prevPrev) {
 		return chainProblem{e.Seq - 1, ProblemInserted, fmt.Sprintf(
 			"record %d was inserted: the record now numbered %d is the former record %d, renumbered", e.Seq-1, e.Seq, e.Seq-1)}, false
 	}
+	moved := *e
 	for _, d := range []int64{1, -1, 2, -2} {
 		moved.Seq = e.Seq + d
 		if moved.Seq > 0 && moved.ChainHash(e.PrevHash) == e.Hash {

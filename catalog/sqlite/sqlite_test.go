@@ -179,9 +179,6 @@ func FuzzCursor(f *testing.F) {
 	})
 }
 
-// TestAuditBackfill upgrades a catalogue of schema 10 whose audit already
-// holds listings: migration 11 must index their recording ids, so that
-// FindAudit still finds every record about a recording.
 // oldCatalog is a catalogue file at path as an earlier release left it:
 // exec runs a statement on it, migrate applies migrations from to to (as
 // Open would, recorded in schema_migrations), and done closes it for Open.
@@ -222,6 +219,9 @@ func (o *oldCatalog) done() {
 	}
 }
 
+// TestAuditBackfill upgrades a catalogue of schema 10 whose audit already
+// holds listings: migration 11 must index their recording ids, so that
+// FindAudit still finds every record about a recording.
 func TestAuditBackfill(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "catalog.db")
